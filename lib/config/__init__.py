@@ -1,0 +1,141 @@
+"""Configuration: `cfg = load_config(cfg_file, opts)` returns a frozen yacs CfgNode.
+
+Every key and its default lives in `default.py`. A key that is not there fails with its name,
+the file (or the command line) it came from and the nearest known key. `MODEL.EXTRA` accepts
+any key: the model that reads it checks it.
+"""
+
+import difflib
+from pathlib import Path
+
+import yaml
+from yacs.config import CfgNode
+
+from .default import get_defaults
+
+__all__ = ["ConfigError", "get_defaults", "load_config", "config_name"]
+
+
+class ConfigError(ValueError):
+    """A configuration file or command-line option that does not fit the defaults."""
+
+
+def load_config(cfg_file=None, opts=()):
+    """Defaults, then `cfg_file` (YAML), then `opts` (a flat list of KEY VALUE strings); frozen."""
+    cfg = get_defaults()
+    if cfg_file:
+        path = Path(cfg_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {cfg_file} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{cfg_file}: not valid YAML: {err}") from err
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"{cfg_file}: expected a mapping of config keys at the top level")
+        _merge(cfg, data or {}, source=str(cfg_file), root=cfg)
+    opts = list(opts or [])
+    if len(opts) % 2:
+        raise ConfigError(f"command-line options must be KEY VALUE pairs, got an odd list: {opts}")
+    for key, value in zip(opts[0::2], opts[1::2], strict=True):
+        _set_option(cfg, key, value)
+    cfg.freeze()
+    return cfg
+
+
+def config_name(cfg_file):
+    """The name of a config file without folder and extension (names the output folder)."""
+    return Path(cfg_file).stem
+
+
+def _all_keys(node, prefix=""):
+    for key, value in node.items():
+        full = prefix + key
+        if isinstance(value, CfgNode):
+            yield full  # sections too, so a misspelled section gets a sensible suggestion
+            yield from _all_keys(value, full + ".")
+        else:
+            yield full
+
+
+def _unknown_key(full_key, source, root):
+    message = f"{source}: unknown config key {full_key}"
+    known = list(_all_keys(root))
+    close = difflib.get_close_matches(full_key, known, n=1, cutoff=0.6)
+    if not close:
+        leaf = full_key.rsplit(".", 1)[-1]
+        by_leaf = {k.rsplit(".", 1)[-1]: k for k in known}
+        close = [by_leaf[m] for m in difflib.get_close_matches(leaf, list(by_leaf), n=1)]
+    if close:
+        message += f"; did you mean {close[0]}?"
+    return ConfigError(message)
+
+
+def _merge(node, data, source, root, prefix=""):
+    for key, value in data.items():
+        full = prefix + str(key)
+        if key not in node:
+            if not node.is_new_allowed():
+                raise _unknown_key(full, source, root)
+            node[key] = _decode(value)
+            continue
+        if isinstance(node[key], CfgNode):
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{source}: {full} is a section; expected a mapping, got {value!r}"
+                )
+            _merge(node[key], value, source, root, full + ".")
+        else:
+            node[key] = _coerce(_decode(value), node[key], full, source)
+
+
+def _set_option(cfg, full_key, raw_value):
+    node = cfg
+    parts = full_key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None and node.is_new_allowed():
+            node[part] = CfgNode(new_allowed=True)
+            child = node[part]
+        if not isinstance(child, CfgNode):
+            raise _unknown_key(full_key, "command line", cfg)
+        node = child
+    leaf = parts[-1]
+    value = _decode(raw_value)
+    if leaf not in node:
+        if not node.is_new_allowed():
+            raise _unknown_key(full_key, "command line", cfg)
+        node[leaf] = value
+    elif isinstance(node[leaf], CfgNode):
+        raise ConfigError(f"command line: {full_key} is a section, not a value")
+    else:
+        node[leaf] = _coerce(value, node[leaf], full_key, "command line")
+
+
+def _decode(value):
+    if isinstance(value, dict):
+        return CfgNode(value, new_allowed=True)
+    return CfgNode._decode_cfg_value(value)
+
+
+def _coerce(value, default, key, source):
+    """Fit `value` to the type of `default`, the way a user means it, or fail naming the key."""
+    if type(value) is type(default):
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    elif isinstance(default, (list, tuple)):
+        if isinstance(value, (list, tuple)):
+            return type(default)(value)
+        if isinstance(value, (int, float, str)):
+            return type(default)([value])
+    elif isinstance(default, str) and value is None:
+        return ""
+    raise ConfigError(
+        f"{source}: {key} expects a {type(default).__name__} (default {default!r}), got {value!r}"
+    )

@@ -1,0 +1,114 @@
+"""Every configuration key with its default value, one comment each.
+
+This is the union of the keys used by the official HRNet-Semantic-Segmentation branches
+(master, pytorch-v1.1, HRNet-OCR) and the forks this project replaces, so their YAML files
+load unchanged, plus the keys of features added here (marked "new").
+"""
+
+from yacs.config import CfgNode as CN
+
+_C = CN()
+
+_C.OUTPUT_DIR = ""  # root of run outputs: OUTPUT_DIR/<DATASET.DATASET>/<cfg name>/
+_C.LOG_DIR = ""  # root of TensorBoard logs
+_C.GPUS = (0,)  # kept for old YAMLs; the process count comes from torchrun, not from here
+_C.WORKERS = 4  # DataLoader worker processes per training process
+_C.PRINT_FREQ = 20  # log every N iterations
+_C.AUTO_RESUME = False  # resume from OUTPUT_DIR/.../checkpoint.pth.tar when it exists
+_C.PIN_MEMORY = True  # pinned host memory for the loaders (CUDA only)
+_C.RANK = 0  # kept for old YAMLs; the rank comes from the RANK environment variable
+
+_C.CUDNN = CN()
+_C.CUDNN.BENCHMARK = True  # cudnn autotuner
+_C.CUDNN.DETERMINISTIC = False  # deterministic cudnn kernels
+_C.CUDNN.ENABLED = True  # use cudnn at all
+
+_C.MODEL = CN()
+_C.MODEL.NAME = "seg_hrnet"  # registry name: seg_hrnet, seg_hrnet_ocr, seg_litehrnet, ...
+_C.MODEL.PRETRAINED = ""  # ImageNet (HRNet-Image-Classification) weights for the backbone
+_C.MODEL.ALIGN_CORNERS = True  # align_corners of every bilinear resize (False for master recipes)
+_C.MODEL.NUM_OUTPUTS = 1  # number of outputs of the model (OCR: 2, [aux, main])
+_C.MODEL.EXTRA = CN(new_allowed=True)  # architecture spec, validated by the model that reads it
+_C.MODEL.FINETUNE_REINIT = []  # new: key prefixes re-initialised when loading PRETRAINED/weights
+# of another class count, e.g. ['cls_head', 'aux_head.3']
+
+_C.MODEL.OCR = CN()
+_C.MODEL.OCR.MID_CHANNELS = 512  # channels of the OCR pixel representation
+_C.MODEL.OCR.KEY_CHANNELS = 256  # channels of the OCR attention keys and queries
+_C.MODEL.OCR.DROPOUT = 0.05  # dropout after the OCR fusion
+_C.MODEL.OCR.SCALE = 1  # down-sampling scale inside the object attention
+
+_C.LOSS = CN()
+_C.LOSS.USE_OHEM = False  # online hard example mining cross-entropy
+_C.LOSS.OHEMTHRES = 0.9  # OHEM probability threshold
+_C.LOSS.OHEMKEEP = 100000  # OHEM minimum number of kept pixels
+_C.LOSS.CLASS_BALANCE = True  # kept for old YAMLs; class weights come from DATASET.CLASS_WEIGHTS
+_C.LOSS.BALANCE_WEIGHTS = [1]  # weight of each model output in the loss (OCR: [0.4, 1])
+
+_C.DATASET = CN()
+_C.DATASET.ROOT = ""  # dataset root; list files are relative to it
+_C.DATASET.DATASET = "cityscapes"  # registry name of the dataset
+_C.DATASET.NUM_CLASSES = 19  # number of classes
+_C.DATASET.TRAIN_SET = "list/cityscapes/train.lst"  # training list file, relative to ROOT
+_C.DATASET.EXTRA_TRAIN_SET = ""  # list file of the extra training phase (EXTRA_EPOCH)
+_C.DATASET.TEST_SET = "list/cityscapes/val.lst"  # validation / test list file, relative to ROOT
+_C.DATASET.CLASS_WEIGHTS = []  # new: per-class loss weights; empty = the dataset's own table
+_C.DATASET.COLOR_MAP = "colorMap.txt"  # new: class table (name id R G B) for colour-labelled data
+
+_C.TRAIN = CN()
+_C.TRAIN.FREEZE_LAYERS = ""  # kept for old YAMLs (unused by the original code)
+_C.TRAIN.FREEZE_EPOCHS = -1  # kept for old YAMLs (unused by the original code)
+_C.TRAIN.NONBACKBONE_KEYWORDS = []  # parameter-name keywords that get the LR multiplier below
+_C.TRAIN.NONBACKBONE_MULT = 10  # LR multiplier of the non-backbone parameters
+_C.TRAIN.IMAGE_SIZE = [1024, 512]  # training crop, width x height
+_C.TRAIN.BASE_SIZE = 2048  # long side before random rescaling
+_C.TRAIN.DOWNSAMPLERATE = 1  # label down-sampling factor
+_C.TRAIN.FLIP = True  # random horizontal flip
+_C.TRAIN.MULTI_SCALE = True  # random rescale by 0.5 + randint(0, SCALE_FACTOR) / 10
+_C.TRAIN.SCALE_FACTOR = 16  # range of the random rescale
+_C.TRAIN.RANDOM_BRIGHTNESS = False  # random brightness shift
+_C.TRAIN.RANDOM_BRIGHTNESS_SHIFT_VALUE = 10  # maximum brightness shift
+_C.TRAIN.LR_FACTOR = 0.1  # kept for old YAMLs (the schedule is poly)
+_C.TRAIN.LR_STEP = [90, 110]  # kept for old YAMLs (the schedule is poly)
+_C.TRAIN.LR = 0.01  # base learning rate of the poly schedule
+_C.TRAIN.EXTRA_LR = 0.001  # base learning rate of the extra phase
+_C.TRAIN.OPTIMIZER = "sgd"  # sgd, adam or adamw
+_C.TRAIN.MOMENTUM = 0.9  # SGD momentum
+_C.TRAIN.WD = 0.0001  # weight decay
+_C.TRAIN.NESTEROV = False  # Nesterov momentum
+_C.TRAIN.IGNORE_LABEL = -1  # label value ignored by the loss and the metrics
+_C.TRAIN.BEGIN_EPOCH = 0  # kept for old YAMLs (resume decides the first epoch)
+_C.TRAIN.END_EPOCH = 484  # number of epochs of the main phase
+_C.TRAIN.EXTRA_EPOCH = 0  # number of epochs of the extra phase on EXTRA_TRAIN_SET
+_C.TRAIN.RESUME = False  # resume from checkpoint.pth.tar (same as AUTO_RESUME)
+_C.TRAIN.BATCH_SIZE_PER_GPU = 32  # batch size of each training process
+_C.TRAIN.SHUFFLE = True  # shuffle the training list
+_C.TRAIN.NUM_SAMPLES = 0  # use only the first N training samples (0 = all)
+_C.TRAIN.AMP = False  # new: mixed precision (fp16 on CUDA, bf16 on CPU)
+_C.TRAIN.CLIP_GRAD = 0.0  # new: clip the gradient norm to this value (0 = off)
+_C.TRAIN.CHECKPOINT_EVERY = 0  # new: also write checkpoint.pth.tar every N iterations (0 = off)
+_C.TRAIN.EVAL_EVERY = 1  # new: validate every N epochs (and after the last one)
+
+_C.TEST = CN()
+_C.TEST.IMAGE_SIZE = [2048, 1024]  # sliding-window crop, width x height
+_C.TEST.BASE_SIZE = 2048  # long side at scale 1.0
+_C.TEST.BATCH_SIZE_PER_GPU = 32  # validation batch size of each process
+_C.TEST.NUM_SAMPLES = 0  # use only the first N validation samples (0 = all)
+_C.TEST.MODEL_FILE = ""  # weights to test (default: OUTPUT_DIR/.../final_state.pth)
+_C.TEST.FLIP_TEST = False  # average with the horizontally flipped prediction
+_C.TEST.MULTI_SCALE = False  # kept for old YAMLs; multi-scale is TEST.SCALE_LIST
+_C.TEST.SCALE_LIST = [1]  # test scales, e.g. 0.5,0.75,1.0
+_C.TEST.CENTER_CROP_TEST = False  # resize the long side to BASE_SIZE and centre-crop
+_C.TEST.OUTPUT_INDEX = -1  # which model output is the prediction (OCR: -1 = main)
+
+_C.DEBUG = CN()
+_C.DEBUG.DEBUG = False  # kept for old YAMLs (unused)
+_C.DEBUG.SAVE_BATCH_IMAGES_GT = False  # kept for old YAMLs (unused)
+_C.DEBUG.SAVE_BATCH_IMAGES_PRED = False  # kept for old YAMLs (unused)
+_C.DEBUG.SAVE_HEATMAPS_GT = False  # kept for old YAMLs (unused)
+_C.DEBUG.SAVE_HEATMAPS_PRED = False  # kept for old YAMLs (unused)
+
+
+def get_defaults():
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()

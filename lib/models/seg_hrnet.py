@@ -1,0 +1,40 @@
+"""HRNetV2 segmentation: all four branches upsampled to 1/4, concatenated, 1x1 head."""
+
+from torch import nn
+
+from .hrnet import HighResolutionNet, concat_branches, init_weights
+from .registry import register_model
+
+# master / pytorch-v1.1 used BatchNorm momentum 0.01 for this model.
+BN_MOMENTUM = 0.01
+
+
+def make_head(in_channels, num_classes, final_kernel, bn_momentum):
+    """1x1 conv-BN-ReLU, then the classifier (named `last_layer` / `aux_head` in checkpoints)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, in_channels, 1),
+        nn.BatchNorm2d(in_channels, momentum=bn_momentum),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(in_channels, num_classes, final_kernel, padding=1 if final_kernel == 3 else 0),
+    )
+
+
+class SegHRNet(HighResolutionNet):
+    """HRNetV2: `forward` returns class logits at 1/4 of the input size."""
+
+    def __init__(self, extra, num_classes, align_corners, bn_momentum=BN_MOMENTUM):
+        super().__init__(extra, bn_momentum=bn_momentum, align_corners=align_corners)
+        self.align_corners = align_corners
+        channels = sum(self.out_channels)
+        self.last_layer = make_head(
+            channels, num_classes, extra.get("FINAL_CONV_KERNEL", 1), bn_momentum
+        )
+        init_weights(self)
+
+    def forward(self, x):
+        return self.last_layer(concat_branches(super().forward(x), self.align_corners))
+
+
+@register_model("seg_hrnet")
+def build_seg_hrnet(cfg):
+    return SegHRNet(cfg.MODEL.EXTRA, cfg.DATASET.NUM_CLASSES, cfg.MODEL.ALIGN_CORNERS)

@@ -1,0 +1,153 @@
+"""Loading weights into a model: released segmentation checkpoints and ImageNet backbones.
+
+Every file is read with `torch.load(weights_only=True)`. Released files come in several layouts
+(see README "Load a released checkpoint"); they are normalised to bare parameter names and then
+loaded strictly, so a file that does not fit fails loudly instead of leaving layers at their
+random initialisation.
+"""
+
+import logging
+from pathlib import Path
+
+import torch
+
+from .hrnet import BACKBONE_PREFIXES
+
+logger = logging.getLogger(__name__)
+
+# Keys of an HRNet-Image-Classification file that a segmentation model has no use for.
+IMAGENET_ONLY_PREFIXES = ("incre_modules", "downsamp_modules", "final_layer", "classifier")
+SHOW = 5  # how many keys of each kind an error message names
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A weights file whose tensors do not fit the model."""
+
+
+def read_state_dict(path):
+    """Read a weights file and return its state dict with bare parameter names.
+
+    Accepts a bare state dict, `{'state_dict': ...}` (checkpoint.pth.tar), `model.` (FullModel),
+    `module.` (DataParallel / DDP) and `module.model.` prefixes; drops the loss's `loss.*` keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointMismatchError(
+            f"{path}: cannot be read as a PyTorch weights file with weights_only=True ({err})"
+        ) from err
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(torch.is_tensor(v) for v in data.values()):
+        raise CheckpointMismatchError(f"{path}: expected a state dict of tensors")
+    state = {}
+    for key, value in data.items():
+        for prefix in ("module.", "model."):
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+        if key.startswith("loss."):
+            continue
+        state[key] = value
+    return state
+
+
+def _names(keys):
+    keys = sorted(keys)
+    more = f", ... ({len(keys)} in all)" if len(keys) > SHOW else ""
+    return ", ".join(keys[:SHOW]) + more
+
+
+def _fill_num_batches_tracked(state, model_state):
+    """PyTorch 0.4-era files have no `num_batches_tracked`; BatchNorm then starts from 0."""
+    if any(k.endswith("num_batches_tracked") for k in state):
+        return state
+    filled = dict(state)
+    for key, value in model_state.items():
+        if key.endswith("num_batches_tracked") and key not in filled:
+            filled[key] = torch.zeros_like(value)
+    return filled
+
+
+def load_weights(model, path, reinit=()):
+    """Strictly load a released or self-trained checkpoint into `model`.
+
+    `reinit` lists key prefixes (e.g. a classifier of another class count) that are not taken
+    from the file: the model keeps its own initialisation there and everything else is strict.
+    Returns the list of re-initialised keys.
+    """
+    model_state = model.state_dict()
+    state = _fill_num_batches_tracked(read_state_dict(path), model_state)
+    kept = [k for k in model_state if k.startswith(tuple(reinit))] if reinit else []
+    for key in kept:
+        state[key] = model_state[key]
+    if reinit:
+        state = {
+            k: v for k, v in state.items() if k in model_state or not k.startswith(tuple(reinit))
+        }
+    missing = [k for k in model_state if k not in state]
+    unexpected = [k for k in state if k not in model_state]
+    mis_shaped = [
+        f"{k} (file {list(state[k].shape)}, model {list(model_state[k].shape)})"
+        for k in model_state
+        if k in state and state[k].shape != model_state[k].shape
+    ]
+    if missing or unexpected or mis_shaped:
+        parts = [f"{path} does not fit {type(model).__name__}:"]
+        if missing:
+            parts.append(f"{len(missing)} missing key(s): {_names(missing)}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s): {_names(unexpected)}")
+        if mis_shaped:
+            parts.append(f"{len(mis_shaped)} mis-shaped key(s): {_names(mis_shaped)}")
+        raise CheckpointMismatchError("\n  ".join(parts))
+    model.load_state_dict(state, strict=True)
+    if kept:
+        logger.info(
+            "re-initialised %d tensors not taken from %s: %s", len(kept), path, _names(kept)
+        )
+    return kept
+
+
+def load_imagenet(model, path):
+    """Initialise the HRNet backbone of `model` from an HRNet-Image-Classification file.
+
+    Every backbone tensor must find a tensor of the same name and shape; the classification
+    layers (`incre_modules`, `downsamp_modules`, `final_layer`, `classifier`) are left over and
+    the segmentation head keeps its initialisation. Returns (loaded keys, left-over file keys).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"MODEL.PRETRAINED {path} does not exist: put the HRNet-Image-Classification weights "
+            "under pretrained_models/ (see pretrained_models/README.md) or set MODEL.PRETRAINED ''"
+        )
+    model_state = model.state_dict()
+    state = _fill_num_batches_tracked(read_state_dict(path), model_state)
+    taken = {k: v for k, v in state.items() if k in model_state and v.shape == model_state[k].shape}
+    backbone = [k for k in model_state if k.startswith(BACKBONE_PREFIXES)]
+    unmatched = [k for k in backbone if k not in taken]
+    if unmatched:
+        raise CheckpointMismatchError(
+            f"{path}: {len(unmatched)} backbone tensor(s) of {type(model).__name__} found no "
+            f"tensor of the same name and shape: {_names(unmatched)}; is MODEL.EXTRA the width "
+            "of this ImageNet model?"
+        )
+    left = [k for k in state if k not in taken]
+    unusual = [k for k in left if not k.startswith(IMAGENET_ONLY_PREFIXES)]
+    model.load_state_dict({**model_state, **taken}, strict=True)
+    head = [k for k in model_state if k not in taken]
+    logger.info(
+        "loaded %d tensors from %s; left %d ImageNet-only tensors (%s); %d head tensors keep "
+        "their initialisation",
+        len(taken),
+        path,
+        len(left),
+        ", ".join(sorted({k.split(".")[0] for k in left})) or "none",
+        len(head),
+    )
+    if unusual:
+        logger.warning("%s: %d tensors matched nothing: %s", path, len(unusual), _names(unusual))
+    return sorted(taken), left
