@@ -8,8 +8,10 @@ Speed targets are ratios measured within one run; see README "Benchmarks".
 
 import argparse
 import sys
+from pathlib import Path
 
 import _init_paths  # noqa: F401
+import torch
 
 from config import load_config
 from models import build_model
@@ -39,15 +41,16 @@ def print_info(cfg_files, size, opts):
     height, width = size
     print(f"input 1x3x{height}x{width}; MACs = multiply-adds of convolutions and linear layers;")
     print("legacy GFLOPs = MACs / 2**30 (the figure of the original README)")
-    header = f"{'config':<70} {'params (M)':>10} {'GMACs (1e9)':>12} {'legacy GFLOPs':>14}"
-    print(header)
-    print("-" * len(header))
+    print("| config | model | params (M) | GMACs (1e9) | legacy GFLOPs (MACs / 2^30) |")
+    print("|---|---|---:|---:|---:|")
     for cfg_file in cfg_files:
         cfg = load_config(cfg_file, ["MODEL.PRETRAINED", "", *opts])
-        info = model_info(build_model(cfg), (height, width))
+        with torch.device("meta"):  # shapes only: instant even for W48 at 1024x2048
+            model = build_model(cfg)
+        info = model_info(model, (height, width))
         print(
-            f"{cfg_file:<70} {info['params'] / 1e6:>10.2f} {info['gmacs']:>12.1f} "
-            f"{info['legacy_gflops']:>14.1f}"
+            f"| {Path(cfg_file).name} | {cfg.MODEL.NAME} | {info['params'] / 1e6:.2f} | "
+            f"{info['gmacs']:.1f} | {info['legacy_gflops']:.1f} |"
         )
 
 

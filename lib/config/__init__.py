@@ -94,7 +94,7 @@ def _merge(node, data, source, root, prefix=""):
 def _set_option(cfg, full_key, raw_value):
     node = cfg
     parts = full_key.split(".")
-    for depth, part in enumerate(parts[:-1]):
+    for part in parts[:-1]:
         child = node.get(part)
         if child is None and node.is_new_allowed():
             node[part] = CfgNode(new_allowed=True)

@@ -38,6 +38,17 @@ _C.MODEL.OCR.KEY_CHANNELS = 256  # channels of the OCR attention keys and querie
 _C.MODEL.OCR.DROPOUT = 0.05  # dropout after the OCR fusion
 _C.MODEL.OCR.SCALE = 1  # down-sampling scale inside the object attention
 
+_C.MODEL.HANET = CN()  # new: height-driven attention (seg_hrnet_hanet; seg_litehrnet with_hanet)
+_C.MODEL.HANET.KERNEL_SIZE = 3  # kernel of the last 1-D conv of the attention
+_C.MODEL.HANET.R_FACTOR = 64  # first 1-D conv reduces C channels to ceil(C / R_FACTOR)
+_C.MODEL.HANET.LAYERS = 3  # 1-D conv layers of the attention (2 or 3)
+_C.MODEL.HANET.POS_INJECTION = 2  # positional code added to the pooled rows (1) or after conv 1 (2)
+_C.MODEL.HANET.POS_RFACTOR = 8  # rows are pooled to 128 // POS_RFACTOR heights
+_C.MODEL.HANET.POOLING = "mean"  # row pooling: mean or max
+_C.MODEL.HANET.DROPOUT = 0.1  # channel dropout on the pooled rows during training
+_C.MODEL.HANET.POS_NOISE = 0.5  # std (rows) of the training jitter of the row positions
+_C.MODEL.HANET.POS_ENCODING = False  # add the positional code (paper: True); False = the fork
+
 _C.LOSS = CN()
 _C.LOSS.USE_OHEM = False  # online hard example mining cross-entropy
 _C.LOSS.OHEMTHRES = 0.9  # OHEM probability threshold

@@ -6,7 +6,12 @@ what makes the name known.
 
 import logging
 
-from . import seg_hrnet, seg_hrnet_ocr  # noqa: F401  (registers the models)
+from . import (  # noqa: F401  (registers the models)
+    seg_hrnet,
+    seg_hrnet_hanet,
+    seg_hrnet_ocr,
+    seg_litehrnet,
+)
 from .registry import get_builder, model_names, register_model
 from .weights import CheckpointMismatchError, load_imagenet, load_weights, read_state_dict
 

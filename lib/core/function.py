@@ -1,0 +1,59 @@
+"""Evaluation over a dataset with the predictor: metrics on labelled lists, saved predictions
+on unlabelled ones. Used by tools/test.py; several processes each take a shard."""
+
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+import datasets
+from utils.distributed import all_reduce_sum
+from utils.metrics import confusion_matrix, segmentation_scores
+
+logger = logging.getLogger(__name__)
+
+
+def predict_dataset(predictor, loader, num_classes, ignore_label, save=None, show_progress=True):
+    """Run `predictor` on every image of `loader` (batch size 1).
+
+    Returns the confusion matrix summed over processes (None when the list has no labels).
+    `save(class_map, name, size)` is called for every prediction when given.
+    """
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64)
+    labelled = False
+    for image, label, size, name in tqdm(loader, desc="test", disable=not show_progress):
+        probabilities = predictor(datasets.normalize(image.to(predictor.device)))
+        if label.numel() > 0 and label.dim() == 3:
+            labelled = True
+            label = label.to(probabilities.device)
+            if probabilities.shape[-2:] != label.shape[-2:]:
+                probabilities = F.interpolate(
+                    probabilities, size=label.shape[-2:], mode="bilinear", align_corners=False
+                )
+            prediction = probabilities.argmax(1)
+            confusion += confusion_matrix(label, prediction, num_classes, ignore_label).cpu()
+        else:
+            prediction = probabilities.argmax(1)
+        if save is not None:
+            for i in range(len(prediction)):
+                save(prediction[i].cpu().numpy().astype(np.uint8), name[i], size[i])
+    flag = torch.tensor([float(labelled)])
+    all_reduce_sum(flag)
+    if flag.item() == 0:
+        return None
+    return all_reduce_sum(confusion).numpy()
+
+
+def format_scores(scores, class_names):
+    """The per-class IoU table and the summary lines, as text."""
+    width = max(12, *(len(n) for n in class_names))
+    lines = [f"{'class':<{width}}  IoU", "-" * (width + 8)]
+    lines += [f"{name:<{width}}  {iou:.4f}" for name, iou in zip(class_names, scores["IoU"], strict=True)]
+    lines.append("-" * (width + 8))
+    lines.append(
+        f"mIoU {scores['mIoU']:.4f}  pixel accuracy {scores['pixel_acc']:.4f}  "
+        f"mean accuracy {scores['mean_acc']:.4f}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Class tables in the `colorMap.txt` format: one class a line, `name id R G B`.
+
+The class index is the line number (0-based, blank lines and `#` comments skipped); `id` is the
+raw value of that class in id-labelled images (ids need not be contiguous) and `R G B` its colour
+in colour-labelled images and in visualisations. Ids or colours that are not in the table map to
+the ignore value.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IGNORE = 255
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    names: tuple
+    ids: np.ndarray  # (K,) raw id of each class
+    colors: np.ndarray  # (K, 3) uint8 RGB of each class
+    source: str = "colorMap.txt"
+
+    def __len__(self):
+        return len(self.names)
+
+    @classmethod
+    def from_file(cls, path):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"class table {path} does not exist (expected lines 'name id R G B')")
+        return cls.parse(path.read_text(encoding="utf-8"), str(path))
+
+    @classmethod
+    def parse(cls, text, source="colorMap.txt"):
+        names, ids, colors = [], [], []
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields = line.split()
+            try:
+                if len(fields) != 5:
+                    raise ValueError
+                raw_id, *rgb = (int(f) for f in fields[1:])
+                if not (0 <= raw_id < IGNORE and all(0 <= c <= 255 for c in rgb)):
+                    raise ValueError
+            except ValueError:
+                raise ValueError(
+                    f"{source}:{line_no}: expected 'name id R G B' with an id in 0..254 and "
+                    f"colours in 0..255, got {line!r}"
+                ) from None
+            if raw_id in ids:
+                raise ValueError(f"{source}:{line_no}: id {raw_id} is used twice")
+            names.append(fields[0])
+            ids.append(raw_id)
+            colors.append(rgb)
+        if not names:
+            raise ValueError(f"{source}: no classes (expected lines 'name id R G B')")
+        return cls(tuple(names), np.array(ids, np.int64), np.array(colors, np.uint8), source)
+
+    def id_lut(self):
+        """256-entry table: raw id -> class index (unknown ids -> 255)."""
+        lut = np.full(256, IGNORE, dtype=np.uint8)
+        lut[self.ids] = np.arange(len(self), dtype=np.uint8)
+        return lut
+
+    def ids_to_classes(self, label):
+        """Raw-id label image (uint8) -> class indices; unknown ids become 255."""
+        return self.id_lut()[label]
+
+    def classes_to_ids(self, class_map):
+        """Class indices -> raw ids (255 stays 255)."""
+        lut = np.full(256, IGNORE, dtype=np.uint8)
+        lut[: len(self)] = self.ids
+        return lut[class_map]
+
+    def colors_to_classes(self, label_rgb):
+        """RGB label image (H, W, 3) -> class indices; unknown colours become 255."""
+        packed = _pack(label_rgb)
+        keys = _pack(self.colors[None])[0]
+        order = np.argsort(keys)
+        position = np.clip(np.searchsorted(keys[order], packed), 0, len(keys) - 1)
+        found = keys[order][position] == packed
+        return np.where(found, order[position], IGNORE).astype(np.uint8)
+
+    def palette(self):
+        """(256, 3) uint8 RGB palette: class colours first, black for the rest."""
+        palette = np.zeros((256, 3), dtype=np.uint8)
+        palette[: len(self)] = self.colors
+        return palette
+
+
+def _pack(rgb):
+    rgb = np.asarray(rgb, dtype=np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]

@@ -1,0 +1,66 @@
+"""Confusion matrix and the scores derived from it (per-class IoU, mIoU, accuracies)."""
+
+import numpy as np
+import torch
+
+__all__ = ["confusion_matrix", "segmentation_scores"]
+
+
+def _check_range(values, what, num_classes, ignore_label=None):
+    bad = values[(values < 0) | (values >= num_classes)]
+    if len(bad):
+        also = "" if ignore_label is None else f" nor the ignore label {ignore_label}"
+        raise ValueError(
+            f"{what} has value {int(bad[0])}, not a class index (0..{num_classes - 1}){also}"
+        )
+
+
+def confusion_matrix(label, pred, num_classes, ignore_label=-1):
+    """(num_classes, num_classes) pixel counts, rows ground truth, columns prediction.
+
+    `label` and `pred` are class-index maps of the same shape (torch tensors or NumPy arrays;
+    the result is of the same kind, int64, on the label's device). Pixels whose label equals
+    `ignore_label` are skipped; any other value outside 0..num_classes-1 is an error.
+    """
+    if tuple(label.shape) != tuple(pred.shape):
+        raise ValueError(
+            f"label shape {tuple(label.shape)} differs from prediction shape {tuple(pred.shape)}"
+        )
+    if torch.is_tensor(label) or torch.is_tensor(pred):
+        label = torch.as_tensor(label).long()
+        pred = torch.as_tensor(pred, device=label.device).long()
+        bincount = torch.bincount
+    else:
+        label = np.asarray(label).astype(np.int64)
+        pred = np.asarray(pred).astype(np.int64)
+        bincount = np.bincount
+    keep = label != ignore_label
+    label, pred = label[keep], pred[keep]
+    _check_range(label, "label", num_classes, ignore_label)
+    _check_range(pred, "prediction", num_classes)
+    counts = bincount(label * num_classes + pred, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def segmentation_scores(confusion):
+    """Scores of a confusion matrix (rows ground truth), as in the original evaluation.
+
+    Returns a dict: `IoU` (per class, tp / max(1, gt + predicted - tp)), `mIoU` (the mean over
+    all classes, so a class absent from both ground truth and prediction counts as 0),
+    `pixel_acc` (tp.sum / gt.sum) and `mean_acc` (mean over classes of tp / max(1, gt)).
+    """
+    if torch.is_tensor(confusion):
+        confusion = confusion.detach().cpu().numpy()
+    confusion = np.asarray(confusion, dtype=np.float64)
+    if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(f"confusion matrix must be square, got shape {confusion.shape}")
+    tp = np.diag(confusion)
+    gt = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    iou = tp / np.maximum(1.0, gt + predicted - tp)
+    return {
+        "IoU": iou,
+        "mIoU": float(iou.mean()),
+        "pixel_acc": float(tp.sum() / max(1.0, gt.sum())),
+        "mean_acc": float((tp / np.maximum(1.0, gt)).mean()),
+    }

@@ -1,0 +1,65 @@
+"""Pictures of results: palettes, palette PNGs, overlays and the confusion-matrix heat map."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def voc_palette(num_colors=256):
+    """The PASCAL VOC palette the original code used: bits of the index spread over R, G, B."""
+    palette = np.zeros((num_colors, 3), dtype=np.uint8)
+    for index in range(num_colors):
+        value, shift = index, 7
+        while value:
+            for channel in range(3):
+                palette[index, channel] |= ((value >> channel) & 1) << shift
+            value >>= 3
+            shift -= 1
+    return palette
+
+
+def save_palette_png(path, class_map, palette):
+    """Write a class map (H, W) as a P-mode PNG whose palette shows the classes in colour."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(np.asarray(class_map, dtype=np.uint8), mode="P")
+    flat = np.zeros((256, 3), dtype=np.uint8)
+    flat[: min(256, len(palette))] = palette[:256]
+    image.putpalette(flat.flatten().tolist())
+    image.save(path)
+
+
+def colorize(class_map, palette):
+    """RGB image (H, W, 3) of a class map; values outside the palette are black."""
+    lut = np.zeros((256, 3), dtype=np.uint8)
+    lut[: min(256, len(palette))] = palette[:256]
+    return lut[np.asarray(class_map, dtype=np.uint8)]
+
+
+def overlay(image_rgb, class_map, palette, alpha=0.5):
+    """Blend the colour classes over an RGB image."""
+    return cv2.addWeighted(image_rgb, 1 - alpha, colorize(class_map, palette), alpha, 0)
+
+
+def write_image(path, image_rgb):
+    """Write an RGB image; works for non-ASCII paths (cv2.imwrite does not on every platform)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"cannot encode an image as {path.suffix!r} for {path}")
+    data.tofile(str(path))
+
+
+def confusion_heatmap(confusion, path, cell=16):
+    """Row-normalised confusion matrix (ground truth down, prediction across) as a PNG."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    rows = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    grey = np.round(rows * 255).astype(np.uint8)
+    picture = cv2.applyColorMap(grey, cv2.COLORMAP_VIRIDIS)
+    picture = cv2.resize(
+        picture, None, fx=cell, fy=cell, interpolation=cv2.INTER_NEAREST
+    )
+    write_image(path, cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))

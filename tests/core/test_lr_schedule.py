@@ -1,0 +1,47 @@
+"""Poly schedule values, the extra phase and the per-group multipliers."""
+
+import pytest
+import torch
+
+from core.lr_schedule import phase_lr, poly_lr, set_lr
+
+
+def test_poly_lr_values():
+    assert poly_lr(0.01, 0, 100) == 0.01
+    assert poly_lr(0.01, 100, 100) == 0.0
+    assert poly_lr(0.1, 25, 100, power=1.0) == pytest.approx(0.075, rel=1e-15)
+    assert poly_lr(1.0, 50, 100) == pytest.approx(0.5358867312681466, rel=1e-15)  # 0.5 ** 0.9
+
+
+def test_poly_lr_rejects_bad_iterations():
+    with pytest.raises(ValueError, match="cur_iter 11 is outside 0..max_iter"):
+        poly_lr(0.01, 11, 10)
+    with pytest.raises(ValueError, match="max_iter must be positive, got 0"):
+        poly_lr(0.01, 0, 0)
+
+
+def test_phase_lr_main_then_extra_phase():
+    run = dict(epoch_iters=10, end_epoch=4, extra_epoch=2, lr=0.01, extra_lr=0.001)
+    assert phase_lr(0, 0, **run) == 0.01
+    assert phase_lr(1, 2, **run) == pytest.approx(0.01 * (1 - 12 / 40) ** 0.9, rel=1e-15)
+    assert phase_lr(3, 9, **run) == pytest.approx(0.01 * (1 / 40) ** 0.9, rel=1e-15)
+    assert phase_lr(4, 0, **run) == 0.001  # the extra phase restarts from EXTRA_LR
+    assert phase_lr(5, 5, **run) == pytest.approx(0.001 * 0.25**0.9, rel=1e-15)
+    with pytest.raises(ValueError, match=r"epoch 6 is outside 0..5 \(END_EPOCH 4 \+ EXTRA_EPOCH 2"):
+        phase_lr(6, 0, **run)
+    with pytest.raises(ValueError, match="iteration 10 is outside 0..9"):
+        phase_lr(0, 10, **run)
+
+
+def test_set_lr_applies_group_multipliers():
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(3)]
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [params[0]], "lr_mult": 1.0},
+            {"params": [params[1]], "lr_mult": 10.0},
+            {"params": [params[2]]},
+        ],
+        lr=0.5,
+    )
+    set_lr(optimizer, 0.02)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.02, 0.2, 0.02]

@@ -1,0 +1,101 @@
+"""Evaluate a trained model, or write its predictions for an unlabelled list.
+
+  python tools/test.py --cfg X.yaml TEST.MODEL_FILE m.pth \
+      TEST.SCALE_LIST 0.5,0.75,1.0 TEST.FLIP_TEST True
+  torchrun --nproc_per_node=N tools/test.py --cfg X.yaml ...      each process takes a shard
+
+On a labelled list (DATASET.TEST_SET) it prints the per-class IoU table, mIoU, pixel and mean
+accuracy and saves the confusion matrix (.npy and a PNG heat map); on an image-only list it
+writes predictions as PNGs. Everything goes to OUTPUT_DIR/<dataset>/<cfg name>/.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import _init_paths  # noqa: F401
+import numpy as np
+
+import datasets
+import models
+from config import config_name, load_config
+from core.data import eval_loader
+from core.function import format_scores, predict_dataset
+from core.predictor import Predictor
+from utils import distributed
+from utils.checkpoint import FINAL
+from utils.logger import run_dirs, setup_logging
+from utils.metrics import segmentation_scores
+from utils.visualize import confusion_heatmap
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cfg", required=True, help="experiment YAML file")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
+    parser.add_argument(
+        "--save-dir", default=None, help="where predictions go (default: <output>/test_results)"
+    )
+    parser.add_argument(
+        "--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS
+    )
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.cfg, args.opts)
+    dist = distributed.init(args.device, args.local_rank)
+    output_dir, _ = run_dirs(cfg, args.cfg)
+    setup_logging(output_dir, "test", config_name(args.cfg), dist.is_main)
+    logger = logging.getLogger("test")
+
+    model_file = Path(cfg.TEST.MODEL_FILE) if cfg.TEST.MODEL_FILE else output_dir / FINAL
+    if not model_file.is_file():
+        raise SystemExit(
+            f"error: model file {model_file} does not exist; train first or pass "
+            "TEST.MODEL_FILE path/to/weights.pth"
+        )
+    model = models.build_model(cfg, pretrained=False)
+    models.load_weights(model, model_file)
+    model.to(dist.device).eval()
+    logger.info("loaded %s; scales %s, flip %s", model_file, list(cfg.TEST.SCALE_LIST), cfg.TEST.FLIP_TEST)
+
+    dataset = datasets.build_dataset(cfg, "test")
+    loader = eval_loader(
+        dataset, 1, cfg.WORKERS, False, dist.world_size, dist.rank, cfg.TRAIN.IGNORE_LABEL
+    )
+    predictor = Predictor.from_config(cfg, model, dist.device)
+    save_dir = Path(args.save_dir) if args.save_dir else output_dir / "test_results"
+    save = None
+    if not dataset.labelled:
+        def save(class_map, name, size):
+            dataset.save_prediction(class_map, name, save_dir)
+
+    confusion = predict_dataset(
+        predictor,
+        loader,
+        cfg.DATASET.NUM_CLASSES,
+        cfg.TRAIN.IGNORE_LABEL,
+        save=save,
+        show_progress=dist.is_main,
+    )
+    if dist.is_main:
+        if confusion is None:
+            logger.info("wrote %d predictions to %s", len(dataset), save_dir)
+        else:
+            scores = segmentation_scores(confusion)
+            logger.info("\n%s", format_scores(scores, dataset.class_names))
+            np.save(output_dir / "confusion_matrix.npy", confusion)
+            confusion_heatmap(confusion, output_dir / "confusion_matrix.png")
+            logger.info("confusion matrix: %s (.png)", output_dir / "confusion_matrix.npy")
+    distributed.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

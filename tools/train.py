@@ -1,0 +1,67 @@
+"""Train a segmentation model.
+
+  python tools/train.py --cfg X.yaml [KEY VALUE ...]                  one process (CPU or GPU)
+  torchrun --nproc_per_node=N tools/train.py --cfg X.yaml [KEY VALUE ...]    N processes
+  python -m torch.distributed.launch --nproc_per_node=N tools/train.py --cfg X.yaml
+
+Outputs go to OUTPUT_DIR/<dataset>/<cfg name>/: checkpoint.pth.tar, best.pth, final_state.pth
+and the log; TensorBoard scalars to LOG_DIR/<dataset>/<model>/<cfg name>/.
+"""
+
+import argparse
+import logging
+import random
+import sys
+
+import _init_paths  # noqa: F401
+import numpy as np
+import torch
+
+from config import config_name, load_config
+from core.trainer import Trainer
+from utils import distributed
+from utils.logger import run_dirs, setup_logging
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cfg", required=True, help="experiment YAML file")
+    parser.add_argument("--seed", type=int, default=304, help="random seed (default 304)")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
+    parser.add_argument(
+        "--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS
+    )
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    return parser.parse_args(argv)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.cfg, args.opts)
+    dist = distributed.init(args.device, args.local_rank)
+    seed_everything(args.seed + dist.rank)
+    torch.backends.cudnn.benchmark = cfg.CUDNN.BENCHMARK
+    torch.backends.cudnn.deterministic = cfg.CUDNN.DETERMINISTIC
+    torch.backends.cudnn.enabled = cfg.CUDNN.ENABLED
+    output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
+    setup_logging(output_dir, "train", config_name(args.cfg), dist.is_main)
+    logger = logging.getLogger("train")
+    logger.info("config %s on %s, %d process(es)", args.cfg, dist.device, dist.world_size)
+    logger.info("\n%s", cfg.dump())
+    try:
+        Trainer(cfg, dist, output_dir, tensorboard_dir, seed=args.seed).train()
+    finally:
+        distributed.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
