@@ -63,7 +63,9 @@ def main(argv=None):
     model = models.build_model(cfg, pretrained=False)
     models.load_weights(model, model_file)
     model.to(dist.device).eval()
-    logger.info("loaded %s; scales %s, flip %s", model_file, list(cfg.TEST.SCALE_LIST), cfg.TEST.FLIP_TEST)
+    logger.info(
+        "loaded %s; scales %s, flip %s", model_file, list(cfg.TEST.SCALE_LIST), cfg.TEST.FLIP_TEST
+    )
 
     dataset = datasets.build_dataset(cfg, "test")
     loader = eval_loader(
@@ -73,6 +75,7 @@ def main(argv=None):
     save_dir = Path(args.save_dir) if args.save_dir else output_dir / "test_results"
     save = None
     if not dataset.labelled:
+
         def save(class_map, name, size):
             dataset.save_prediction(class_map, name, save_dir)
 

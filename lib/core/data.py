@@ -1,5 +1,6 @@
 """Samplers and loaders: deterministic, sharded across processes, resumable mid-epoch."""
 
+import cv2
 import torch
 from torch.utils.data import DataLoader, Sampler
 
@@ -54,21 +55,36 @@ class ShardSampler(Sampler):
         return len(self.indices)
 
 
+def stack_padded(tensors, fill):
+    """Stack tensors of different heights / widths, padding bottom and right with `fill`."""
+    height = max(t.shape[-2] for t in tensors)
+    width = max(t.shape[-1] for t in tensors)
+    batch = tensors[0].new_full((len(tensors), *tensors[0].shape[:-2], height, width), fill)
+    for i, t in enumerate(tensors):
+        batch[i, ..., : t.shape[-2], : t.shape[-1]] = t
+    return batch
+
+
 def pad_collate(ignore_label):
-    """Batch samples of different sizes: pad images with 0 and labels with `ignore_label`."""
+    """Batch samples of different sizes: pad images with 0 and labels with `ignore_label`.
+
+    Image-only samples (empty labels) give an empty (B, 0, 0) label batch.
+    """
 
     def collate(samples):
         images, labels, sizes, names = zip(*samples, strict=True)
-        height = max(image.shape[-2] for image in images)
-        width = max(image.shape[-1] for image in images)
-        image_batch = images[0].new_zeros((len(images), images[0].shape[0], height, width))
-        label_batch = labels[0].new_full((len(labels), height, width), ignore_label)
-        for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-            image_batch[i, :, : image.shape[-2], : image.shape[-1]] = image
-            label_batch[i, : label.shape[-2], : label.shape[-1]] = label
-        return image_batch, label_batch, list(sizes), list(names)
+        if all(label.numel() == 0 for label in labels):
+            label_batch = torch.empty((len(labels), 0, 0), dtype=torch.int64)
+        else:
+            label_batch = stack_padded(labels, ignore_label)
+        return stack_padded(images, 0), label_batch, list(sizes), list(names)
 
     return collate
+
+
+def _worker_init(worker_id):
+    # Each worker is already one of several processes: OpenCV's own thread pool only competes.
+    cv2.setNumThreads(1)
 
 
 def train_loader(dataset, batch_size, workers, pin_memory, world_size, rank, shuffle, seed):
@@ -85,7 +101,10 @@ def train_loader(dataset, batch_size, workers, pin_memory, world_size, rank, shu
         num_workers=workers,
         pin_memory=pin_memory,
         drop_last=True,
-        persistent_workers=False,
+        worker_init_fn=_worker_init,
+        # Its own generator: creating an iterator must not draw from the global torch RNG,
+        # so a resumed run continues with exactly the random state it saved.
+        generator=torch.Generator().manual_seed(seed),
     )
 
 
@@ -97,4 +116,5 @@ def eval_loader(dataset, batch_size, workers, pin_memory, world_size, rank, igno
         num_workers=workers,
         pin_memory=pin_memory,
         collate_fn=pad_collate(ignore_label),
+        worker_init_fn=_worker_init,
     )

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 import datasets
 from utils.distributed import all_reduce_sum
-from utils.metrics import confusion_matrix, segmentation_scores
+from utils.metrics import confusion_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def format_scores(scores, class_names):
     """The per-class IoU table and the summary lines, as text."""
     width = max(12, *(len(n) for n in class_names))
     lines = [f"{'class':<{width}}  IoU", "-" * (width + 8)]
-    lines += [f"{name:<{width}}  {iou:.4f}" for name, iou in zip(class_names, scores["IoU"], strict=True)]
+    for name, iou in zip(class_names, scores["IoU"], strict=True):
+        lines.append(f"{name:<{width}}  {iou:.4f}")
     lines.append("-" * (width + 8))
     lines.append(
         f"mIoU {scores['mIoU']:.4f}  pixel accuracy {scores['pixel_acc']:.4f}  "

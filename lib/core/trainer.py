@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_optimizer(cfg, model):
-    """SGD (or Adam / AdamW); parameters matching TRAIN.NONBACKBONE_KEYWORDS get an LR multiplier."""
+    """SGD, Adam or AdamW; TRAIN.NONBACKBONE_KEYWORDS parameters get an LR multiplier."""
     keywords = list(cfg.TRAIN.NONBACKBONE_KEYWORDS)
     backbone, head = [], []
     for name, param in model.named_parameters():
@@ -118,6 +118,8 @@ class Trainer:
 
         self.start_epoch, self.start_iter, self.best_miou = 0, 0, 0.0
         self.checkpoint_path = output_dir / ckpt.CHECKPOINT
+        if dist.is_main:
+            ckpt.remove_stale_temporaries(output_dir)
         if (cfg.AUTO_RESUME or cfg.TRAIN.RESUME) and self.checkpoint_path.is_file():
             self.start_epoch, self.start_iter, self.best_miou = ckpt.load_checkpoint(
                 self.checkpoint_path, self.net, self.optimizer, self.scaler

@@ -63,7 +63,8 @@ def write_demo_dataset(root, num_train=160, num_val=40, size=128, seed=0):
     """Write the dataset under `root` (skipped if it is already complete); returns `root`."""
     root = Path(root)
     lists = {"train": num_train, "val": num_val}
-    if all((root / f"{split}.lst").is_file() for split in lists) and (root / "colorMap.txt").is_file():
+    done = [root / f"{split}.lst" for split in lists] + [root / "colorMap.txt"]
+    if all(path.is_file() for path in done):
         return root
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)

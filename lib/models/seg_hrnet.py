@@ -37,4 +37,9 @@ class SegHRNet(HighResolutionNet):
 
 @register_model("seg_hrnet")
 def build_seg_hrnet(cfg):
-    return SegHRNet(cfg.MODEL.EXTRA, cfg.DATASET.NUM_CLASSES, cfg.MODEL.ALIGN_CORNERS)
+    return SegHRNet(
+        cfg.MODEL.EXTRA,
+        cfg.DATASET.NUM_CLASSES,
+        cfg.MODEL.ALIGN_CORNERS,
+        bn_momentum=cfg.MODEL.BN_MOMENTUM or BN_MOMENTUM,
+    )

@@ -19,8 +19,8 @@ BN_MOMENTUM = 0.1
 class SegHRNetHANet(SegHRNet):
     """HRNetV2 with a HANet on branch 0: `forward` returns class logits at 1/4 of the input size."""
 
-    def __init__(self, extra, num_classes, align_corners, hanet):
-        super().__init__(extra, num_classes, align_corners, bn_momentum=BN_MOMENTUM)
+    def __init__(self, extra, num_classes, align_corners, hanet, bn_momentum=BN_MOMENTUM):
+        super().__init__(extra, num_classes, align_corners, bn_momentum=bn_momentum)
         stage2 = extra["STAGE2"]
         low_channels = stage2["NUM_CHANNELS"][0] * BLOCKS[stage2["BLOCK"]].expansion
         self.hanet3_0 = HANet(low_channels, self.out_channels[0], **hanet)
@@ -40,4 +40,5 @@ def build_seg_hrnet_hanet(cfg):
         cfg.DATASET.NUM_CLASSES,
         cfg.MODEL.ALIGN_CORNERS,
         hanet_options(cfg.MODEL.HANET),
+        bn_momentum=cfg.MODEL.BN_MOMENTUM or BN_MOMENTUM,
     )

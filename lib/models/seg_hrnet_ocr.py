@@ -106,8 +106,9 @@ class SegHRNetOCR(HighResolutionNet):
         key_channels=256,
         dropout=0.05,
         scale=1,
+        bn_momentum=BN_MOMENTUM,
     ):
-        super().__init__(extra, bn_momentum=BN_MOMENTUM, align_corners=align_corners)
+        super().__init__(extra, bn_momentum=bn_momentum, align_corners=align_corners)
         self.align_corners = align_corners
         channels = sum(self.out_channels)
         self.conv3x3_ocr = nn.Sequential(
@@ -117,7 +118,7 @@ class SegHRNetOCR(HighResolutionNet):
         )
         self.ocr_distri_head = SpatialOCR(mid_channels, key_channels, mid_channels, scale, dropout)
         self.cls_head = nn.Conv2d(mid_channels, num_classes, 1)
-        self.aux_head = make_head(channels, num_classes, 1, BN_MOMENTUM)
+        self.aux_head = make_head(channels, num_classes, 1, bn_momentum)
         init_weights(self, skip=("cls", "aux", "ocr"))
 
     def forward(self, x):
@@ -139,4 +140,5 @@ def build_seg_hrnet_ocr(cfg):
         key_channels=ocr.KEY_CHANNELS,
         dropout=ocr.DROPOUT,
         scale=ocr.SCALE,
+        bn_momentum=cfg.MODEL.BN_MOMENTUM or BN_MOMENTUM,
     )

@@ -40,6 +40,12 @@ def atomic_save(obj, path):
         os.close(directory)
 
 
+def remove_stale_temporaries(folder):
+    """Delete temporary files that a run killed while writing a checkpoint left behind."""
+    for path in Path(folder).glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+
+
 def network_state(model):
     """The model's weights in the original `model.<key>` layout (DDP's `module.` removed)."""
     model = getattr(model, "module", model)

@@ -28,7 +28,9 @@ class ClassTable:
     def from_file(cls, path):
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"class table {path} does not exist (expected lines 'name id R G B')")
+            raise FileNotFoundError(
+                f"class table {path} does not exist (expected lines 'name id R G B')"
+            )
         return cls.parse(path.read_text(encoding="utf-8"), str(path))
 
     @classmethod

@@ -20,7 +20,9 @@ def setup_logging(output_dir, phase, name, is_main=True):
     """Log INFO to the console and to `<output_dir>/<name>_<time>_<phase>.log` (rank 0 only)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        root.removeHandler(handler)
+        if getattr(handler, "hrnet_run", False):  # ours, from an earlier run in this process
+            root.removeHandler(handler)
+            handler.close()
     if not is_main:
         root.setLevel(logging.WARNING)
         return None
@@ -33,6 +35,7 @@ def setup_logging(output_dir, phase, name, is_main=True):
         logging.StreamHandler(sys.stdout),
     ):
         handler.setFormatter(formatter)
+        handler.hrnet_run = True
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     return log_file

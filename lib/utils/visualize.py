@@ -59,7 +59,5 @@ def confusion_heatmap(confusion, path, cell=16):
     rows = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
     grey = np.round(rows * 255).astype(np.uint8)
     picture = cv2.applyColorMap(grey, cv2.COLORMAP_VIRIDIS)
-    picture = cv2.resize(
-        picture, None, fx=cell, fy=cell, interpolation=cv2.INTER_NEAREST
-    )
+    picture = cv2.resize(picture, None, fx=cell, fy=cell, interpolation=cv2.INTER_NEAREST)
     write_image(path, cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))

@@ -1,0 +1,75 @@
+"""Datasets by name: `build_dataset(cfg, split)` reads DATASET.DATASET and the TRAIN/TEST keys.
+
+Items are `(image uint8 (3, H, W) RGB, label int64 (H, W), size (h, w), name)`; turn an image
+batch into the network input with `normalize(batch)` after moving it to the device.
+"""
+
+# Each dataset module registers its class on import.
+from . import ade20k, cityscapes, cocostuff, custom, lip, pascal_ctx  # noqa: F401
+from .base_dataset import IMAGENET_MEAN, IMAGENET_STD, BaseDataset, normalize
+from .registry import dataset_names, get_dataset_class, register_dataset
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "SPLITS",
+    "BaseDataset",
+    "build_dataset",
+    "dataset_names",
+    "get_dataset_class",
+    "normalize",
+    "register_dataset",
+]
+
+SPLITS = ("train", "extra_train", "val", "test")
+
+
+def build_dataset(cfg, split):
+    """The DATASET.DATASET dataset for `split`.
+
+    - "train": DATASET.TRAIN_SET with the TRAIN augmentation (first TRAIN.NUM_SAMPLES if > 0).
+    - "extra_train": the same on DATASET.EXTRA_TRAIN_SET.
+    - "val": DATASET.TEST_SET, no augmentation (first TEST.NUM_SAMPLES if > 0; centre crop with
+      TEST.CENTER_CROP_TEST).
+    - "test": DATASET.TEST_SET, every line; image-only lists allowed.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    data, train, test = cfg.DATASET, cfg.TRAIN, cfg.TEST
+    dataset_class = get_dataset_class(data.DATASET)
+    common = {
+        "root": data.ROOT,
+        "num_classes": data.NUM_CLASSES,
+        "ignore_label": train.IGNORE_LABEL,
+        "class_weights": list(data.CLASS_WEIGHTS) or None,
+        "color_map": data.COLOR_MAP,
+    }
+    if split in ("train", "extra_train"):
+        list_path = data.TRAIN_SET if split == "train" else data.EXTRA_TRAIN_SET
+        if not list_path:
+            raise ValueError("DATASET.EXTRA_TRAIN_SET is empty; set it to the extra training list")
+        width, height = train.IMAGE_SIZE
+        return dataset_class(
+            list_path=list_path,
+            mode="train",
+            crop_size=(height, width),
+            base_size=train.BASE_SIZE,
+            multi_scale=train.MULTI_SCALE,
+            flip=train.FLIP,
+            scale_factor=train.SCALE_FACTOR,
+            downsample_rate=train.DOWNSAMPLERATE,
+            random_brightness=train.RANDOM_BRIGHTNESS,
+            brightness_shift=train.RANDOM_BRIGHTNESS_SHIFT_VALUE,
+            num_samples=train.NUM_SAMPLES,
+            **common,
+        )
+    width, height = test.IMAGE_SIZE
+    return dataset_class(
+        list_path=data.TEST_SET,
+        mode=split,
+        crop_size=(height, width),
+        base_size=test.BASE_SIZE,
+        center_crop=test.CENTER_CROP_TEST,
+        num_samples=test.NUM_SAMPLES if split == "val" else 0,
+        **common,
+    )

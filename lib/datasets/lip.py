@@ -1,0 +1,28 @@
+"""LIP, Look Into Person (`lip`): 20 human-parsing classes.
+
+On disk: DATASET.ROOT/<item> (or ROOT/lip/<item>) as in the list files, e.g.
+`val_images/<id>.jpg val_segmentations/<id>.png`; grey label PNGs with values 0..19.
+Training squashes the image to the crop size before the random rescale, as the original did, and
+a horizontal flip swaps the left/right classes.
+"""
+
+from .base_dataset import BaseDataset
+from .registry import register_dataset
+
+CLASS_NAMES = (
+    "background", "hat", "hair", "glove", "sunglasses", "upper-clothes", "dress", "coat",
+    "socks", "pants", "jumpsuits", "scarf", "skirt", "face", "left-arm", "right-arm",
+    "left-leg", "right-leg", "left-shoe", "right-shoe",
+)  # fmt: skip
+
+# Left/right arm, leg and shoe: the classes trade places when the image is mirrored.
+FLIP_PAIRS = ((14, 15), (16, 17), (18, 19))
+
+
+@register_dataset("lip")
+class LIP(BaseDataset):
+    folder = "lip"
+    class_names = CLASS_NAMES
+    num_classes_choices = (20,)
+    flip_pairs = FLIP_PAIRS
+    squash_to_crop = True

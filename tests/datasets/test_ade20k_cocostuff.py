@@ -1,0 +1,39 @@
+"""ADE20K (reduce zero label) and COCO-Stuff (172 raw ids -> 171 classes) label maps."""
+
+import numpy as np
+import pytest
+from dataset_files import config, smooth_image, write_pairs
+
+import datasets
+from datasets.cocostuff import RAW_IDS
+
+
+def dataset_for(tmp_path, name, num_classes, raw, folder=""):
+    height, width = raw.shape
+    pairs = [("val/image/x.jpg.png", smooth_image(height, width), "val/label/x.png", raw)]
+    write_pairs(tmp_path / folder, pairs, list_name="val.lst")
+    cfg = config(name, tmp_path, num_classes, test_set=f"{folder}/val.lst" if folder else "val.lst")
+    return datasets.build_dataset(cfg, "val")
+
+
+def test_ade20k_reduces_the_zero_label(tmp_path):
+    raw = np.array([[0, 1, 2, 150]], np.uint8)
+    dataset = dataset_for(tmp_path, "ade20k", 150, raw, folder="ade20k")
+    assert dataset[0][1].tolist() == [[255, 0, 1, 149]]
+    assert len(dataset.class_names) == 150 and dataset.class_names[:2] == ("wall", "building")
+    assert dataset.label_to_ids(np.array([0, 149])).tolist() == [1, 150]
+
+
+def test_ade20k_rejects_values_above_150(tmp_path):
+    dataset = dataset_for(tmp_path, "ade20k", 150, np.array([[0, 151, 200]], np.uint8))
+    with pytest.raises(ValueError, match=r"val\.lst:1: label .*x\.png has value\(s\) 151, 200 "):
+        dataset[0]
+
+
+def test_cocostuff_maps_the_172_raw_ids(tmp_path):
+    assert len(RAW_IDS) == 172 and 12 not in RAW_IDS and 91 not in RAW_IDS and RAW_IDS[-1] == 182
+    raw = np.array([[0, 1, 11, 13, 92, 182, 12, 91, 183, 255]], np.uint8)
+    dataset = dataset_for(tmp_path, "cocostuff", 171, raw)
+    assert dataset[0][1].tolist() == [[255, 0, 10, 11, 80, 170, 255, 255, 255, 255]]
+    assert dataset.class_names[0] == "person" and dataset.class_names[80] == "banner"
+    assert len(dataset.class_names) == 171

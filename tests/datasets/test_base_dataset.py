@@ -1,0 +1,259 @@
+"""The base dataset: lists, reading, label tables, augmentation, errors, build_dataset."""
+
+import random
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from dataset_files import blocks, config, smooth_image, write_pairs, write_png
+from PIL import Image
+
+import datasets
+from datasets.base_dataset import BaseDataset, normalize
+
+
+def base(root, list_name="train.lst", num_classes=4, **kwargs):
+    options = {"crop_size": (24, 32), "base_size": 40, "ignore_label": 255}
+    return BaseDataset(root, list_name, num_classes, **{**options, **kwargs})
+
+
+def one_pair(root, height=20, width=30, values=(0, 1, 2, 3), **kwargs):
+    label = blocks(values, height, width)
+    pairs = [("img/a.png", smooth_image(height, width), "lbl/a.png", label)]
+    return write_pairs(root, pairs, **kwargs), label
+
+
+def reference(dataset, image, label, params):
+    """The original algorithm: cv2.resize the whole image, pad bottom/right, slice, mirror."""
+    new_h, new_w = params["size"]
+    crop_h, crop_w = dataset.crop_size
+    image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    label = cv2.resize(label, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    pad_h, pad_w = max(crop_h - new_h, 0), max(crop_w - new_w, 0)
+    image = cv2.copyMakeBorder(
+        image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=dataset._pad_bgr
+    )
+    label = cv2.copyMakeBorder(label, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=255)
+    y, x = params["offset"]
+    image, label = image[y : y + crop_h, x : x + crop_w], label[y : y + crop_h, x : x + crop_w]
+    if params["flip"]:
+        image, label = image[:, ::-1], label[:, ::-1]
+    return image, label
+
+
+def test_normalize_matches_the_imagenet_formula_and_keeps_its_input():
+    images = torch.randint(0, 256, (2, 3, 4, 5), dtype=torch.uint8)
+    mean = torch.tensor(datasets.IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(datasets.IMAGENET_STD).view(3, 1, 1)
+    expected = (images.float() / 255 - mean) / std
+    assert torch.allclose(normalize(images), expected, atol=1e-5)
+    floats = images.float()
+    normalize(floats)
+    assert torch.equal(floats, images.float())
+
+
+@pytest.mark.parametrize("trailing_slash", [False, True])
+def test_list_with_tabs_blank_lines_and_non_ascii_paths(tmp_path, trailing_slash):
+    image, label = smooth_image(20, 30), blocks((0, 1, 255), 20, 30)
+    pairs = [
+        ("städte/bild_ü.png", image, "städte/label_ü.png", label),
+        ("b.png", image, "b_label.png", label),
+    ]
+    list_file = write_pairs(tmp_path, pairs, sep="\t")
+    list_file.write_text("\n" + list_file.read_text(encoding="utf-8") + "\n\n", encoding="utf-8")
+    root = str(tmp_path) + ("/" if trailing_slash else "")
+    dataset = base(root, mode="val")
+    assert len(dataset) == 2 and dataset.labelled and dataset.samples[0].line == 2
+    image_t, label_t, size, name = dataset[0]
+    assert image_t.dtype == torch.uint8 and image_t.shape == (3, 20, 30)
+    assert torch.equal(image_t, torch.from_numpy(image[:, :, ::-1].transpose(2, 0, 1).copy()))
+    assert label_t.dtype == torch.int64 and torch.equal(label_t, torch.from_numpy(label).long())
+    assert size == (20, 30) and name == "bild_ü"
+
+
+def test_train_sample_has_crop_shape_and_dtypes(tmp_path):
+    one_pair(tmp_path)
+    random.seed(0)
+    for _ in range(5):
+        image, label, size, _ = base(tmp_path)[0]
+        assert image.shape == (3, 24, 32) and image.dtype == torch.uint8
+        assert label.shape == (24, 32) and label.dtype == torch.int64
+        assert size == (20, 30)
+        assert set(label.unique().tolist()) <= {0, 1, 2, 3, 255}
+
+
+def test_scale_crop_equals_resize_pad_and_crop(tmp_path):
+    _, label = one_pair(tmp_path, height=30, width=44, values=(0, 1, 2, 3))
+    image = smooth_image(30, 44)
+    dataset = base(tmp_path, base_size=44, scale_factor=16, crop_size=(24, 32))
+    random.seed(3)
+    agreement = []
+    for _ in range(40):
+        params = dataset.random_params(30, 44)
+        got_image, got_label = dataset.scale_crop(
+            image.copy(), label.copy(), params["size"], params["offset"], params["flip"]
+        )
+        want_image, want_label = reference(dataset, image, label, params)
+        assert np.abs(got_image.astype(int) - want_image).max() <= 2, params
+        agreement.append((got_label == want_label).mean())
+    assert min(agreement) > 0.95 and np.mean(agreement) > 0.99
+
+
+def test_crop_pads_with_the_mean_colour_and_ignore(tmp_path):
+    one_pair(tmp_path)
+    dataset = base(tmp_path, crop_size=(24, 32), ignore_label=-1)
+    raw_image = smooth_image(20, 30)
+    _, raw_label = one_pair(tmp_path)
+    label = dataset.map_label(raw_label)
+    params = {"size": (10, 15), "offset": (0, 0), "flip": False, "shift": 0}
+    image, label = dataset.augment(raw_image, label, params)
+    assert image.shape == (24, 32, 3) and label.shape == (24, 32)
+    mean_bgr = [round(m * 255) for m in reversed(datasets.IMAGENET_MEAN)]
+    assert (image[10:] == mean_bgr).all() and (image[:, 15:] == mean_bgr).all()
+    assert (label[10:] == dataset._ignore_value).all() and (label[:, 15:] == 255).all()
+    assert (label[:10, :15] < 4).all()
+    tensor = dataset._label_tensor(label)
+    assert (tensor[10:] == -1).all() and (tensor[:10, :15] >= 0).all()
+    flipped, flipped_label = dataset.augment(
+        raw_image, dataset.map_label(raw_label), {**params, "flip": True}
+    )
+    assert (flipped_label[:, :17] == 255).all() and (flipped[:, :17] == mean_bgr).all()
+
+
+def test_brightness_shift_saturates_and_downsample_halves_the_label(tmp_path):
+    one_pair(tmp_path)
+    dataset = base(tmp_path, crop_size=(20, 30), downsample_rate=2)
+    image = np.full((20, 30, 3), 250, np.uint8)
+    label = np.zeros((20, 30), np.uint8)
+    params = {"size": (20, 30), "offset": (0, 0), "flip": False, "shift": 10}
+    out, out_label = dataset.augment(image, label, params)
+    assert (out == 255).all() and out_label.shape == (10, 15)
+    out, _ = dataset.augment(image, label, {**params, "shift": -10})
+    assert (out == 240).all()
+
+
+def test_random_brightness_is_drawn_only_when_enabled(tmp_path):
+    one_pair(tmp_path)
+    random.seed(1)
+    assert all(base(tmp_path).random_params(20, 30)["shift"] == 0 for _ in range(20))
+    bright = base(tmp_path, random_brightness=True, brightness_shift=10)
+    shifts = [bright.random_params(20, 30)["shift"] for _ in range(40)]
+    assert any(shifts) and all(-10 <= s <= 10 for s in shifts)
+
+
+def test_center_crop_resizes_the_long_side_then_cuts_the_middle(tmp_path):
+    one_pair(tmp_path, height=20, width=30)
+    dataset = base(tmp_path, mode="val", center_crop=True, base_size=60, crop_size=(16, 16))
+    image, label, size, _ = dataset[0]
+    assert image.shape == (3, 16, 16) and label.shape == (16, 16) and size == (20, 30)
+
+
+def test_palette_and_16_bit_labels(tmp_path):
+    image = smooth_image(6, 8)
+    values = np.array([[0, 1, 2, 3] * 2] * 6, np.uint8)
+    write_png(tmp_path / "a.png", image)
+    palette = Image.fromarray(values, mode="P")
+    palette.putpalette([v for i in range(256) for v in (i, 255 - i, 0)])
+    palette.save(tmp_path / "p.png")
+    write_png(tmp_path / "w.png", values.astype(np.uint16))
+    (tmp_path / "val.lst").write_text("a.png p.png\na.png w.png\n")
+    dataset = base(tmp_path, "val.lst", mode="val")
+    assert torch.equal(dataset[0][1], torch.from_numpy(values).long())
+    assert torch.equal(dataset[1][1], torch.from_numpy(values).long())
+
+
+def test_unknown_label_value_names_the_file_line_and_value(tmp_path):
+    one_pair(tmp_path, values=(0, 1, 7))
+    with pytest.raises(ValueError, match=r"train\.lst:1: label .*a\.png has value\(s\) 7 "):
+        base(tmp_path, mode="val")[0]
+
+
+def test_missing_image_names_the_list_line_and_path(tmp_path):
+    one_pair(tmp_path)
+    with open(tmp_path / "train.lst", "a") as f:
+        f.write("img/missing.png lbl/a.png\n")
+    dataset = base(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"train\.lst:2: image .*missing\.png does not"):
+        dataset[1]
+    (tmp_path / "img" / "a.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"train\.lst:1: image .*a\.png cannot be decoded"):
+        dataset[0]
+
+
+def test_list_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="list file .*nothing.lst does not exist"):
+        base(tmp_path, "nothing.lst")
+    (tmp_path / "empty.lst").write_text("\n  \n")
+    with pytest.raises(ValueError, match=r"list file .*empty\.lst is empty"):
+        base(tmp_path, "empty.lst")
+    (tmp_path / "test.lst").write_text("a.png\n")
+    with pytest.raises(ValueError, match=r"test\.lst:1: expected 'image label'"):
+        base(tmp_path, "test.lst", mode="val")
+    (tmp_path / "mixed.lst").write_text("a.png a_label.png\nb.png\n")
+    with pytest.raises(ValueError, match=r"mixed\.lst:2: has no label, unlike line 1"):
+        base(tmp_path, "mixed.lst", mode="test")
+
+
+def test_label_and_image_of_different_sizes(tmp_path):
+    pairs = [("a.png", smooth_image(10, 12), "b.png", np.zeros((10, 11), np.uint8))]
+    write_pairs(tmp_path, pairs)
+    with pytest.raises(ValueError, match=r"train\.lst:1: label .*b\.png is 11x10 but image"):
+        base(tmp_path)[0]
+
+
+def test_settings_checked_at_construction(tmp_path):
+    one_pair(tmp_path)
+    with pytest.raises(ValueError, match="IGNORE_LABEL 2 is a class index"):
+        base(tmp_path, ignore_label=2)
+    with pytest.raises(ValueError, match="CLASS_WEIGHTS has 2 values for 4 classes"):
+        base(tmp_path, class_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        base(tmp_path, mode="testval")
+    assert base(tmp_path).class_names == ("0", "1", "2", "3")
+
+
+def test_save_prediction_writes_the_raw_ids(tmp_path):
+    one_pair(tmp_path)
+    dataset = base(tmp_path)
+    path = dataset.save_prediction(np.array([[0, 3]], np.uint8), "städte_a", tmp_path / "out")
+    saved = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert path.name == "städte_a.png" and saved.tolist() == [[0, 3]]
+
+
+def test_build_dataset_maps_the_config(tmp_path):
+    one_pair(tmp_path, list_name="train.lst")
+    one_pair(tmp_path, list_name="val.lst")
+    with open(tmp_path / "val.lst", "a") as f:
+        f.write("img/a.png lbl/a.png\n")
+    cfg = config(
+        "lip", tmp_path, 20, "train.lst", "val.lst", "TRAIN.DOWNSAMPLERATE", "2",
+        "TRAIN.FLIP", "False", "TEST.NUM_SAMPLES", "1", "TRAIN.RANDOM_BRIGHTNESS", "True",
+    )  # fmt: skip
+    train = datasets.build_dataset(cfg, "train")
+    assert train.crop_size == (24, 32) and train.base_size == 40 and not train.flip
+    assert train.downsample_rate == 2 and train.random_brightness and train.ignore_label == 255
+    assert train[0][1].shape == (12, 16)
+    val = datasets.build_dataset(cfg, "val")
+    assert val.mode == "val" and len(val) == 1 and val.crop_size == (24, 40)
+    assert len(datasets.build_dataset(cfg, "test")) == 2
+    with pytest.raises(ValueError, match="EXTRA_TRAIN_SET is empty"):
+        datasets.build_dataset(cfg, "extra_train")
+    extra = config(
+        "lip", tmp_path, 20, "train.lst", "val.lst", "DATASET.EXTRA_TRAIN_SET", "val.lst"
+    )
+    assert len(datasets.build_dataset(extra, "extra_train")) == 2
+    with pytest.raises(ValueError, match="split must be one of train, extra_train, val, test"):
+        datasets.build_dataset(cfg, "testval")
+
+
+def test_unknown_dataset_lists_the_known_ones(tmp_path):
+    cfg = config("cityscape", tmp_path, 19)
+    with pytest.raises(ValueError, match="unknown DATASET.DATASET 'cityscape'.*cityscapes"):
+        datasets.build_dataset(cfg, "train")
+
+
+def test_wrong_number_of_classes(tmp_path):
+    one_pair(tmp_path)
+    with pytest.raises(ValueError, match="LIP has 20 classes; DATASET.NUM_CLASSES is 19"):
+        datasets.build_dataset(config("lip", tmp_path, 19), "train")

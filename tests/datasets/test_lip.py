@@ -1,0 +1,48 @@
+"""LIP: left/right classes swap under a horizontal flip; images are squashed to the crop."""
+
+import numpy as np
+import pytest
+from dataset_files import config, smooth_image, write_pairs
+
+import datasets
+from datasets.lip import FLIP_PAIRS
+
+
+@pytest.fixture
+def lip(tmp_path):
+    label = np.zeros((16, 24), np.uint8)
+    label[:, :4] = 14  # left arm on the left
+    label[:, 4:8] = 16  # left leg
+    label[:, 8:12] = 19  # right shoe
+    label[:, 12:] = 5
+    pairs = [("train_images/1.png", smooth_image(16, 24), "train_segmentations/1.png", label)]
+    write_pairs(tmp_path / "lip", pairs, list_name="trainList.txt")
+    (tmp_path / "lip" / "trainList.txt").write_text(
+        "train_images/1.png train_segmentations/1.png 1\n"  # the third column is ignored
+    )
+    cfg = config("lip", tmp_path, 20, "lip/trainList.txt", "lip/trainList.txt")
+    return datasets.build_dataset(cfg, "train"), label
+
+
+def test_flip_swaps_the_left_and_right_classes(lip):
+    dataset, raw = lip
+    assert dataset.flip_pairs == FLIP_PAIRS == ((14, 15), (16, 17), (18, 19))
+    label = dataset.map_label(raw)
+    params = {"size": (24, 32), "offset": (0, 0), "flip": True, "shift": 0}
+    _, flipped = dataset.augment(smooth_image(16, 24), label, params)
+    # 24 -> 32 columns: the left 4 source columns land in output columns 27..31 after mirroring.
+    assert set(np.unique(flipped[:, -4:])) == {15}
+    assert set(np.unique(flipped[:, 16:20])) == {18}
+    assert set(np.unique(flipped[:, 22:24])) == {17}
+    _, kept = dataset.augment(smooth_image(16, 24), label, {**params, "flip": False})
+    assert set(np.unique(kept[:, :4])) == {14}
+
+
+def test_training_squashes_to_the_crop_before_rescaling(lip):
+    dataset, _ = lip
+    params = dataset.random_params(16, 24)
+    new_h, new_w = params["size"]
+    # The 16x24 image (2:3) takes the 24x32 crop's aspect (3:4) before the random rescale.
+    assert abs(new_h / new_w - 24 / 32) < 0.02
+    image, label, size, _ = dataset[0]
+    assert image.shape == (3, 24, 32) and label.shape == (24, 32) and size == (16, 24)

@@ -1,0 +1,82 @@
+"""tools/analysisResult.py: per-image accuracy, the ranking, easy/hard comparisons, the CSV."""
+
+import csv
+
+import analysisResult
+import numpy as np
+import pytest
+from datatools.io import read_image, write_label
+from datatools.results import Score, rank, score
+
+from utils.colormap import ClassTable
+from utils.visualize import colorize, write_image
+
+TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
+WRONG = {"a": 30, "b": 0, "c": 75, "d": 10, "e": 50}  # wrong pixels out of 100
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """Labels in raw ids (wall = 2), predictions in class indices (wall = 1)."""
+    data, pred = tmp_path / "数据", tmp_path / "预测"
+    label = np.full((10, 10), 2, np.uint8)
+    for name, wrong in WRONG.items():
+        write_label(data / "label" / f"{name}.png", label)
+        write_image(data / "image" / f"{name}.jpg", np.full((10, 10, 3), 90, np.uint8))
+        prediction = np.ones(100, np.uint8)
+        prediction[:wrong] = 0
+        write_label(pred / f"{name}.png", prediction.reshape(10, 10))
+    (tmp_path / "colorMap.txt").write_text(TABLE, encoding="utf-8")
+    return data, pred, tmp_path / "colorMap.txt"
+
+
+def test_score_and_ignore():
+    label = np.array([[0, 1], [255, 1]], np.uint8)
+    prediction = np.array([[0, 0], [0, 1]], np.uint8)
+    assert score(label, prediction) == (2, 3)
+    assert score(label, prediction, count_ignore=True) == (2, 4)
+
+
+def test_rank_orders_by_accuracy_then_name():
+    scores = [Score("b", 5, 10), Score("a", 5, 10), Score("c", 9, 10), Score("z", 0, 0)]
+    assert [s.name for s in rank(scores)] == ["c", "a", "b"]
+
+
+def test_tool_ranks_and_writes_easy_and_hard(folders, tmp_path):
+    data, pred, color_map = folders
+    out = tmp_path / "输出"
+    (out / "easy").mkdir(parents=True)
+    (out / "easy" / "999_stale_compare.png").write_bytes(b"")
+    analysisResult.main(
+        ["--data-dir", str(data), "--pred-dir", str(pred), "--out-dir", str(out)]
+        + ["--top-k", "2", "--color-map", str(color_map), "--quiet"]
+    )
+    with open(out / "scores.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["name"] for r in rows] == ["b", "d", "a", "e", "c"]
+    assert [float(r["accuracy"]) for r in rows] == [1.0, 0.9, 0.7, 0.5, 0.25]
+    assert sorted(p.name for p in (out / "easy").iterdir()) == [
+        "001_b_compare.png",
+        "002_d_compare.png",
+    ]
+    assert sorted(p.name for p in (out / "hard").iterdir()) == [
+        "001_c_compare.png",
+        "002_e_compare.png",
+    ]
+    picture = read_image(out / "hard" / "001_c_compare.png")
+    assert picture.shape == (10, 30, 3)
+    palette = ClassTable.parse(TABLE).palette()
+    np.testing.assert_array_equal(picture[:, 10:20], colorize(np.ones((10, 10)), palette))
+    # c: the first 75 pixels predicted ground (class 0), the last 25 wall (class 1).
+    np.testing.assert_array_equal(picture[0, 20], palette[0])
+    np.testing.assert_array_equal(picture[9, 29], palette[1])
+
+
+def test_size_mismatch_is_named(folders):
+    data, pred, color_map = folders
+    write_label(pred / "a.png", np.zeros((5, 5), np.uint8))
+    with pytest.raises(ValueError, match=r"a\.png is 5x5 but label .*a\.png is 10x10"):
+        analysisResult.main(
+            ["--data-dir", str(data), "--pred-dir", str(pred), "--out-dir", str(data / "out")]
+            + ["--color-map", str(color_map), "--quiet"]
+        )

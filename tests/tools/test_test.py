@@ -1,0 +1,96 @@
+"""tools/test.py end to end: metrics on labelled lists, saved predictions on image-only ones."""
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+import test as test_tool
+import torch
+import torch.nn.functional as F
+from tiny_run import output_dir, write_tiny_run
+
+import datasets
+import models
+from config import load_config
+from utils.metrics import confusion_matrix, segmentation_scores
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A tiny config and a random model saved as final_state.pth in the run folder."""
+    cfg_file = write_tiny_run(tmp_path, num_val=3, size=40)
+    model = models.build_model(load_config(cfg_file))
+    out = output_dir(tmp_path)
+    out.mkdir(parents=True)
+    torch.save({f"model.{k}": v for k, v in model.state_dict().items()}, out / "final_state.pth")
+    return cfg_file, model.eval()
+
+
+def reference_scores(cfg_file, model, scales, flip):
+    """Multi-scale + flip written out plainly: one fp32 forward per scale and flip, averaged."""
+    cfg = load_config(cfg_file)
+    dataset = datasets.build_dataset(cfg, "test")
+    confusion = np.zeros((4, 4))
+    for index in range(len(dataset)):
+        image, label, _size, _name = dataset[index]
+        x = datasets.normalize(image[None])
+        height, width = x.shape[-2:]
+        total = 0
+        for scale in scales:
+            side = int(cfg.TEST.BASE_SIZE * scale + 0.5)
+            size = (side, int(width * side / height + 0.5)) if height >= width else None
+            scaled = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            for mirrored in [False, True] if flip else [False]:
+                inputs = scaled.flip(-1) if mirrored else scaled
+                with torch.no_grad():
+                    logits = model(inputs)
+                logits = F.interpolate(logits, size=(height, width), mode="bilinear")
+                probabilities = logits.softmax(1)
+                total = total + (probabilities.flip(-1) if mirrored else probabilities)
+        prediction = total.argmax(1)[0]
+        confusion += confusion_matrix(label, prediction, 4, 255).numpy()
+    return segmentation_scores(confusion)
+
+
+def logged_miou(caplog):
+    return float(re.search(r"mIoU (\d\.\d+)", caplog.text).group(1))
+
+
+def test_multi_scale_flip_equals_a_plain_computation(trained, caplog):
+    cfg_file, model = trained
+    with caplog.at_level("INFO"):
+        assert (
+            test_tool.main(
+                ["--cfg", str(cfg_file), "TEST.SCALE_LIST", "0.5,1.0,1.5", "TEST.FLIP_TEST", "True"]
+            )
+            == 0
+        )
+    expected = reference_scores(cfg_file, model, [0.5, 1.0, 1.5], flip=True)
+    assert logged_miou(caplog) == pytest.approx(expected["mIoU"], abs=1e-4)
+    out = output_dir(cfg_file.parent)
+    confusion = np.load(out / "confusion_matrix.npy")
+    assert segmentation_scores(confusion)["mIoU"] == pytest.approx(expected["mIoU"])
+    assert cv2.imread(str(out / "confusion_matrix.png")) is not None
+    for name in ("background", "circle", "rectangle", "triangle"):
+        assert name in caplog.text
+
+
+def test_image_only_list_writes_one_prediction_per_image(trained, tmp_path):
+    cfg_file, _ = trained
+    root = tmp_path / "data"
+    images = [line.split()[0] for line in (root / "val.lst").read_text().split("\n") if line]
+    (root / "test.lst").write_text("\n".join(images) + "\n")
+    save_dir = tmp_path / "predictions"
+    argv = ["--cfg", str(cfg_file), "--save-dir", str(save_dir), "DATASET.TEST_SET", "test.lst"]
+    assert test_tool.main(argv) == 0
+    written = sorted(p.name for p in save_dir.glob("*.png"))
+    assert written == sorted(f"{image.split('/')[-1]}" for image in images)
+    prediction = cv2.imread(str(save_dir / written[0]), cv2.IMREAD_UNCHANGED)
+    assert prediction.shape == (40, 40) and set(np.unique(prediction)) <= {0, 1, 2, 3}
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    cfg_file = write_tiny_run(tmp_path)
+    with pytest.raises(SystemExit, match="final_state.pth does not exist"):
+        test_tool.main(["--cfg", str(cfg_file)])

@@ -1,0 +1,127 @@
+"""tools/train.py end to end: outputs, resume after SIGKILL, and 2-process DDP on CPU."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import train
+from conftest import REPO
+from tiny_run import output_dir, write_tiny_run
+
+import models
+from config import load_config
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO / "lib"), "OMP_NUM_THREADS": "1"}
+
+
+def weights(path):
+    data = torch.load(path, weights_only=True)
+    return data.get("state_dict", data)
+
+
+def test_training_writes_the_original_files_which_load_strictly(tmp_path):
+    cfg_file = write_tiny_run(tmp_path, END_EPOCH=2)
+    assert train.main(["--cfg", str(cfg_file), "--device", "cpu"]) == 0
+    out = output_dir(tmp_path)
+    checkpoint = torch.load(out / "checkpoint.pth.tar", weights_only=True)
+    assert checkpoint["epoch"] == 2 and checkpoint["iteration"] == 0
+    assert {"best_mIoU", "optimizer", "rng"} <= set(checkpoint)
+    final = weights(out / "final_state.pth")
+    assert all(key.startswith("model.") for key in final)
+    assert (out / "best.pth").is_file()
+    assert list(out.glob("tiny_*_train.log"))
+    assert list((tmp_path / "log").rglob("events.out.tfevents.*"))
+    model = models.build_model(load_config(cfg_file))
+    models.load_weights(model, out / "final_state.pth")
+    assert torch.equal(model.last_layer[3].weight, final["model.last_layer.3.weight"])
+
+
+def test_unknown_option_fails_naming_the_key(tmp_path):
+    cfg_file = write_tiny_run(tmp_path)
+    with pytest.raises(ValueError, match="TRAIN.LRR.*TRAIN.LR"):
+        train.main(["--cfg", str(cfg_file), "TRAIN.LRR", "0.1"])
+
+
+def test_legacy_launcher_flags_are_accepted():
+    for flag in ("--local_rank=1", "--local-rank=1"):
+        assert train.parse_args(["--cfg", "x.yaml", flag]).local_rank == 1
+
+
+def run_train(cfg_file, *opts):
+    command = [sys.executable, str(REPO / "tools/train.py"), "--cfg", str(cfg_file), *opts]
+    return subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.fixture
+def one_thread():
+    """Same thread count as the subprocesses: float reductions then match bit for bit."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, one_thread):
+    """SIGKILL mid-epoch, resume with AUTO_RESUME: the result equals an uninterrupted run."""
+    options = {"END_EPOCH": 2, "CHECKPOINT_EVERY": 1}
+    straight = write_tiny_run(tmp_path / "straight", num_train=12, **options)
+    assert train.main(["--cfg", str(straight), "--device", "cpu"]) == 0
+    expected = weights(output_dir(tmp_path / "straight") / "final_state.pth")
+
+    cfg_file = write_tiny_run(tmp_path / "killed", num_train=12, **options)
+    checkpoint = output_dir(tmp_path / "killed") / "checkpoint.pth.tar"
+    process = run_train(cfg_file, "--device", "cpu")
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if checkpoint.is_file():
+            state = torch.load(checkpoint, weights_only=True)
+            if (state["epoch"], state["iteration"]) >= (0, 4):
+                break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    state = torch.load(checkpoint, weights_only=True)  # never half-written
+    assert (state["epoch"], state["iteration"]) < (2, 0), "the run ended before it was killed"
+
+    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", "AUTO_RESUME", "True"]) == 0
+    resumed = weights(output_dir(tmp_path / "killed") / "final_state.pth")
+    assert resumed.keys() == expected.keys()
+    for key, value in expected.items():
+        assert torch.equal(resumed[key], value), key
+    assert not list(output_dir(tmp_path / "killed").glob(".*.tmp"))
+
+
+def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_path):
+    """One step of torchrun --nproc_per_node=2 (batch 1 each) = one process with batch 2.
+
+    On the CPU BatchNorm statistics are per process (SyncBatchNorm needs CUDA), so every
+    training image is the same picture: then both runs see the same statistics and the test
+    checks the gradient averaging, the sampler and the learning rate.
+    """
+    common = {"END_EPOCH": 1, "MULTI_SCALE": False, "FLIP": False, "SHUFFLE": False}
+    single = write_tiny_run(tmp_path / "one", num_train=2, identical=True, **common)
+    assert (
+        train.main(["--cfg", str(single), "--device", "cpu", "TRAIN.BATCH_SIZE_PER_GPU", "2"]) == 0
+    )
+
+    double = write_tiny_run(tmp_path / "two", num_train=2, identical=True, **common)
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+        str(REPO / "tools/train.py"), "--cfg", str(double), "--device", "cpu",
+        "TRAIN.BATCH_SIZE_PER_GPU", "1",
+    ]  # fmt: skip
+    result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    one = weights(output_dir(tmp_path / "one") / "final_state.pth")
+    two = weights(output_dir(tmp_path / "two") / "final_state.pth")
+    initial = models.build_model(load_config(single)).state_dict()
+    moved = 0
+    for key, value in one.items():
+        assert torch.allclose(two[key], value, rtol=1e-4, atol=1e-6), key
+        moved += not torch.equal(value, initial[key.removeprefix("model.")])
+    assert moved > 0

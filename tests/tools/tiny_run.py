@@ -1,0 +1,70 @@
+"""A tiny dataset in the generic `custom` layout and a tiny HRNet YAML, for end-to-end tests."""
+
+import textwrap
+
+from datasets.demo_data import write_demo_dataset
+
+TINY_MODEL = """
+MODEL:
+  NAME: seg_hrnet
+  ALIGN_CORNERS: false
+  BN_MOMENTUM: 0.1
+  PRETRAINED: ''
+  EXTRA:
+    FINAL_CONV_KERNEL: 1
+    STAGE1: {NUM_MODULES: 1, NUM_RANCHES: 1, BLOCK: BOTTLENECK, NUM_BLOCKS: [1], NUM_CHANNELS: [8], FUSE_METHOD: SUM}
+    STAGE2: {NUM_MODULES: 1, NUM_BRANCHES: 2, BLOCK: BASIC, NUM_BLOCKS: [1, 1], NUM_CHANNELS: [4, 8], FUSE_METHOD: SUM}
+    STAGE3: {NUM_MODULES: 1, NUM_BRANCHES: 3, BLOCK: BASIC, NUM_BLOCKS: [1, 1, 1], NUM_CHANNELS: [4, 8, 16], FUSE_METHOD: SUM}
+    STAGE4: {NUM_MODULES: 1, NUM_BRANCHES: 4, BLOCK: BASIC, NUM_BLOCKS: [1, 1, 1, 1], NUM_CHANNELS: [4, 8, 16, 32], FUSE_METHOD: SUM}
+"""  # noqa: E501
+
+
+def write_tiny_run(tmp_path, num_train=8, num_val=3, size=32, identical=False, **train):
+    """Write data and `tiny.yaml` under tmp_path; returns the YAML path.
+
+    `identical` makes every training image the same picture (for batch-composition tests).
+    `train` overrides TRAIN keys, e.g. END_EPOCH=2.
+    """
+    root = write_demo_dataset(tmp_path / "data", num_train, num_val, size, seed=3)
+    if identical:
+        lines = (root / "train.lst").read_text().split("\n")
+        first = lines[0]
+        (root / "train.lst").write_text("\n".join(first for line in lines if line) + "\n")
+    settings = {
+        "IMAGE_SIZE": [size, size],
+        "BASE_SIZE": size,
+        "BATCH_SIZE_PER_GPU": 2,
+        "END_EPOCH": 1,
+        "LR": 0.01,
+        "MULTI_SCALE": True,
+        "FLIP": True,
+        "SCALE_FACTOR": 10,
+        "IGNORE_LABEL": 255,
+        **train,
+    }
+    train_yaml = "\n".join(f"  {k}: {v}" for k, v in settings.items())
+    text = textwrap.dedent(f"""
+        OUTPUT_DIR: {tmp_path / "output"}
+        LOG_DIR: {tmp_path / "log"}
+        WORKERS: 0
+        PRINT_FREQ: 1
+        DATASET:
+          DATASET: custom
+          ROOT: {root}
+          COLOR_MAP: {root / "colorMap.txt"}
+          TRAIN_SET: train.lst
+          TEST_SET: val.lst
+          NUM_CLASSES: 4
+        TEST:
+          IMAGE_SIZE: [{size}, {size}]
+          BASE_SIZE: {size}
+          BATCH_SIZE_PER_GPU: 2
+        """)
+    text += TINY_MODEL + "TRAIN:\n" + train_yaml + "\n"
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    return path
+
+
+def output_dir(tmp_path):
+    return tmp_path / "output" / "custom" / "tiny"

@@ -1,0 +1,71 @@
+"""Class balance of a dataset: per-class mean and variance of the pixel count per image, per split.
+
+  python tools/analysisData.py --data-dir data/panorama --plot class_means.png
+
+Reads <data-dir>/<split>_list.txt (base names) and <data-dir>/label/<name>.png. Labels hold the
+raw ids of --color-map (as tools/preprocessPanorama.py writes them); --values classes counts
+class indices 0..K-1 instead. Prints a table (class, value, mean per split, variance per split;
+population variance as the original), writes it as CSV and optionally draws a bar chart.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import _init_paths  # noqa: F401
+import numpy as np
+from datatools.statistics import class_statistics, format_table, plot_means, rows, write_csv
+
+from utils.colormap import ClassTable
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        default="data/panorama_raw/merge",
+        help="folder holding label/ and the lists (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--splits",
+        nargs="+",
+        default=["val", "test", "train"],
+        help="lists <split>_list.txt to analyse (default: val test train)",
+    )
+    parser.add_argument(
+        "--color-map", default="colorMap.txt", help="class table (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--values",
+        choices=("ids", "classes"),
+        default="ids",
+        help="label pixels are raw ids of the table (default) or class indices",
+    )
+    parser.add_argument(
+        "--csv", default=None, help="CSV output (default: <data-dir>/class_statistics.csv)"
+    )
+    parser.add_argument("--plot", default=None, help="also draw the means as a bar chart PNG")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    table = ClassTable.from_file(args.color_map)
+    values = table.ids if args.values == "ids" else np.arange(len(table))
+    stats = class_statistics(args.data_dir, args.splits, values, progress=not args.quiet)
+    header, body = rows(table.names, values, stats)
+    print(format_table(header, body))
+    csv_path = Path(args.csv) if args.csv else Path(args.data_dir) / "class_statistics.csv"
+    write_csv(csv_path, header, body)
+    print(f"table -> {csv_path}")
+    if args.plot:
+        plot_means(args.plot, table.names, stats)
+        print(f"chart -> {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

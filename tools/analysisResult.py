@@ -1,0 +1,94 @@
+"""Rank saved predictions by pixel accuracy; show the easiest and hardest images.
+
+  python tools/analysisResult.py --data-dir data/panorama --pred-dir data/panorama/predict \
+      --out-dir data/panorama/output --top-k 20
+
+For every <pred-dir>/<name>.png (class indices) against <data-dir>/label/<name>.png (raw ids of
+--color-map, or class indices with --values classes): the pixel accuracy over labelled pixels
+(--count-ignore: over all pixels, unlabelled ones counting as errors, as the original did).
+Writes <out-dir>/scores.csv (every image, most accurate first) and, for the --top-k most and
+least accurate, <out-dir>/easy/ and <out-dir>/hard/<rank>_<name>_compare.png:
+image | label colours | prediction colours.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import _init_paths  # noqa: F401
+from datatools.results import rank, score_folder, write_comparisons, write_scores
+
+from utils.colormap import ClassTable
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        default="data/panorama",
+        help="folder holding image/ and label/ (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pred-dir",
+        default="data/panorama/predict",
+        help="predicted class-index PNGs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out-dir",
+        default="data/panorama/output",
+        help="where scores.csv, easy/ and hard/ go (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=20, help="images in easy/ and in hard/ (default: 20)"
+    )
+    parser.add_argument(
+        "--color-map", default="colorMap.txt", help="class table (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--values",
+        choices=("ids", "classes"),
+        default="ids",
+        help="label pixels are raw ids of the table (default) or class indices",
+    )
+    parser.add_argument(
+        "--count-ignore",
+        action="store_true",
+        help="score over all pixels, unlabelled (255) ones counting as errors",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.top_k < 0:
+        parser.error(f"--top-k must be >= 0, got {args.top_k}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    table = ClassTable.from_file(args.color_map)
+    scores = score_folder(
+        args.data_dir, args.pred_dir, table, args.values, args.count_ignore, not args.quiet
+    )
+    ranked = rank(scores)
+    unscored = [s for s in scores if not s.counted]
+    out = Path(args.out_dir)
+    write_scores(out / "scores.csv", ranked, unscored)
+    k = min(args.top_k, len(ranked))
+    folders = {"easy": ranked[:k], "hard": ranked[::-1][:k]}
+    for folder, chosen in folders.items():
+        write_comparisons(out / folder, chosen, args.data_dir, args.pred_dir, table, args.values)
+    if ranked:
+        mean = sum(s.accuracy for s in ranked) / len(ranked)
+        print(
+            f"{len(ranked)} images, mean accuracy {mean:.4f}, best {ranked[0].name} "
+            f"{ranked[0].accuracy:.4f}, worst {ranked[-1].name} {ranked[-1].accuracy:.4f}"
+        )
+    if unscored:
+        print(f"{len(unscored)} image(s) without labelled pixels were not ranked")
+    print(f"scores -> {out / 'scores.csv'}; {k} comparisons each in {out / 'easy'}, {out / 'hard'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
