@@ -102,13 +102,14 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     training image is the same picture: then both runs see the same statistics and the test
     checks the gradient averaging, the sampler and the learning rate.
     """
+    # 64 px: the 1/32 branch keeps 2x2 values, enough for BatchNorm on a batch of one.
     common = {"END_EPOCH": 1, "MULTI_SCALE": False, "FLIP": False, "SHUFFLE": False}
-    single = write_tiny_run(tmp_path / "one", num_train=2, identical=True, **common)
+    single = write_tiny_run(tmp_path / "one", num_train=2, size=64, identical=True, **common)
     assert (
         train.main(["--cfg", str(single), "--device", "cpu", "TRAIN.BATCH_SIZE_PER_GPU", "2"]) == 0
     )
 
-    double = write_tiny_run(tmp_path / "two", num_train=2, identical=True, **common)
+    double = write_tiny_run(tmp_path / "two", num_train=2, size=64, identical=True, **common)
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
         str(REPO / "tools/train.py"), "--cfg", str(double), "--device", "cpu",
@@ -125,3 +126,45 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
         assert torch.allclose(two[key], value, rtol=1e-4, atol=1e-6), key
         moved += not torch.equal(value, initial[key.removeprefix("model.")])
     assert moved > 0
+
+
+LITE = "experiments/cityscapes/seg_lite_hrnet_w32.yaml"
+SMALL_LITE = [
+    "MODEL.EXTRA.stem.stem_channels", "8",
+    "MODEL.EXTRA.stem.out_channels", "8",
+    "MODEL.EXTRA.stages_spec.num_modules", "[1, 1, 1]",
+    "MODEL.EXTRA.stages_spec.num_blocks", "[1, 1, 1]",
+    "MODEL.EXTRA.stages_spec.num_channels", "[[8, 16], [8, 16, 32], [8, 16, 32, 64]]",
+]  # fmt: skip
+
+
+def tiny_overrides(tmp_path):
+    """Point a real experiment YAML at the tiny data, with tiny training settings."""
+    root = tmp_path / "data"
+    return [
+        "OUTPUT_DIR", str(tmp_path / "output"), "LOG_DIR", str(tmp_path / "log"), "WORKERS", "0",
+        "MODEL.PRETRAINED", "", "DATASET.DATASET", "custom", "DATASET.ROOT", str(root),
+        "DATASET.COLOR_MAP", str(root / "colorMap.txt"), "DATASET.NUM_CLASSES", "4",
+        "DATASET.TRAIN_SET", "train.lst", "DATASET.TEST_SET", "val.lst",
+        "TRAIN.IMAGE_SIZE", "64,64", "TRAIN.BASE_SIZE", "64", "TRAIN.BATCH_SIZE_PER_GPU", "2",
+        "TRAIN.END_EPOCH", "1", "TRAIN.IGNORE_LABEL", "255",
+        "TEST.IMAGE_SIZE", "64,64", "TEST.BASE_SIZE", "64", "TEST.BATCH_SIZE_PER_GPU", "2",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["seg_litehrnet", "seg_hrnet_hanet"])
+def test_lite_hrnet_and_hanet_train_and_test_like_any_model(tmp_path, name):
+    """Through tools/train.py and tools/test.py: the fork's Lite-HRNet YAML (narrowed), and
+    HRNet + HANet with the positional encoding on (on the tiny HRNet)."""
+    import test as test_tool
+
+    tiny = write_tiny_run(tmp_path, size=64)
+    if name == "seg_litehrnet":
+        cfg_file, opts = REPO / LITE, [*tiny_overrides(tmp_path), *SMALL_LITE]
+    else:
+        cfg_file, opts = tiny, ["MODEL.NAME", name, "MODEL.HANET.POS_ENCODING", "True"]
+    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *opts]) == 0
+    out = tmp_path / "output" / "custom" / cfg_file.stem
+    assert (out / "final_state.pth").is_file()
+    assert test_tool.main(["--cfg", str(cfg_file), *opts]) == 0
+    assert (out / "confusion_matrix.npy").is_file()

@@ -1,0 +1,38 @@
+"""tools/demo.py: the whole cycle on its synthetic data (short here; full length under -m slow)."""
+
+import re
+
+import demo
+import pytest
+
+
+def run_demo(tmp_path, capsys, *opts):
+    argv = [
+        "--root", str(tmp_path / "demo"), "--num-train", "16", "--num-val", "4", "--size", "64",
+        "OUTPUT_DIR", str(tmp_path / "output"), "LOG_DIR", str(tmp_path / "log"), *opts,
+    ]  # fmt: skip
+    assert demo.main(argv) == 0
+    printed = capsys.readouterr().out
+    return float(re.search(r"validation mIoU (\d\.\d+)", printed).group(1)), printed
+
+
+def test_demo_writes_data_weights_and_pictures(tmp_path, capsys):
+    miou, printed = run_demo(tmp_path, capsys, "TRAIN.END_EPOCH", "1", "TRAIN.IMAGE_SIZE", "64,64")
+    assert 0 <= miou <= 1
+    root = tmp_path / "demo"
+    assert len((root / "train.lst").read_text().split()) == 32  # 16 "image label" lines
+    assert (root / "colorMap.txt").read_text().startswith("background 0")
+    out = tmp_path / "output" / "custom" / "seg_hrnet_w18_small_v1_demo"
+    for name in ("final_state.pth", "best.pth", "checkpoint.pth.tar"):
+        assert (out / name).is_file()
+    for kind in ("classes", "color", "overlay"):
+        assert len(list((out / "predictions" / kind).glob("*.png"))) == 4
+    assert str(out / "predictions") in printed
+
+
+@pytest.mark.slow
+def test_demo_reaches_the_documented_miou(tmp_path, capsys):
+    argv = ["--root", str(tmp_path / "demo"), "OUTPUT_DIR", str(tmp_path / "output")]
+    assert demo.main([*argv, "LOG_DIR", str(tmp_path / "log")]) == 0
+    miou = float(re.search(r"validation mIoU (\d\.\d+)", capsys.readouterr().out).group(1))
+    assert miou >= 0.80
