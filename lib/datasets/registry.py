@@ -1,27 +1,9 @@
-"""Name -> dataset class. A dataset file registers its class with `@register_dataset("name")`."""
+"""Name -> dataset class. A dataset file registers its class with `@register_dataset("name")`,
+the value of DATASET.DATASET."""
 
-_DATASETS = {}
+from utils.registry import Registry
 
-
-def register_dataset(name):
-    """Register a dataset class under `name` (the value of DATASET.DATASET)."""
-
-    def decorator(cls):
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is registered twice")
-        _DATASETS[name] = cls
-        return cls
-
-    return decorator
-
-
-def dataset_names():
-    return sorted(_DATASETS)
-
-
-def get_dataset_class(name):
-    if name not in _DATASETS:
-        raise ValueError(
-            f"unknown DATASET.DATASET {name!r}; known datasets: {', '.join(dataset_names())}"
-        )
-    return _DATASETS[name]
+DATASETS = Registry("dataset", "DATASET.DATASET")
+register_dataset = DATASETS.register
+dataset_names = DATASETS.names
+get_dataset_class = DATASETS.get

@@ -5,6 +5,7 @@ import csv
 import analysisData
 import numpy as np
 import pytest
+
 from datatools.io import read_image, write_label
 from datatools.statistics import class_statistics
 

@@ -5,9 +5,9 @@ import csv
 import analysisResult
 import numpy as np
 import pytest
+
 from datatools.io import read_image, write_label
 from datatools.results import Score, rank, score
-
 from utils.colormap import ClassTable
 from utils.visualize import colorize, write_image
 

@@ -3,9 +3,9 @@
 import generate_list
 import numpy as np
 import pytest
+
 from datatools.io import write_label
 from datatools.splits import split_counts, split_names
-
 from utils.visualize import write_image
 
 

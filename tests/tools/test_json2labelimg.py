@@ -5,9 +5,9 @@ import json
 import json2labelImg
 import numpy as np
 import pytest
+
 from datatools.io import read_color_label, read_label
 from datatools.polygons import cityscapes_label, detect_format, labelme_label
-
 from utils.colormap import ClassTable
 from utils.visualize import write_image
 

@@ -3,10 +3,10 @@
 import numpy as np
 import preprocessPanorama
 import pytest
-from datatools.io import read_label
-from datatools.panorama import crop, crop_maps, yaw_angles
 from PIL import Image
 
+from datatools.io import read_label
+from datatools.panorama import crop, crop_maps, yaw_angles
 from utils.colormap import ClassTable
 from utils.visualize import write_image
 

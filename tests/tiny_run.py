@@ -2,7 +2,65 @@
 
 import textwrap
 
+import torch
+
+import models
+from config import load_config
 from datasets.demo_data import write_demo_dataset
+
+TINY_EXTRA = [
+    "MODEL.EXTRA.FINAL_CONV_KERNEL", "1",
+    "MODEL.EXTRA.STAGE1.NUM_MODULES", "1",
+    "MODEL.EXTRA.STAGE1.NUM_BRANCHES", "1",
+    "MODEL.EXTRA.STAGE1.BLOCK", "BOTTLENECK",
+    "MODEL.EXTRA.STAGE1.NUM_BLOCKS", "[1]",
+    "MODEL.EXTRA.STAGE1.NUM_CHANNELS", "[8]",
+    "MODEL.EXTRA.STAGE2.NUM_MODULES", "1",
+    "MODEL.EXTRA.STAGE2.NUM_BRANCHES", "2",
+    "MODEL.EXTRA.STAGE2.BLOCK", "BASIC",
+    "MODEL.EXTRA.STAGE2.NUM_BLOCKS", "[1, 1]",
+    "MODEL.EXTRA.STAGE2.NUM_CHANNELS", "[4, 8]",
+    "MODEL.EXTRA.STAGE3.NUM_MODULES", "1",
+    "MODEL.EXTRA.STAGE3.NUM_BRANCHES", "3",
+    "MODEL.EXTRA.STAGE3.BLOCK", "BASIC",
+    "MODEL.EXTRA.STAGE3.NUM_BLOCKS", "[1, 1, 1]",
+    "MODEL.EXTRA.STAGE3.NUM_CHANNELS", "[4, 8, 16]",
+    "MODEL.EXTRA.STAGE4.NUM_MODULES", "2",
+    "MODEL.EXTRA.STAGE4.NUM_BRANCHES", "4",
+    "MODEL.EXTRA.STAGE4.BLOCK", "BASIC",
+    "MODEL.EXTRA.STAGE4.NUM_BLOCKS", "[1, 1, 1, 1]",
+    "MODEL.EXTRA.STAGE4.NUM_CHANNELS", "[4, 8, 16, 32]",
+]  # fmt: skip
+
+
+def tiny_config(name="seg_hrnet", num_classes=5, *opts):
+    """A config of a tiny HRNet (or OCR) model, no files involved."""
+    extra = ["MODEL.OCR.MID_CHANNELS", "16", "MODEL.OCR.KEY_CHANNELS", "8"]
+    return load_config(
+        None,
+        ["MODEL.NAME", name, "DATASET.NUM_CLASSES", str(num_classes), *TINY_EXTRA, *extra, *opts],
+    )
+
+
+def spread_weights(model):
+    """Kaiming-initialise every convolution: HRNet's own init (std 0.001) predicts one class
+    everywhere, which would make prediction comparisons trivial."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight)
+    return model.eval()
+
+
+def write_tiny_model(folder, num_classes=5):
+    """(YAML file, weights file) of a tiny random seg_hrnet whose predictions vary."""
+    cfg_file = folder / "tiny.yaml"
+    cfg_file.write_text(f"DATASET: {{NUM_CLASSES: {num_classes}, COLOR_MAP: ''}}\n" + TINY_MODEL)
+    torch.manual_seed(0)
+    model = spread_weights(models.build_model(load_config(cfg_file), pretrained=False))
+    weights = folder / "final_state.pth"
+    torch.save(model.state_dict(), weights)
+    return cfg_file, weights
+
 
 TINY_MODEL = """
 MODEL:
