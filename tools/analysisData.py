@@ -14,8 +14,8 @@ from pathlib import Path
 
 import _init_paths  # noqa: F401
 import numpy as np
-from datatools.statistics import class_statistics, format_table, plot_means, rows, write_csv
 
+from datatools.statistics import class_statistics, format_table, plot_means, rows, write_csv
 from utils.colormap import ClassTable
 
 

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
-from datatools.results import rank, score_folder, write_comparisons, write_scores
 
+from datatools.results import rank, score_folder, write_comparisons, write_scores
 from utils.colormap import ClassTable
 
 
@@ -53,6 +53,13 @@ def parse_args(argv=None):
         help="label pixels are raw ids of the table (default) or class indices",
     )
     parser.add_argument(
+        "--pred-values",
+        choices=("ids", "classes"),
+        default="ids",
+        help="prediction pixels are raw ids (default: what tools/test.py writes) or class "
+        "indices (tools/pipeline.py's labels/ folder)",
+    )
+    parser.add_argument(
         "--count-ignore",
         action="store_true",
         help="score over all pixels, unlabelled (255) ones counting as errors",
@@ -68,7 +75,13 @@ def main(argv=None):
     args = parse_args(argv)
     table = ClassTable.from_file(args.color_map)
     scores = score_folder(
-        args.data_dir, args.pred_dir, table, args.values, args.count_ignore, not args.quiet
+        args.data_dir,
+        args.pred_dir,
+        table,
+        args.values,
+        args.count_ignore,
+        not args.quiet,
+        args.pred_values,
     )
     ranked = rank(scores)
     unscored = [s for s in scores if not s.counted]
@@ -77,7 +90,9 @@ def main(argv=None):
     k = min(args.top_k, len(ranked))
     folders = {"easy": ranked[:k], "hard": ranked[::-1][:k]}
     for folder, chosen in folders.items():
-        write_comparisons(out / folder, chosen, args.data_dir, args.pred_dir, table, args.values)
+        write_comparisons(
+            out / folder, chosen, args.data_dir, args.pred_dir, table, args.values, args.pred_values
+        )
     if ranked:
         mean = sum(s.accuracy for s in ranked) / len(ranked)
         print(

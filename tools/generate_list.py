@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
+
 from datatools.splits import screen_labels, split_names, write_lists
 
 

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
+from tqdm import tqdm
+
 from datatools.polygons import (
     ENCODINGS,
     FORMATS,
@@ -27,8 +29,6 @@ from datatools.polygons import (
     detect_format,
     load_json,
 )
-from tqdm import tqdm
-
 from utils.colormap import ClassTable
 
 

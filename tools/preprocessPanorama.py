@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
-from datatools.panorama import list_stores, preprocess
 
+from datatools.panorama import list_stores, preprocess
 from utils.colormap import ClassTable
 
 

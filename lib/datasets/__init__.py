@@ -5,7 +5,17 @@ batch into the network input with `normalize(batch)` after moving it to the devi
 """
 
 # Each dataset module registers its class on import.
-from . import ade20k, cityscapes, cocostuff, custom, lip, pascal_ctx  # noqa: F401
+from . import (  # noqa: F401
+    ade20k,
+    cityscapes,
+    cocostuff,
+    custom,
+    daodixian_seg,
+    lip,
+    panorama,
+    pascal_ctx,
+    urbanisation,
+)
 from .base_dataset import IMAGENET_MEAN, IMAGENET_STD, BaseDataset, normalize
 from .registry import dataset_names, get_dataset_class, register_dataset
 

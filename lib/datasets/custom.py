@@ -20,14 +20,6 @@ from .registry import register_dataset
 
 @register_dataset("custom")
 class CustomDataset(BaseDataset):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if len(self.table) != self.num_classes:
-            raise ValueError(
-                f"{self.table.source} lists {len(self.table)} classes but DATASET.NUM_CLASSES is "
-                f"{self.num_classes}"
-            )
-
     @property
     def table(self):
         if not hasattr(self, "_table_cache"):
@@ -39,6 +31,12 @@ class CustomDataset(BaseDataset):
         return self.table.names
 
     def label_table(self):
+        # Checked here, before the base class sizes its tables by NUM_CLASSES.
+        if len(self.table) != self.num_classes:
+            raise ValueError(
+                f"{self.table.source} lists {len(self.table)} classes but DATASET.NUM_CLASSES is "
+                f"{self.num_classes}"
+            )
         table = np.full(256, IGNORE, np.int64)
         table[self.table.ids] = np.arange(len(self.table))
         return table

@@ -36,13 +36,19 @@ def score(label, prediction, count_ignore=False):
     return int(np.count_nonzero((label == prediction) & valid)), int(np.count_nonzero(valid))
 
 
-def load_pair(data_dir, pred_path, table, values="ids"):
-    """(class-index label, prediction) for one prediction file; shapes checked."""
+def load_pair(data_dir, pred_path, table, values="ids", pred_values="ids"):
+    """(class-index label, class-index prediction) for one prediction file; shapes checked.
+
+    `values` / `pred_values` say whether label / prediction pixels are raw ids of the table
+    ("ids": labels as generate_list keeps them, predictions as tools/test.py writes them) or
+    class indices ("classes": e.g. tools/pipeline.py's labels/ folder)."""
     label_path = Path(data_dir) / "label" / pred_path.name
     label = read_label(label_path)
     if values == "ids":
         label = table.ids_to_classes(label.astype(np.uint8))
     prediction = read_label(pred_path)
+    if pred_values == "ids":
+        prediction = table.ids_to_classes(prediction.astype(np.uint8))
     if prediction.shape != label.shape:
         raise ValueError(
             f"prediction {pred_path} is {prediction.shape[1]}x{prediction.shape[0]} but label "
@@ -51,7 +57,9 @@ def load_pair(data_dir, pred_path, table, values="ids"):
     return label, prediction
 
 
-def score_folder(data_dir, pred_dir, table, values="ids", count_ignore=False, progress=True):
+def score_folder(
+    data_dir, pred_dir, table, values="ids", count_ignore=False, progress=True, pred_values="ids"
+):
     """A Score for every `<pred_dir>/*.png`, in file-name order."""
     pred_dir = Path(pred_dir)
     predictions = sorted(pred_dir.glob("*.png"))
@@ -59,7 +67,7 @@ def score_folder(data_dir, pred_dir, table, values="ids", count_ignore=False, pr
         raise FileNotFoundError(f"no .png predictions in {pred_dir} (see --pred-dir)")
     scores = []
     for path in tqdm(predictions, disable=not progress, unit="image"):
-        label, prediction = load_pair(data_dir, path, table, values)
+        label, prediction = load_pair(data_dir, path, table, values, pred_values)
         scores.append(Score(path.stem, *score(label, prediction, count_ignore)))
     return scores
 
@@ -92,7 +100,7 @@ def comparison(image, label, prediction, palette):
     return np.hstack([image, colorize(label, palette), colorize(prediction, palette)])
 
 
-def write_comparisons(folder, scores, data_dir, pred_dir, table, values="ids"):
+def write_comparisons(folder, scores, data_dir, pred_dir, table, values="ids", pred_values="ids"):
     """`<folder>/<rank>_<name>_compare.png` for each score in order; old comparisons removed."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,7 +108,8 @@ def write_comparisons(folder, scores, data_dir, pred_dir, table, values="ids"):
         old.unlink()
     palette = table.palette()
     for i, s in enumerate(scores, start=1):
-        label, prediction = load_pair(data_dir, Path(pred_dir) / f"{s.name}.png", table, values)
+        pred_path = Path(pred_dir) / f"{s.name}.png"
+        label, prediction = load_pair(data_dir, pred_path, table, values, pred_values)
         image = read_image(Path(data_dir) / "image" / f"{s.name}.jpg")
         try:
             picture = comparison(image, label, prediction, palette)

@@ -49,7 +49,7 @@ def test_tool_ranks_and_writes_easy_and_hard(folders, tmp_path):
     (out / "easy" / "999_stale_compare.png").write_bytes(b"")
     analysisResult.main(
         ["--data-dir", str(data), "--pred-dir", str(pred), "--out-dir", str(out)]
-        + ["--top-k", "2", "--color-map", str(color_map), "--quiet"]
+        + ["--top-k", "2", "--color-map", str(color_map), "--quiet", "--pred-values", "classes"]
     )
     with open(out / "scores.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

@@ -1,0 +1,26 @@
+"""Power-line wires (`daodixian_seg`, SSJ fork): wire against background.
+
+On disk: DATASET.ROOT/daodixian_seg/{train_1209,val_1209}/{images/<id>.jpeg, annotations/<id>.png}
+(or those folders directly under ROOT); lists data/list/daodixian_seg/*.lst with
+`<split>/images/<id>.jpeg  <split>/annotations/<id>.png` lines (two spaces; test: image only).
+Labels hold 0 (background) and 1 (wire); 255 is ignored. Predictions are saved as grey PNGs,
+0 for background and 255 for wire, as the original wrote them.
+"""
+
+import numpy as np
+
+from .base_dataset import BaseDataset
+from .registry import register_dataset
+
+PREDICTION_VALUES = np.array([0, 255], np.uint8)
+
+
+@register_dataset("daodixian_seg")
+class DaodixianSeg(BaseDataset):
+    folder = "daodixian_seg"
+    class_names = ("background", "wire")
+    num_classes_choices = (2,)
+    default_class_weights = (0.4373, 1.507)
+
+    def label_to_ids(self, class_map):
+        return PREDICTION_VALUES[np.asarray(class_map)]

@@ -1,0 +1,59 @@
+"""DeepGlobe land cover (`urbanisation`, land-use fork): 7 classes from grey label values.
+
+On disk: DATASET.ROOT/urbanisation/x/{train,val,test}/<image> and .../y/{train,val,test}/<label>
+(or x/ and y/ directly under ROOT), lists DATASET.ROOT/list/urbanisation/{train,val,test}.lst
+with `x/train/<image> y/train/<label>` lines (test: the image alone).
+
+Labels are the DeepGlobe colours converted to grey: floor(0.299 R + 0.587 G + 0.114 B), the
+original's values, or rounded as PIL's convert("L") and OpenCV write them (urban 179 instead of
+178, agriculture 226 instead of 225, forest 150 instead of 149); any other grey value is an error
+naming the file. 255 is a class here (barren), which is why the experiment sets
+TRAIN.IGNORE_LABEL -1: padding is ignored, no label value is. Predictions are saved as the
+original saved them: P-mode PNGs with the VOC palette holding its grey values, which are the
+input greys shifted by a few levels for five classes (e.g. water 29 -> 36).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from utils.visualize import save_palette_png, voc_palette
+
+from .base_dataset import INVALID, BaseDataset
+from .registry import register_dataset
+
+CLASS_NAMES = ("unknown", "urban", "agriculture", "rangeland", "forest", "water", "barren")
+
+# Grey value of each class's DeepGlobe colour, in class order: unknown (0, 0, 0), urban
+# (0, 255, 255), agriculture (255, 255, 0), rangeland (255, 0, 255), forest (0, 255, 0),
+# water (0, 0, 255), barren (255, 255, 255).
+LABEL_GREYS = (0, 178, 225, 105, 149, 29, 255)
+ROUNDED_GREYS = {179: 1, 226: 2, 150: 4}  # where rounding differs from the original's floor
+
+# Grey value the original wrote for each class in its predictions.
+PREDICTION_GREYS = (0, 177, 226, 106, 150, 36, 255)
+
+CLASS_WEIGHTS = (1.0, 0.8, 0.8, 1.5, 1.8, 2.0, 0.7)
+
+
+@register_dataset("urbanisation")
+class Urbanisation(BaseDataset):
+    folder = "urbanisation"
+    class_names = CLASS_NAMES
+    num_classes_choices = (7,)
+    default_class_weights = CLASS_WEIGHTS
+
+    def label_table(self):
+        table = np.full(256, INVALID, np.int64)
+        table[list(LABEL_GREYS)] = np.arange(len(LABEL_GREYS))
+        table[list(ROUNDED_GREYS)] = list(ROUNDED_GREYS.values())
+        return table
+
+    def label_to_ids(self, class_map):
+        return np.asarray(PREDICTION_GREYS, np.uint8)[np.asarray(class_map)]
+
+    def save_prediction(self, class_map, name, save_dir):
+        """Write `save_dir/<name>.png`: the original's grey values in a VOC-palette PNG."""
+        path = Path(save_dir) / f"{name}.png"
+        save_palette_png(path, self.label_to_ids(class_map), voc_palette())
+        return path

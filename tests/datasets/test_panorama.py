@@ -1,0 +1,125 @@
+"""panorama: raw ids through colorMap.txt, list paths as the original YAML writes them, training."""
+
+import cv2
+import numpy as np
+import pytest
+import train
+from conftest import REPO
+from dataset_files import blocks, config, smooth_image, write_png
+from PIL import Image
+from tiny_run import TINY_MODEL
+
+import datasets
+
+COLOR_MAP = str(REPO / "colorMap.txt")
+# Raw ids of the panorama table (ground 0, wall 2, layered_shelf 10, human 40), 255 (unknown
+# colour in preprocessPanorama) and 9 (no class): the last two are ignored.
+RAW = np.array([[0, 2, 10, 40, 255, 9]], np.uint8)
+CLASSES = [[0, 2, 9, 16, 255, 255]]
+
+
+def write_panorama(data, names, label=RAW):
+    """`data/image/<name>.jpg`, `data/label/<name>.png` and `<split>_list.txt` of base names."""
+    for i, name in enumerate(names):
+        image = smooth_image(*label.shape[:2], seed=i)
+        data.joinpath("image").mkdir(parents=True, exist_ok=True)
+        cv2.imencode(".jpg", image)[1].tofile(data / "image" / f"{name}.jpg")
+        write_png(data / "label" / f"{name}.png", label)
+    for split in ("train", "val", "test"):
+        (data / f"{split}_list.txt").write_text("".join(f"{n}\n" for n in names))
+
+
+def panorama_config(root, train_set, test_set="panorama/val_list.txt", *opts):
+    return config("panorama", root, 17, train_set, test_set, "DATASET.COLOR_MAP", COLOR_MAP, *opts)
+
+
+def test_raw_ids_map_through_the_class_table(tmp_path):
+    write_panorama(tmp_path / "panorama", ["store1_a_36_50", "store1_a_72_50"])
+    dataset = datasets.build_dataset(panorama_config(tmp_path, "panorama/train_list.txt"), "val")
+    image, label, size, name = dataset[1]
+    assert label.tolist() == CLASSES and size == (1, 6) and name == "store1_a_72_50"
+    assert dataset.class_names[:3] == ("ground", "ceiling", "wall")
+    assert dataset.class_names[16] == "human_or_moving_objects"
+
+
+def test_list_path_as_the_original_yaml_writes_it(tmp_path, monkeypatch):
+    """ROOT 'data/', TRAIN_SET 'data/panorama/train_list.txt': relative to the working folder."""
+    write_panorama(tmp_path / "data" / "panorama", ["x"])
+    monkeypatch.chdir(tmp_path)
+    cfg = panorama_config("data/", "data/panorama/train_list.txt", "data/panorama/val_list.txt")
+    for split in ("train", "val"):
+        assert datasets.build_dataset(cfg, split).samples[0].image.is_file()
+
+
+def test_data_next_to_the_list_outside_root(tmp_path):
+    """generate_list.py writes the lists next to image/ and label/, wherever that is."""
+    write_panorama(tmp_path / "merge", ["x"])
+    cfg = panorama_config(tmp_path / "elsewhere", str(tmp_path / "merge" / "train_list.txt"))
+    assert datasets.build_dataset(cfg, "train").samples[0].image.parent == tmp_path / "merge/image"
+
+
+def test_missing_list_and_missing_images_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt.*DATASET.ROOT"):
+        datasets.build_dataset(panorama_config(tmp_path, "nope.txt"), "train")
+    (tmp_path / "train_list.txt").write_text("ghost\n")
+    with pytest.raises(FileNotFoundError, match="train_list.txt:1: image ghost.jpg is in none"):
+        datasets.build_dataset(panorama_config(tmp_path, "train_list.txt"), "train")
+
+
+def test_test_list_is_read_without_labels_and_predictions_are_raw_ids(tmp_path):
+    write_panorama(tmp_path / "panorama", ["a", "b"])
+    cfg = panorama_config(tmp_path, "panorama/train_list.txt", "panorama/test_list.txt")
+    test_set = datasets.build_dataset(cfg, "test")
+    assert not test_set.labelled and test_set[0][1].numel() == 0
+    # The same names in a list not called "test" are scored.
+    cfg = panorama_config(tmp_path, "panorama/train_list.txt", "panorama/val_list.txt")
+    assert datasets.build_dataset(cfg, "test").labelled
+    path = test_set.save_prediction(np.array([[0, 9, 16]]), "a", tmp_path / "pred")
+    assert np.asarray(Image.open(path)).tolist() == [[0, 10, 40]]
+
+
+def test_colour_labels_map_unknown_colours_to_ignore(tmp_path):
+    colours = np.array([[[0, 100, 100], [255, 0, 100], [1, 2, 3]]], np.uint8)  # RGB
+    write_panorama(tmp_path / "panorama", ["c"], label=colours[..., ::-1])
+    dataset = datasets.build_dataset(panorama_config(tmp_path, "panorama/train_list.txt"), "val")
+    assert dataset[0][1].tolist() == [[0, 16, 255]]
+
+
+def test_malformed_class_table_names_the_line(tmp_path):
+    write_panorama(tmp_path / "panorama", ["x"])
+    table = tmp_path / "colorMap.txt"
+    table.write_text("ground 0 0 100 100\nceiling 1 0 255 200\nwall 2 200 200\n")
+    cfg = panorama_config(
+        tmp_path,
+        "panorama/train_list.txt",
+        "panorama/val_list.txt",
+        "DATASET.COLOR_MAP",
+        str(table),
+    )
+    with pytest.raises(ValueError, match=r"colorMap.txt:3: expected 'name id R G B'"):
+        datasets.build_dataset(cfg, "train")
+
+
+def test_class_count_must_match_the_table(tmp_path):
+    write_panorama(tmp_path / "panorama", ["x"])
+    cfg = panorama_config(tmp_path, "panorama/train_list.txt", "x", "DATASET.NUM_CLASSES", "5")
+    with pytest.raises(ValueError, match="lists 17 classes but DATASET.NUM_CLASSES is 5"):
+        datasets.build_dataset(cfg, "train")
+
+
+def test_trains_through_tools_train(tmp_path):
+    label = blocks([0, 2, 10, 40], 32, 32)
+    write_panorama(tmp_path / "data" / "panorama", [f"s_{i}" for i in range(4)], label=label)
+    cfg_file = tmp_path / "tiny.yaml"
+    cfg_file.write_text(TINY_MODEL)
+    opts = [
+        "OUTPUT_DIR", str(tmp_path / "out"), "LOG_DIR", str(tmp_path / "log"), "WORKERS", "0",
+        "DATASET.DATASET", "panorama", "DATASET.ROOT", str(tmp_path / "data"),
+        "DATASET.NUM_CLASSES", "17", "DATASET.COLOR_MAP", COLOR_MAP,
+        "DATASET.TRAIN_SET", "panorama/train_list.txt", "DATASET.TEST_SET", "panorama/val_list.txt",
+        "TRAIN.IMAGE_SIZE", "[32, 32]", "TRAIN.BASE_SIZE", "32", "TRAIN.BATCH_SIZE_PER_GPU", "2",
+        "TRAIN.END_EPOCH", "1", "TRAIN.IGNORE_LABEL", "255",
+        "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE", "32", "TEST.BATCH_SIZE_PER_GPU", "2",
+    ]  # fmt: skip
+    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *opts]) == 0
+    assert (tmp_path / "out" / "panorama" / "tiny" / "final_state.pth").is_file()
