@@ -20,6 +20,7 @@ import torch
 from config import config_name, load_config
 from core.trainer import Trainer
 from utils import distributed
+from utils.fast_inference import set_allocator_options
 from utils.logger import run_dirs, setup_logging
 
 
@@ -64,4 +65,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

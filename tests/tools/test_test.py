@@ -62,7 +62,15 @@ def test_multi_scale_flip_equals_a_plain_computation(trained, caplog):
     with caplog.at_level("INFO"):
         assert (
             test_tool.main(
-                ["--cfg", str(cfg_file), "TEST.SCALE_LIST", "0.5,1.0,1.5", "TEST.FLIP_TEST", "True"]
+                [
+                    "--cfg",
+                    str(cfg_file),
+                    "--exact",
+                    "TEST.SCALE_LIST",
+                    "0.5,1.0,1.5",
+                    "TEST.FLIP_TEST",
+                    "True",
+                ]
             )
             == 0
         )

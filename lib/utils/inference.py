@@ -1,0 +1,272 @@
+"""Segment images with a trained model: the panorama fork's functions and a `Segmenter`.
+
+The three functions keep the panorama fork's names and arguments; `network` is a bare model (one
+forward pass at the image's own size, as the fork did) or a `Segmenter` (the TEST settings of a
+config: scales, flip, sliding window):
+
+    single_image_inference(network, image)                   -> (H, W) uint8 class map
+    batch_inference(network, batch, output_probability=False) -> (N, H, W) class maps
+                                                                 [, (N, H, W) max probabilities]
+    inference(network, {"input_list": [...], "output_list": [...]})  writes class-index PNGs
+
+Images are BGR uint8 (H, W, 3), as `cv2.imread` returns them. `Segmenter.from_files(cfg, pth)`
+builds everything from a YAML and a weights file; `segmenter(images)` returns class maps and
+confidences (the max softmax probability) for a list of images of any sizes.
+"""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import models
+from config import load_config
+from core.predictor import LIP_FLIP_PAIRS, Predictor, scaled_size
+from utils.colormap import ClassTable
+from utils.distributed import pick_device
+from utils.fast_inference import optimize
+from utils.visualize import voc_palette
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Segmenter",
+    "batch_inference",
+    "default_preprocess_function",
+    "inference",
+    "palette_for",
+    "read_image",
+    "single_image_inference",
+    "write_class_map",
+]
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_preprocess_function(image):
+    """BGR uint8 (H, W, 3) -> normalised RGB float32 (3, H, W): /255, ImageNet mean and std."""
+    rgb = image[..., ::-1].astype(np.float32) / 255.0
+    return np.ascontiguousarray(((rgb - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1))
+
+
+def read_image(path):
+    """BGR uint8 image of `path` (any file name, non-ASCII included); ValueError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} does not exist")
+    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: not an image OpenCV can read")
+    return image
+
+
+def write_class_map(path, class_map):
+    """Write a class map as a grey PNG (pixel value = class index); creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(".png", np.asarray(class_map, dtype=np.uint8))
+    if not ok:
+        raise ValueError(f"cannot encode the class map of {path} as PNG")
+    data.tofile(path)
+
+
+def palette_for(cfg):
+    """RGB palette of `cfg`: the DATASET.COLOR_MAP table when it has NUM_CLASSES rows, else VOC.
+
+    A relative COLOR_MAP is looked up in the current folder, then in the repository root.
+    """
+    if cfg.DATASET.COLOR_MAP:
+        name = Path(cfg.DATASET.COLOR_MAP)
+        path = name if name.is_file() else REPO / name
+        if path.is_file():
+            table = ClassTable.from_file(path)
+            if len(table) == cfg.DATASET.NUM_CLASSES:
+                return table.palette()
+    return voc_palette()
+
+
+class Segmenter:
+    """A model with its test-time settings: BGR uint8 images in, class maps and confidences out.
+
+    Per image and scale, the image is resized to its own size times the scale and run whole when
+    it fits in `crop_size` (height, width), else in sliding windows of that size (see
+    `core.predictor.Predictor`); probabilities are averaged over scales and flips at the image's
+    size. Images go through the model `batch_size` at a time, consecutive images of the same size
+    together. `device` defaults to the model's.
+    """
+
+    def __init__(
+        self,
+        model,
+        num_classes,
+        *,
+        align_corners=False,
+        output_index=-1,
+        scales=(1.0,),
+        flip=False,
+        crop_size=None,
+        flip_pairs=None,
+        device=None,
+        batch_size=4,
+        preprocess_function=default_preprocess_function,
+        palette=None,
+    ):
+        if not 1 <= num_classes <= 256:
+            raise ValueError(f"class maps are uint8: 1..256 classes supported, got {num_classes}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        settings = dict(
+            num_classes=num_classes,
+            align_corners=align_corners,
+            output_index=output_index,
+            scales=scales,
+            flip=flip,
+            flip_pairs=flip_pairs,
+            device=device,
+            max_batch=int(batch_size),
+        )
+        # Two predictors because the Predictor pads an image smaller than the crop up to the
+        # crop: a VGA photo would cost a whole 1024x2048 Cityscapes window.
+        self.whole = Predictor(model, crop_size=None, **settings)
+        self.windows = Predictor(model, crop_size=crop_size, **settings) if crop_size else None
+        self.device = self.whole.device
+        self.batch_size = int(batch_size)
+        self.preprocess_function = preprocess_function
+        self.palette = voc_palette() if palette is None else np.asarray(palette, np.uint8)
+
+    @classmethod
+    def from_config(cls, cfg, model, device=None, batch_size=4, exact=False):
+        """A segmenter with the TEST settings of `cfg` (scales, flip, IMAGE_SIZE windows).
+
+        TEST.BASE_SIZE is not used: images run at their own size times TEST.SCALE_LIST. The model
+        is put in eval mode on `device` (default: the GPU if any, else the CPU). Unless `exact`, the
+        segmenter runs an optimised copy (`utils.fast_inference.optimize(model, "fast")`:
+        BatchNorm folded, channels_last, bf16 autocast on CPU / fp16 on CUDA); `exact` runs the
+        model itself in fp32.
+        """
+        device = pick_device(device)
+        model = model.to(device).eval()
+        if not exact:
+            model = optimize(model, "fast")
+        width, height = cfg.TEST.IMAGE_SIZE
+        return cls(
+            model,
+            cfg.DATASET.NUM_CLASSES,
+            align_corners=cfg.MODEL.ALIGN_CORNERS,
+            output_index=cfg.TEST.OUTPUT_INDEX,
+            scales=cfg.TEST.SCALE_LIST,
+            flip=cfg.TEST.FLIP_TEST,
+            crop_size=(height, width),
+            flip_pairs=LIP_FLIP_PAIRS if cfg.DATASET.DATASET.lower() == "lip" else None,
+            device=device,
+            batch_size=batch_size,
+            palette=palette_for(cfg),
+        )
+
+    @classmethod
+    def from_files(cls, cfg_file, weights=None, opts=(), device=None, exact=False, batch_size=4):
+        """Build the model of `cfg_file` (+ `opts`), load `weights` (default TEST.MODEL_FILE)."""
+        cfg = load_config(cfg_file, opts)
+        weights = weights or cfg.TEST.MODEL_FILE
+        if not weights:
+            raise ValueError(f"no weights file: pass one or set TEST.MODEL_FILE in {cfg_file}")
+        model = models.build_model(cfg, pretrained=False)
+        models.load_weights(model, weights)
+        return cls.from_config(cfg, model, device, batch_size, exact)
+
+    def predict(self, batch):
+        """Class maps (N, H, W) uint8 and confidences (N, H, W) float32 of a preprocessed
+        float batch (N, 3, H, W), tensor or array."""
+        batch = torch.as_tensor(batch)
+        height, width = batch.shape[-2:]
+        predictor = self.whole
+        if self.windows is not None:
+            long_side = int(max(height, width) * max(self.whole.scales) + 0.5)
+            largest = scaled_size(height, width, long_side)
+            if largest[0] > self.windows.crop_size[0] or largest[1] > self.windows.crop_size[1]:
+                predictor = self.windows
+        confidence, classes = predictor(batch).max(dim=1)
+        return classes.to(torch.uint8).cpu().numpy(), confidence.float().cpu().numpy()
+
+    def __call__(self, images):
+        """Class maps (H, W) uint8 and confidences (H, W) float32, one each per BGR image."""
+        class_maps, confidences = [], []
+        start = 0
+        while start < len(images):
+            shape = images[start].shape
+            stop = start + 1
+            while stop < min(len(images), start + self.batch_size) and images[stop].shape == shape:
+                stop += 1
+            batch = np.stack([self.preprocess_function(image) for image in images[start:stop]])
+            classes, confidence = self.predict(batch)
+            class_maps.extend(classes)
+            confidences.extend(confidence)
+            start = stop
+        return class_maps, confidences
+
+
+def _predict(network, batch, align_corners):
+    """(class maps, max probabilities) of a preprocessed batch (N, 3, H, W)."""
+    if isinstance(network, Segmenter):
+        return network.predict(batch)
+    network.eval()
+    device = next((p.device for p in network.parameters()), torch.device("cpu"))
+    batch = torch.as_tensor(batch).to(device, torch.float32)
+    with torch.no_grad():
+        outputs = network(batch)
+    if isinstance(outputs, list | tuple):
+        outputs = outputs[-1]  # OCR: [aux, main]
+    logits = F.interpolate(
+        outputs.float(), size=batch.shape[-2:], mode="bilinear", align_corners=align_corners
+    )
+    confidence, classes = logits.softmax(dim=1).max(dim=1)
+    return classes.to(torch.uint8).cpu().numpy(), confidence.cpu().numpy()
+
+
+def single_image_inference(
+    network, image, preprocess_function=default_preprocess_function, align_corners=False
+):
+    """Class map (H, W) uint8 of one BGR uint8 image (H, W, 3).
+
+    With `preprocess_function=None` the image is taken as already preprocessed (3, H, W).
+    `align_corners` is used for a bare model only; a Segmenter has its own.
+    """
+    return batch_inference(network, [image], False, preprocess_function, align_corners)[0]
+
+
+def batch_inference(
+    network,
+    batch,
+    output_probability=False,
+    preprocess_function=default_preprocess_function,
+    align_corners=False,
+):
+    """Class maps (N, H, W) uint8 of a list of same-size BGR images (or an (N, H, W, 3) array);
+    with `output_probability`, also the max softmax probability of each pixel (N, H, W)."""
+    if preprocess_function is not None:
+        shapes = {np.shape(image) for image in batch}
+        if len(shapes) > 1:
+            raise ValueError(f"batch_inference needs images of one size, got {sorted(shapes)}")
+        batch = np.stack([preprocess_function(image) for image in batch])
+    elif isinstance(batch, list | tuple):
+        batch = torch.stack([torch.as_tensor(image) for image in batch])
+    classes, confidence = _predict(network, batch, align_corners)
+    return (classes, confidence) if output_probability else classes
+
+
+def inference(network, arguments):
+    """Segment `arguments["input_list"]` (image paths) into class-index PNGs at
+    `arguments["output_list"]`, with `arguments.get("preprocess_function")` (default: the
+    ImageNet one) and `arguments.get("align_corners", False)` for a bare model."""
+    inputs, outputs = list(arguments["input_list"]), list(arguments["output_list"])
+    if len(inputs) != len(outputs):
+        raise ValueError(f"{len(inputs)} input paths but {len(outputs)} output paths")
+    preprocess = arguments.get("preprocess_function") or default_preprocess_function
+    align_corners = arguments.get("align_corners", False)
+    for source, target in zip(inputs, outputs, strict=True):
+        class_map = single_image_inference(network, read_image(source), preprocess, align_corners)
+        write_class_map(target, class_map)

@@ -1,0 +1,88 @@
+"""tools/pipeline.py on a folder, a list file and bad inputs, with a tiny random model."""
+
+import cv2
+import numpy as np
+import pipeline
+import pytest
+from tiny_run import write_tiny_model
+
+from utils.inference import Segmenter, read_image
+from utils.visualize import colorize, voc_palette
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(YAML file, weights file) of a tiny random seg_hrnet with 5 classes."""
+    return write_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+def write_images(folder, names, seed=0):
+    rng = np.random.default_rng(seed)
+    for name in names:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+        path.write_bytes(cv2.imencode(path.suffix, image)[1].tobytes())
+
+
+def test_folder_writes_one_result_per_image(tiny, tmp_path):
+    cfg_file, weights = tiny
+    source, output = tmp_path / "图片", tmp_path / "结果"
+    names = ["a.png", "b.jpg", "sub/商店.png"]
+    write_images(source, names)
+    (source / "notes.txt").write_text("not an image")
+    argv = ["--cfg", str(cfg_file), "--pth", str(weights), "--input", str(source)]
+    argv += ["--output", str(output), "--batch_size", "2", "--device", "cpu", "--exact"]
+    assert pipeline.main(argv) == 0
+
+    segmenter = Segmenter.from_files(cfg_file, weights, device="cpu", exact=True)
+    for name in names:
+        stem = name.rsplit(".", 1)[0]
+        label = read_image(output / "labels" / f"{stem}.png")[..., 0]
+        expected = segmenter([read_image(source / name)])[0][0]
+        np.testing.assert_array_equal(label, expected)
+        color = read_image(output / "color" / f"{stem}.png")
+        np.testing.assert_array_equal(color[..., ::-1], colorize(expected, voc_palette()))
+        assert read_image(output / "overlay" / f"{stem}.jpg").shape == (32, 48, 3)
+    for kind in ("labels", "color", "overlay"):
+        assert len([p for p in (output / kind).rglob("*") if p.is_file()]) == len(names)
+
+
+def test_list_file_with_root_and_opts(tiny, tmp_path):
+    cfg_file, weights = tiny
+    write_images(tmp_path / "data", ["img/x.png", "img/y.png"])
+    listing = tmp_path / "test.lst"
+    listing.write_text("img/x.png\tlabel/x.png\n\nimg/y.png\n", encoding="utf-8")
+    argv = ["--cfg", str(cfg_file), "--pth", str(weights), "--input", str(listing)]
+    argv += ["--root", str(tmp_path / "data"), "--output", str(tmp_path / "out"), "--exact"]
+    assert pipeline.main([*argv, "TEST.FLIP_TEST", "True"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "labels" / "img").iterdir()) == [
+        "x.png",
+        "y.png",
+    ]
+
+
+def test_unreadable_image_is_reported_and_skipped(tiny, tmp_path, capsys):
+    cfg_file, weights = tiny
+    write_images(tmp_path / "in", ["good.png"])
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"not a jpeg")
+    argv = ["--cfg", str(cfg_file), "--pth", str(weights), "--input", str(tmp_path / "in")]
+    assert pipeline.main([*argv, "--output", str(tmp_path / "out"), "--exact"]) == 1
+    assert "broken.jpg: not an image OpenCV can read" in capsys.readouterr().err
+    assert (tmp_path / "out" / "labels" / "good.png").is_file()
+    assert not (tmp_path / "out" / "labels" / "broken.png").exists()
+
+
+def test_missing_input_and_weights(tiny, tmp_path):
+    cfg_file, weights = tiny
+    argv = ["--cfg", str(cfg_file), "--output", str(tmp_path / "out")]
+    with pytest.raises(SystemExit, match="input .*missing does not exist"):
+        pipeline.main([*argv, "--pth", str(weights), "--input", str(tmp_path / "missing")])
+    write_images(tmp_path, ["one.png"])
+    with pytest.raises(SystemExit, match="weights file .*nope.pth does not exist"):
+        pipeline.main(
+            [*argv, "--pth", str(tmp_path / "nope.pth"), "--input", str(tmp_path / "one.png")]
+        )
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no images"):
+        pipeline.main([*argv, "--pth", str(weights), "--input", str(tmp_path / "empty")])

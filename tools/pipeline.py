@@ -1,0 +1,122 @@
+r"""Segment an image, a folder of images (recursively) or a list file of image paths.
+
+  python tools/pipeline.py --cfg X.yaml --pth final_state.pth --input photos/ --output out/
+  python tools/pipeline.py --cfg X.yaml --pth m.pth --input val.lst --root data/cityscapes \
+      --output out/ --batch_size 8 TEST.SCALE_LIST 0.75,1.0,1.25 TEST.FLIP_TEST True
+
+For each image it writes, under --output and keeping the image's relative path:
+  labels/<name>.png    class index per pixel (grey PNG, what tools/analysisResult.py reads)
+  color/<name>.png     the classes in colour (DATASET.COLOR_MAP when it fits, else VOC colours)
+  overlay/<name>.jpg   the colours blended over the image
+Images run at their own size times TEST.SCALE_LIST (sliding windows of TEST.IMAGE_SIZE when
+larger). A list file holds one image path per line (the first field, so the project's
+"image label" lists work); relative paths are taken from --root. Unreadable images are reported
+and skipped; the exit status is then 1.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import _init_paths  # noqa: F401
+import cv2
+from tqdm import tqdm
+
+from utils.fast_inference import set_allocator_options
+from utils.inference import Segmenter, read_image, write_class_map
+from utils.visualize import colorize, overlay, write_image
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+LIST_EXTENSIONS = {".txt", ".lst"}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cfg", required=True, help="experiment YAML file")
+    parser.add_argument("--pth", default=None, help="weights file (default: TEST.MODEL_FILE)")
+    parser.add_argument("--input", required=True, help="an image, a folder or a .txt/.lst list")
+    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--root", default=".", help="folder that relative list entries start from")
+    parser.add_argument("--batch_size", type=int, default=4, help="images per forward pass")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="the model as trained, fp32 (default: BatchNorm folded, bf16/fp16 autocast)",
+    )
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    return parser.parse_args(argv)
+
+
+def find_images(source, root="."):
+    """[(image path, relative output name)] of an image file, a folder or a list file."""
+    source = Path(source)
+    if source.is_dir():
+        paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not paths:
+            raise SystemExit(
+                f"error: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {source}"
+            )
+        return [(p, p.relative_to(source)) for p in paths]
+    if not source.is_file():
+        raise SystemExit(f"error: input {source} does not exist")
+    if source.suffix.lower() not in LIST_EXTENSIONS:
+        return [(source, Path(source.name))]
+    images = []
+    for line in source.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = Path(line.split()[0])
+            images.append((Path(root) / entry, Path(entry.name) if entry.is_absolute() else entry))
+    if not images:
+        raise SystemExit(f"error: list file {source} names no images")
+    return images
+
+
+def save_results(output, name, image, class_map, palette):
+    """Write the class PNG, the colour PNG and the overlay of one image."""
+    output = Path(output)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    write_class_map(output / "labels" / name.with_suffix(".png"), class_map)
+    write_image(output / "color" / name.with_suffix(".png"), colorize(class_map, palette))
+    write_image(output / "overlay" / name.with_suffix(".jpg"), overlay(rgb, class_map, palette))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    images = find_images(args.input, args.root)
+    if args.pth and not Path(args.pth).is_file():
+        raise SystemExit(f"error: weights file {args.pth} does not exist")
+    segmenter = Segmenter.from_files(
+        args.cfg, args.pth, args.opts, args.device, args.exact, args.batch_size
+    )
+    failed = []
+    with tqdm(total=len(images), unit="img", desc="segment") as bar:
+        for start in range(0, len(images), args.batch_size):
+            chunk = []
+            for path, name in images[start : start + args.batch_size]:
+                try:
+                    chunk.append((name, read_image(path)))
+                except (OSError, ValueError) as err:
+                    failed.append(str(err))
+                    bar.write(f"warning: skipped {err}", file=sys.stderr)
+            class_maps, _ = segmenter([image for _, image in chunk])
+            for (name, image), class_map in zip(chunk, class_maps, strict=True):
+                save_results(args.output, name, image, class_map, segmenter.palette)
+            bar.update(len(images[start : start + args.batch_size]))
+    print(f"wrote the results of {len(images) - len(failed)} image(s) to {args.output}")
+    if failed:
+        print(
+            f"error: {len(failed)} image(s) could not be read:",
+            *failed,
+            sep="\n  ",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    set_allocator_options()
+    sys.exit(main())
