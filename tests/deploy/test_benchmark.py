@@ -1,0 +1,49 @@
+"""tools/benchmark.py's timing modes on a tiny model: the tables they print."""
+
+import importlib.util
+
+import benchmark
+import pytest
+from tiny_models import tiny_config
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path):
+    cfg = tiny_config(
+        "seg_hrnet", 5, "TEST.IMAGE_SIZE", "96,64", "TEST.BASE_SIZE", "96"
+    )  # fmt: skip
+    path = tmp_path / "tiny.yaml"
+    path.write_text(cfg.dump())
+    return str(path)
+
+
+def table_rows(text):
+    return [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ")][1:]
+
+
+def test_speed_table_compares_every_path_with_eager(tiny_yaml, capsys):
+    modes = ["eager", "exact", "fast"]
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        modes.append("onnx-fp32")
+    benchmark.main(
+        ["--speed", "--cfg", tiny_yaml, "--size", "64", "96", "--repeats", "2", "--modes", *modes]
+    )
+    rows = table_rows(capsys.readouterr().out)
+    assert [r[3].strip() for r in rows] == [benchmark.LABELS[m] for m in modes]
+    eager, exact = rows[0], rows[1]
+    assert eager[8].strip() == "1.00x" and eager[9].strip() == "100.00%"
+    assert exact[9].strip() == "100.00%"
+
+
+def test_multiscale_loop_and_predictor_predict_the_same(tiny_yaml, capsys):
+    benchmark.main(["--multiscale", "--cfg", tiny_yaml, "--size", "64", "96"])
+    rows = table_rows(capsys.readouterr().out)
+    assert [r[3].strip() for r in rows[:2]] == ["100.00%", "100.00%"]
+
+
+def test_allocator_runs_each_case_in_its_own_process(tiny_yaml, capsys):
+    benchmark.main(
+        ["--allocator", "--cfg", tiny_yaml, "--size", "64", "96", "--repeats", "1", "--rounds", "1"]
+    )
+    rows = table_rows(capsys.readouterr().out)
+    assert [r[1].strip() for r in rows] == [benchmark.LABELS["eager"], benchmark.LABELS["fast"]]
