@@ -1,21 +1,57 @@
 """Measurements of models and pipelines, printed as tables.
 
-  --info   parameters and multiply-adds of a model at an input size (no timing)
-  --data   per-sample time of the training data pipeline against the bare image decode time
+  --info        parameters and multiply-adds of --cfg models at --size (no timing)
+  --data        per-sample time of the training data pipeline against the bare image decode time
+  --speed       latency of --cfg models at 1x3x--size: PyTorch eager fp32 (NCHW), the optimised
+                paths of utils/fast_inference ("exact": BatchNorm folded + channels_last, fp32;
+                "fast": the same in bf16), with --compile also their torch.compile versions, and
+                ONNX Runtime fp32 / int8; every path is timed in turn, round after round, and
+                compared with eager fp32 (speed-up, share of identical argmax pixels)
+  --allocator   eager / optimised latency with and without utils.fast_inference's
+                set_allocator_options (mallopt is per process: each case is a subprocess)
+  --multiscale  one --size image predicted at TEST scales 0.5-1.75 with flip: a plain loop (every
+                crop and flip its own fp32 forward, as the original code) against the Predictor
+                with the fast model
 
-Speed targets are ratios measured within one run; see README "Benchmarks".
+Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
+activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
+would inflate every speed-up. The int8 model of --speed is calibrated on random images: its
+latency is meaningful, its predictions are not (tools/export_onnx.py --evaluate measures mIoU).
+Speed targets are ratios measured within one run; see docs/deploy.md.
 """
 
 import argparse
+import importlib.util
+import json
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from statistics import median
 
 import _init_paths  # noqa: F401
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from config import load_config
-from models import build_model
+from core.predictor import Predictor, scaled_size, window_starts
+from models import build_model, load_weights
+from utils.fast_inference import optimize, set_allocator_options
 from utils.model_info import model_info
+
+SPEED_MODES = ("eager", "exact", "fast", "onnx-fp32", "onnx-int8")
+LABELS = {
+    "eager": "PyTorch eager fp32 (NCHW)",
+    "exact": "exact: BN folded + channels_last, fp32",
+    "fast": "fast: BN folded + channels_last + bf16",
+    "exact+compile": "exact + torch.compile",
+    "fast+compile": "fast + torch.compile",
+    "onnx-fp32": "ONNX Runtime fp32",
+    "onnx-int8": "ONNX Runtime int8 (static, QDQ)",
+}
+MULTISCALE = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 
 def parse_args(argv=None):
@@ -25,15 +61,40 @@ def parse_args(argv=None):
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--info", action="store_true", help="print params and FLOPs of --cfg models")
     mode.add_argument("--data", action="store_true", help="time the training data pipeline")
+    mode.add_argument("--speed", action="store_true", help="latency table of inference paths")
+    mode.add_argument("--allocator", action="store_true", help="latency with / without mallopt")
+    mode.add_argument("--multiscale", action="store_true", help="multi-scale + flip prediction")
     parser.add_argument("--cfg", nargs="+", default=[], help="experiment YAML file(s)")
     parser.add_argument(
         "--size", nargs=2, type=int, default=[1024, 2048], metavar=("H", "W"), help="input size"
     )
-    parser.add_argument("--repeats", type=int, default=10, help="--data: samples to time")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="--data: samples (10); --speed: rounds (5)"
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=SPEED_MODES,
+        default=None,
+        help="--speed paths (default: all; the ONNX ones when onnx and onnxruntime are "
+        "installed); --allocator paths (default: eager fast)",
+    )
+    parser.add_argument("--compile", action="store_true", help="--speed: add torch.compile runs")
+    parser.add_argument("--pth", help="trained weights (one --cfg only); default: random")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--rounds", type=int, default=2, help="--allocator: process pairs")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-mallopt", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     args = parser.parse_args(argv)
-    if args.info and not args.cfg:
-        parser.error("--info needs --cfg X.yaml [Y.yaml ...]")
+    if not (args.data or args.cfg):
+        parser.error("--info, --speed, --allocator and --multiscale need --cfg X.yaml [...]")
+    if args.pth and len(args.cfg) != 1:
+        parser.error("--pth goes with exactly one --cfg")
+    if args.multiscale and len(args.cfg) != 1:
+        parser.error("--multiscale takes one --cfg")
+    if args.repeats is None:
+        args.repeats = 10 if args.data else 5
     return args
 
 
@@ -54,14 +115,280 @@ def print_info(cfg_files, size, opts):
         )
 
 
+def load_model(cfg_file, pth, opts):
+    """The model of `cfg_file` in eval mode: `pth` weights, or random He-normal ones."""
+    cfg = load_config(cfg_file, ["MODEL.PRETRAINED", "", *opts])
+    torch.manual_seed(0)
+    model = build_model(cfg, pretrained=False)
+    if pth:
+        load_weights(model, pth)
+    else:
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    return cfg, model.eval()
+
+
+def sample_image(size, seed=0):
+    """A smooth random normalised image (1, 3, H, W): upsampled coarse noise."""
+    coarse = torch.randn(1, 3, 8, 16, generator=torch.Generator().manual_seed(seed))
+    return F.interpolate(coarse, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def main_output(outputs):
+    return outputs[-1] if isinstance(outputs, list | tuple) else outputs
+
+
+def speed_paths(model, modes, size, compile, workdir):
+    """{mode: callable} for the requested inference paths."""
+    paths = {}
+    for mode in modes:
+        if mode == "eager":
+            paths[mode] = model
+        elif mode in ("exact", "fast"):
+            paths[mode] = optimize(model, mode)
+            if compile:
+                paths[f"{mode}+compile"] = optimize(model, mode, compile=True)
+        elif mode.startswith("onnx"):
+            import deploy
+
+            fp32 = Path(workdir) / "model.onnx"
+            if not fp32.exists():
+                deploy.export_onnx(model, fp32, size)
+            path = fp32
+            if mode == "onnx-int8":
+                path = fp32.with_name("model_int8.onnx")
+                inputs = (sample_image(size, seed).numpy() for seed in range(1, 5))
+                deploy.quantize_int8(fp32, path, inputs)
+            paths[mode] = deploy.OnnxModel(path)
+    return paths
+
+
+def time_interleaved(paths, x, rounds):
+    """Seconds of every path on `x`, one call per path per round, after one warm-up call."""
+    times = {name: [] for name in paths}
+    with torch.no_grad():
+        for path in paths.values():
+            path(x)
+        for _ in range(rounds):
+            for name, path in paths.items():
+                start = time.perf_counter()
+                path(x)
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def measure_speed(cfg_file, args, modes):
+    """One row per path: median / min milliseconds, speed-up, GFLOP/s, agreement."""
+    cfg, model = load_model(cfg_file, args.pth, args.opts)
+    macs = model_info(model, tuple(args.size))["macs"]
+    params = sum(p.numel() for p in model.parameters())
+    x = sample_image(args.size)
+    with tempfile.TemporaryDirectory() as workdir:
+        paths = speed_paths(model, modes, args.size, args.compile, workdir)
+        times = time_interleaved(paths, x, args.repeats)
+        with torch.no_grad():
+            predictions = {name: main_output(path(x)).argmax(1) for name, path in paths.items()}
+    reference = predictions.get("eager")
+    rows = []
+    for name, seconds in times.items():
+        same = None
+        if reference is not None:
+            same = (predictions[name] == reference).float().mean().item()
+        rows.append(
+            {
+                "config": Path(cfg_file).stem.split("_sgd")[0],
+                "path": name,
+                "median_ms": 1000 * median(seconds),
+                "min_ms": 1000 * min(seconds),
+                "gflops": 2 * macs / 1e9,
+                "params_m": params / 1e6,
+                "same_pixels": same,
+            }
+        )
+    eager = next((r for r in rows if r["path"] == "eager"), None)
+    for row in rows:
+        row["speedup"] = eager["median_ms"] / row["median_ms"] if eager else None
+    return rows
+
+
+def print_speed(rows, size, repeats):
+    height, width = size
+    print(
+        f"input 1x3x{height}x{width}, {torch.get_num_threads()} threads, {repeats} interleaved "
+        "rounds; speed-up = eager median / path median; FLOPs = 2 x multiply-adds"
+    )
+    print(
+        "| config | params (M) | GFLOPs | path | median (ms) | min (ms) | images/s | GFLOP/s "
+        "| vs eager fp32 | same pixels as fp32 |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        speedup = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
+        same = f"{100 * r['same_pixels']:.2f}%" if r["same_pixels"] is not None else "-"
+        print(
+            f"| {r['config']} | {r['params_m']:.2f} | {r['gflops']:.1f} | {LABELS[r['path']]} | "
+            f"{r['median_ms']:.0f} | {r['min_ms']:.0f} | {1000 / r['median_ms']:.2f} | "
+            f"{r['gflops'] / r['median_ms'] * 1000:.0f} | {speedup} | {same} |"
+        )
+
+
+def run_allocator(args):
+    """Alternate subprocesses with and without mallopt; print median latencies per path."""
+    modes = args.modes or ["eager", "fast"]
+    results = {}
+    for cfg_file in args.cfg:
+        for _ in range(args.rounds):
+            for mallopt in (False, True):
+                command = [
+                    sys.executable, __file__, "--speed", "--json",
+                    "--cfg", cfg_file,
+                    "--size", *map(str, args.size),
+                    "--modes", *modes,
+                    "--repeats", str(args.repeats),
+                    "--threads", str(args.threads),
+                ]  # fmt: skip
+                if args.pth:
+                    command += ["--pth", args.pth]
+                if not mallopt:
+                    command.append("--no-mallopt")
+                output = subprocess.run(
+                    command + args.opts, check=True, capture_output=True, text=True
+                ).stdout
+                for row in json.loads(output.strip().splitlines()[-1]):
+                    key = (row["config"], row["path"], mallopt)
+                    results.setdefault(key, []).append(row["median_ms"])
+    height, width = args.size
+    print(
+        f"input 1x3x{height}x{width}, {args.threads} threads; median of {args.rounds} processes "
+        f"per case, each the median of {args.repeats} forwards"
+    )
+    print("| config | path | glibc default (ms) | set_allocator_options (ms) | speed-up |")
+    print("|---|---|---:|---:|---:|")
+    for (config, path, mallopt), values in results.items():
+        if mallopt:
+            continue
+        without, with_ = median(values), median(results[(config, path, True)])
+        print(
+            f"| {config} | {LABELS[path]} | {without:.0f} | {with_:.0f} | {without / with_:.2f}x |"
+        )
+
+
+def windows(size, crop):
+    """The Predictor's sliding windows (y0, y1, x0, x1) over `size` for a `crop`."""
+    strides = [max(1, int(c * 2.0 / 3.0)) for c in crop]
+    return [
+        (y0, min(y0 + crop[0], size[0]), x0, min(x0 + crop[1], size[1]))
+        for y0 in window_starts(size[0], crop[0], strides[0])
+        for x0 in window_starts(size[1], crop[1], strides[1])
+    ]
+
+
+def plain_multiscale(model, image, num_classes, crop, base_size, align_corners):
+    """Probabilities of `image` (1, 3, H, W) at MULTISCALE with flip, the straightforward way:
+    every window of every scale, and its mirror, is its own fp32 forward pass (the windows and
+    the averaging of the Predictor)."""
+    height, width = image.shape[-2:]
+    total = torch.zeros(1, num_classes, height, width)
+    for scale in MULTISCALE:
+        size = scaled_size(height, width, int(base_size * scale + 0.5))
+        scaled = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        probs = torch.zeros(1, num_classes, *size)
+        count = torch.zeros(1, 1, *size)
+        for y0, y1, x0, x1 in windows(size, crop):
+            window = scaled[:, :, y0:y1, x0:x1]
+            window = F.pad(window, (0, crop[1] - (x1 - x0), 0, crop[0] - (y1 - y0)))
+            for mirrored in (False, True):
+                logits = main_output(model(window.flip(-1) if mirrored else window))
+                out = F.interpolate(logits, crop, mode="bilinear", align_corners=align_corners)
+                out = out.softmax(1)
+                if mirrored:
+                    out = out.flip(-1)
+                probs[:, :, y0:y1, x0:x1] += out[:, :, : y1 - y0, : x1 - x0]
+                count[:, :, y0:y1, x0:x1] += 1
+        total += F.interpolate(
+            probs / count, size=(height, width), mode="bilinear", align_corners=align_corners
+        )
+    return total / len(MULTISCALE)
+
+
+def run_multiscale(args):
+    cfg, model = load_model(args.cfg[0], args.pth, args.opts)
+    width, height = cfg.TEST.IMAGE_SIZE
+    crop, base_size, align = (height, width), cfg.TEST.BASE_SIZE, cfg.MODEL.ALIGN_CORNERS
+    num_classes, output_index = cfg.DATASET.NUM_CLASSES, cfg.TEST.OUTPUT_INDEX
+    image = sample_image(args.size)
+    fast_model = optimize(model, "fast")
+    settings = {
+        "align_corners": align,
+        "output_index": output_index,
+        "scales": MULTISCALE,
+        "flip": True,
+        "crop_size": crop,
+        "base_size": base_size,
+        "device": "cpu",
+    }
+    runs = {
+        "plain loop, eager fp32, one crop / flip per forward": lambda: plain_multiscale(
+            model, image, num_classes, crop, base_size, align
+        ),
+        "Predictor, eager fp32": lambda: Predictor(model, num_classes, **settings)(image),
+        "Predictor, fast model": lambda: Predictor(fast_model, num_classes, **settings)(image),
+    }
+    results = {}
+    with torch.no_grad():
+        for name, run in runs.items():
+            start = time.perf_counter()
+            prediction = run().argmax(1)
+            results[name] = (time.perf_counter() - start, prediction)
+    count = sum(
+        len(windows(scaled_size(*args.size, int(base_size * s + 0.5)), crop)) for s in MULTISCALE
+    )
+    reference_time, reference = next(iter(results.values()))
+    height, width = args.size
+    print(
+        f"one 1x3x{height}x{width} image, scales {list(MULTISCALE)} + flip, crop {crop[0]}x"
+        f"{crop[1]}, base size {base_size}: {count} windows x 2 flips, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print("| method | seconds | speed-up | same pixels as the plain loop |")
+    print("|---|---:|---:|---:|")
+    for name, (seconds, prediction) in results.items():
+        same = (prediction == reference).float().mean().item()
+        print(f"| {name} | {seconds:.1f} | {reference_time / seconds:.2f}x | {100 * same:.2f}% |")
+
+
+def _have(*packages):
+    return all(importlib.util.find_spec(p) is not None for p in packages)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if not args.no_mallopt:
+        set_allocator_options()
+    if not (args.info or args.data):
+        torch.set_num_threads(args.threads)
     if args.info:
         print_info(args.cfg, args.size, args.opts)
     elif args.data:
         from datasets.benchmark import measure_data_pipeline, print_data_report
 
         print_data_report(measure_data_pipeline(repeats=args.repeats))
+    elif args.speed:
+        modes = args.modes or [
+            m for m in SPEED_MODES if not m.startswith("onnx") or _have("onnx", "onnxruntime")
+        ]
+        rows = []
+        for cfg_file in args.cfg:
+            rows += measure_speed(cfg_file, args, modes)
+        if args.json:
+            print(json.dumps(rows))
+        else:
+            print_speed(rows, args.size, args.repeats)
+    elif args.allocator:
+        run_allocator(args)
+    elif args.multiscale:
+        run_multiscale(args)
     return 0
 
 

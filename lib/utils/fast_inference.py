@@ -26,16 +26,16 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
 
 
 def set_allocator_options():
     """Keep freed memory in the process (glibc only; elsewhere a no-op). Returns whether set.
 
-    Blocks above the mmap threshold (at most 32 MiB in glibc) are always unmapped on free, so
-    mmap is switched off altogether, and the heap is never trimmed. The process keeps its peak
-    memory, which the next forward pass needs again anyway.
+    Blocks above the mmap threshold are unmapped on free, and some glibc versions refuse a
+    threshold above 32 MiB (less than one 1024x2048 activation), so mmap is switched off
+    altogether; the heap is never trimmed. The process keeps its peak memory, which the next
+    forward pass needs again anyway.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -152,7 +152,8 @@ def optimize(model, mode="fast", compile=False, example=None):
 
     - "exact": BatchNorm folded into the convolutions, weights and activations channels_last,
       fp32; the predictions are those of the eager model (outputs within ~1e-5 relative).
-    - "fast": the same under autocast: bfloat16 on CPU, float16 on CUDA.
+    - "fast": the same with convolution weights in bfloat16 (CPU; float16 on CUDA) and
+      autocast to that type; outputs are returned as float32.
     `compile` runs the result through `torch.compile` (slow first call). `example` is the input
     `fold_batchnorm` traces (default 1x3x64x64).
     """
@@ -166,6 +167,9 @@ def optimize(model, mode="fast", compile=False, example=None):
     dtype = None
     if mode == "fast":
         dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        for module in model.modules():
+            if isinstance(module, (*_CONVS, nn.Linear)):  # autocast would cast them every call
+                module.to(dtype)
     if compile:
         model = torch.compile(model)
     return InferenceModel(model, dtype).eval()

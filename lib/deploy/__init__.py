@@ -1,0 +1,26 @@
+"""Deployment: ONNX export, fp16 and int8 variants, and their evaluation with the same
+predictor and metrics as tools/test.py. Needs requirements-deploy.txt (onnx, onnxruntime)."""
+
+from .evaluate import evaluate, format_table, latency_ms
+from .onnx_export import (
+    INPUT_NAME,
+    calibration_inputs,
+    compare_outputs,
+    convert_fp16,
+    export_onnx,
+    quantize_int8,
+)
+from .runtime import OnnxModel
+
+__all__ = [
+    "INPUT_NAME",
+    "OnnxModel",
+    "calibration_inputs",
+    "compare_outputs",
+    "convert_fp16",
+    "evaluate",
+    "export_onnx",
+    "format_table",
+    "latency_ms",
+    "quantize_int8",
+]

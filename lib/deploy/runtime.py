@@ -1,0 +1,51 @@
+"""An exported ONNX model behind the PyTorch module interface, so the Predictor, the
+evaluation loop and the metrics of tools/test.py run it unchanged."""
+
+import onnxruntime as ort
+import torch
+from torch import nn
+
+__all__ = ["OnnxModel"]
+
+
+class OnnxModel(nn.Module):
+    """`model(x)` runs the ONNX Runtime session on a float32 (N, 3, H, W) tensor and returns
+    torch tensors on x's device: one tensor, or a list when the export has several outputs
+    (OCR: [aux, main]), as the PyTorch model does.
+
+    `threads` sets ONNX Runtime's intra-op threads (default: torch.get_num_threads(), so both
+    frameworks use the same cores); `providers` defaults to the CPU.
+    """
+
+    def __init__(self, path, threads=None, providers=None):
+        super().__init__()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = str(path)
+        self.session = ort.InferenceSession(
+            self.path, options, providers=providers or ["CPUExecutionProvider"]
+        )
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        self.fixed_size = tuple(model_input.shape[2:]) if _fixed(model_input.shape) else None
+
+    def forward(self, x):
+        if self.fixed_size is not None and tuple(x.shape[2:]) != self.fixed_size:
+            height, width = self.fixed_size
+            raise ValueError(
+                f"{self.path} was exported for {height}x{width} input, got "
+                f"{x.shape[2]}x{x.shape[3]}: set TEST.IMAGE_SIZE {width},{height} (the crop) "
+                "or export with --dynamic"
+            )
+        array = x.detach().to("cpu", torch.float32).contiguous().numpy()
+        outputs = [
+            torch.from_numpy(o).to(x.device)
+            for o in self.session.run(None, {self.input_name: array})
+        ]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+
+def _fixed(shape):
+    return all(isinstance(d, int) for d in shape[2:])
