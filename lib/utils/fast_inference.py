@@ -5,8 +5,8 @@
 
 Call `set_allocator_options()` once at start-up of every entry point: glibc otherwise gives the
 large activation blocks of a forward pass back to the OS when they are freed and page-faults
-them in again on the next pass (measured 1.26x slower for W48 and 1.8x for W18-Small-v2 at
-1024x2048 on a 2-core CPU).
+them in again on the next pass (eager fp32 at 1024x2048 on 2 CPU threads measured 1.20x slower
+for W48 and 1.86x for W18-Small-v2; docs/deploy.md).
 """
 
 import copy
