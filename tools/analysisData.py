@@ -16,6 +16,7 @@ import _init_paths  # noqa: F401
 import numpy as np
 
 from datatools.statistics import class_statistics, format_table, plot_means, rows, write_csv
+from utils import cli
 from utils.colormap import ClassTable
 
 
@@ -34,15 +35,7 @@ def parse_args(argv=None):
         default=["val", "test", "train"],
         help="lists <split>_list.txt to analyse (default: val test train)",
     )
-    parser.add_argument(
-        "--color-map", default="colorMap.txt", help="class table (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--values",
-        choices=("ids", "classes"),
-        default="ids",
-        help="label pixels are raw ids of the table (default) or class indices",
-    )
+    cli.add_class_table_arguments(parser)
     parser.add_argument(
         "--csv", default=None, help="CSV output (default: <data-dir>/class_statistics.csv)"
     )

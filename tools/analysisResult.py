@@ -18,6 +18,7 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 
 from datatools.results import rank, score_folder, write_comparisons, write_scores
+from utils import cli
 from utils.colormap import ClassTable
 
 
@@ -43,15 +44,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--top-k", type=int, default=20, help="images in easy/ and in hard/ (default: 20)"
     )
-    parser.add_argument(
-        "--color-map", default="colorMap.txt", help="class table (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--values",
-        choices=("ids", "classes"),
-        default="ids",
-        help="label pixels are raw ids of the table (default) or class indices",
-    )
+    cli.add_class_table_arguments(parser)
     parser.add_argument(
         "--pred-values",
         choices=("ids", "classes"),

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from utils import cli
 from utils.fast_inference import set_allocator_options
 from utils.inference import Segmenter
 from utils.visualize import colorize
@@ -34,21 +35,14 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cfg", required=True, help="experiment YAML file")
-    parser.add_argument("--pth", default=None, help="weights file (default: TEST.MODEL_FILE)")
+    cli.add_model_arguments(parser)
     parser.add_argument("--input_video", required=True, help="any video OpenCV can read")
     parser.add_argument("--output_video", required=True, help="output .avi file")
     parser.add_argument("--batch_size", type=int, default=12, help="frames per forward pass")
     parser.add_argument(
         "--scale_factor", type=float, default=0.5, help="resize frames by this before inference"
     )
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
-    parser.add_argument(
-        "--exact",
-        action="store_true",
-        help="the model as trained, fp32 (default: BatchNorm folded, bf16/fp16 autocast)",
-    )
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    cli.add_inference_arguments(parser)
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.scale_factor <= 0:
         parser.error("--batch_size must be >= 1 and --scale_factor > 0")

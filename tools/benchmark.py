@@ -8,16 +8,18 @@
                 ONNX Runtime fp32 / int8; every path is timed in turn, round after round, and
                 compared with eager fp32 (speed-up, share of identical argmax pixels)
   --allocator   eager / optimised latency with and without utils.fast_inference's
-                set_allocator_options (mallopt is per process: each case is a subprocess)
+                set_allocator_options (mallopt is per process: each case is a subprocess), and
+                each path against eager fp32 with glibc's defaults, i.e. the original code
   --multiscale  one --size image predicted at TEST scales 0.5-1.75 with flip: a plain loop (every
-                crop and flip its own fp32 forward, as the original code) against the Predictor
-                with the fast model
+                crop and flip its own fp32 forward, as the original code; also run in a
+                subprocess with glibc's default allocator) against the Predictor with the
+                eager, exact and fast models (with --compile also the compiled fast model)
 
 Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
 activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
 would inflate every speed-up. The int8 model of --speed is calibrated on random images: its
 latency is meaningful, its predictions are not (tools/export_onnx.py --evaluate measures mIoU).
-Speed targets are ratios measured within one run; see docs/deploy.md.
+Speed targets are ratios measured within one run; README.md lists the commands and results.
 """
 
 import argparse
@@ -79,12 +81,15 @@ def parse_args(argv=None):
         help="--speed paths (default: all; the ONNX ones when onnx and onnxruntime are "
         "installed); --allocator paths (default: eager fast)",
     )
-    parser.add_argument("--compile", action="store_true", help="--speed: add torch.compile runs")
+    parser.add_argument(
+        "--compile", action="store_true", help="--speed, --multiscale: add torch.compile runs"
+    )
     parser.add_argument("--pth", help="trained weights (one --cfg only); default: random")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--rounds", type=int, default=2, help="--allocator: process pairs")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-mallopt", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--plain-only", default=None, help=argparse.SUPPRESS)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     args = parser.parse_args(argv)
     if not (args.data or args.cfg):
@@ -265,14 +270,20 @@ def run_allocator(args):
         f"input 1x3x{height}x{width}, {args.threads} threads; median of {args.rounds} processes "
         f"per case, each the median of {args.repeats} forwards"
     )
-    print("| config | path | glibc default (ms) | set_allocator_options (ms) | speed-up |")
-    print("|---|---|---:|---:|---:|")
+    print(
+        "| config | path | glibc default (ms) | set_allocator_options (ms) | speed-up "
+        "| vs eager fp32 with glibc default (the original code) |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
     for (config, path, mallopt), values in results.items():
         if mallopt:
             continue
         without, with_ = median(values), median(results[(config, path, True)])
+        original = results.get((config, "eager", False))
+        versus = f"{median(original) / with_:.2f}x" if original else "-"
         print(
-            f"| {config} | {LABELS[path]} | {without:.0f} | {with_:.0f} | {without / with_:.2f}x |"
+            f"| {config} | {LABELS[path]} | {without:.0f} | {with_:.0f} | {without / with_:.2f}x "
+            f"| {versus} |"
         )
 
 
@@ -314,50 +325,100 @@ def plain_multiscale(model, image, num_classes, crop, base_size, align_corners):
     return total / len(MULTISCALE)
 
 
+PLAIN = "plain loop, eager fp32, one crop / flip per forward"
+ORIGINAL = "the same plain loop with glibc's default allocator (the original code)"
+
+
 def run_multiscale(args):
+    """Time the plain loop and the Predictor on one image; with --plain-only (internal) time
+    the plain loop alone and save its prediction, for the glibc-default subprocess."""
     cfg, model = load_model(args.cfg[0], args.pth, args.opts)
     width, height = cfg.TEST.IMAGE_SIZE
     crop, base_size, align = (height, width), cfg.TEST.BASE_SIZE, cfg.MODEL.ALIGN_CORNERS
-    num_classes, output_index = cfg.DATASET.NUM_CLASSES, cfg.TEST.OUTPUT_INDEX
+    num_classes = cfg.DATASET.NUM_CLASSES
     image = sample_image(args.size)
-    fast_model = optimize(model, "fast")
     settings = {
         "align_corners": align,
-        "output_index": output_index,
+        "output_index": cfg.TEST.OUTPUT_INDEX,
         "scales": MULTISCALE,
         "flip": True,
         "crop_size": crop,
         "base_size": base_size,
         "device": "cpu",
     }
-    runs = {
-        "plain loop, eager fp32, one crop / flip per forward": lambda: plain_multiscale(
-            model, image, num_classes, crop, base_size, align
-        ),
-        "Predictor, eager fp32": lambda: Predictor(model, num_classes, **settings)(image),
-        "Predictor, fast model": lambda: Predictor(fast_model, num_classes, **settings)(image),
-    }
-    results = {}
-    with torch.no_grad():
-        for name, run in runs.items():
-            start = time.perf_counter()
-            prediction = run().argmax(1)
-            results[name] = (time.perf_counter() - start, prediction)
+
+    def plain():
+        return plain_multiscale(model, image, num_classes, crop, base_size, align)
+
+    def predictor(path):
+        return lambda: Predictor(path, num_classes, **settings)(image)
+
+    if args.plain_only:
+        seconds, prediction = timed(plain)
+        torch.save(prediction, args.plain_only)
+        print(json.dumps(seconds))
+        return
+    runs = {PLAIN: plain, "Predictor, eager fp32": predictor(model)}
+    for mode in ("exact", "fast"):
+        runs[f"Predictor, {LABELS[mode].split(':')[0]} model"] = predictor(optimize(model, mode))
+    if args.compile:
+        compiled = optimize(model, "fast", compile=True)
+        with torch.no_grad():  # compile for the batch of two crops before timing
+            compiled(torch.zeros(2, 3, *crop))
+        runs["Predictor, fast + torch.compile (compiled beforehand)"] = predictor(compiled)
+    results = {name: timed(run) for name, run in runs.items()}
+    if not args.no_mallopt:
+        results = {ORIGINAL: original_multiscale(args), **results}
     count = sum(
         len(windows(scaled_size(*args.size, int(base_size * s + 0.5)), crop)) for s in MULTISCALE
     )
-    reference_time, reference = next(iter(results.values()))
     height, width = args.size
     print(
         f"one 1x3x{height}x{width} image, scales {list(MULTISCALE)} + flip, crop {crop[0]}x"
         f"{crop[1]}, base size {base_size}: {count} windows x 2 flips, "
         f"{torch.get_num_threads()} threads"
     )
-    print("| method | seconds | speed-up | same pixels as the plain loop |")
-    print("|---|---:|---:|---:|")
+    reference_time, reference = results[PLAIN]
+    original_time = results[ORIGINAL][0] if ORIGINAL in results else None
+    print(
+        "| method | seconds | vs the plain loop | vs the original code | same pixels as the "
+        "plain loop |"
+    )
+    print("|---|---:|---:|---:|---:|")
     for name, (seconds, prediction) in results.items():
         same = (prediction == reference).float().mean().item()
-        print(f"| {name} | {seconds:.1f} | {reference_time / seconds:.2f}x | {100 * same:.2f}% |")
+        versus = f"{original_time / seconds:.2f}x" if original_time else "-"
+        print(
+            f"| {name} | {seconds:.1f} | {reference_time / seconds:.2f}x | {versus} "
+            f"| {100 * same:.2f}% |"
+        )
+
+
+def timed(run):
+    """(seconds, argmax prediction) of one call of `run`."""
+    with torch.no_grad():
+        start = time.perf_counter()
+        prediction = run().argmax(1)
+    return time.perf_counter() - start, prediction
+
+
+def original_multiscale(args):
+    """The plain loop in a subprocess without set_allocator_options: (seconds, prediction)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        saved = Path(workdir) / "plain.pt"
+        command = [
+            sys.executable, __file__, "--multiscale", "--no-mallopt",
+            "--plain-only", str(saved),
+            "--cfg", args.cfg[0],
+            "--size", *map(str, args.size),
+            "--threads", str(args.threads),
+        ]  # fmt: skip
+        if args.pth:
+            command += ["--pth", args.pth]
+        output = subprocess.run(
+            command + args.opts, check=True, capture_output=True, text=True
+        ).stdout
+        return json.loads(output.strip().splitlines()[-1]), torch.load(saved, weights_only=True)
 
 
 def _have(*packages):

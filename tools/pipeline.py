@@ -22,6 +22,7 @@ import _init_paths  # noqa: F401
 import cv2
 from tqdm import tqdm
 
+from utils import cli
 from utils.fast_inference import set_allocator_options
 from utils.inference import Segmenter, read_image, write_class_map
 from utils.visualize import colorize, overlay, write_image
@@ -34,19 +35,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cfg", required=True, help="experiment YAML file")
-    parser.add_argument("--pth", default=None, help="weights file (default: TEST.MODEL_FILE)")
+    cli.add_model_arguments(parser)
     parser.add_argument("--input", required=True, help="an image, a folder or a .txt/.lst list")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--root", default=".", help="folder that relative list entries start from")
     parser.add_argument("--batch_size", type=int, default=4, help="images per forward pass")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
-    parser.add_argument(
-        "--exact",
-        action="store_true",
-        help="the model as trained, fp32 (default: BatchNorm folded, bf16/fp16 autocast)",
-    )
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    cli.add_inference_arguments(parser)
     return parser.parse_args(argv)
 
 

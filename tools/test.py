@@ -3,6 +3,12 @@
   python tools/test.py --cfg X.yaml TEST.MODEL_FILE m.pth \
       TEST.SCALE_LIST 0.5,0.75,1.0 TEST.FLIP_TEST True
   torchrun --nproc_per_node=N tools/test.py --cfg X.yaml ...      each process takes a shard
+  python tools/test.py --cfg X.yaml TEST.MODEL_FILE model.onnx    an export of tools/export_onnx.py
+
+A TEST.MODEL_FILE ending in .onnx (fp32, fp16 or int8) runs in ONNX Runtime (onnxruntime, from
+requirements-deploy.txt; the CUDA provider when the device is CUDA and onnxruntime-gpu has it,
+else the CPU) through the same predictor; a fixed-size export makes its size the window
+(TEST.IMAGE_SIZE), and --exact does not apply (the file runs as exported).
 
 On a labelled list (DATASET.TEST_SET) it prints the per-class IoU table, mIoU, pixel and mean
 accuracy and saves the confusion matrix (.npy and a PNG heat map); on an image-only list it
@@ -53,6 +59,26 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def load_onnx(path, cfg, device, exact):
+    """(model, cfg, description) for an ONNX file: an `OnnxModel` on `device`'s execution
+    provider, and `cfg` with the window of a fixed-size export (`deploy.export_window`)."""
+    try:
+        import deploy  # onnx / onnxruntime are optional dependencies
+    except ImportError as error:
+        raise SystemExit(
+            f"error: {error}; evaluating {path} needs ONNX Runtime: "
+            "pip install -r requirements-deploy.txt"
+        ) from error
+    logger = logging.getLogger("test")
+    if exact:
+        logger.info("--exact is ignored for an ONNX model: it runs as exported")
+    model = deploy.OnnxModel(path, providers=deploy.providers_for(device))
+    providers = model.session.get_providers()
+    if device.type == "cuda" and "CUDAExecutionProvider" not in providers:
+        logger.info("this onnxruntime has no CUDA provider: %s runs on the CPU", path.name)
+    return model, deploy.export_window(cfg, model), f"ONNX Runtime ({', '.join(providers)})"
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.cfg, args.opts)
@@ -65,17 +91,21 @@ def main(argv=None):
     if not model_file.is_file():
         raise SystemExit(
             f"error: model file {model_file} does not exist; train first or pass "
-            "TEST.MODEL_FILE path/to/weights.pth"
+            "TEST.MODEL_FILE path/to/weights.pth (or model.onnx)"
         )
-    model = models.build_model(cfg, pretrained=False)
-    models.load_weights(model, model_file)
-    model = optimize(model.to(dist.device).eval(), "exact" if args.exact else "fast")
+    if model_file.suffix.lower() == ".onnx":
+        model, cfg, inference = load_onnx(model_file, cfg, dist.device, args.exact)
+    else:
+        model = models.build_model(cfg, pretrained=False)
+        models.load_weights(model, model_file)
+        model = optimize(model.to(dist.device).eval(), "exact" if args.exact else "fast")
+        inference = "exact fp32" if args.exact else "optimised"
     logger.info(
         "loaded %s; scales %s, flip %s, %s inference",
         model_file,
         list(cfg.TEST.SCALE_LIST),
         cfg.TEST.FLIP_TEST,
-        "exact fp32" if args.exact else "optimised",
+        inference,
     )
 
     dataset = datasets.build_dataset(cfg, "test")

@@ -13,6 +13,7 @@ follows the original `BaseDataset.multi_scale_inference`, with these deliberate 
   than the crop; the original padded with black (-mean/std).
 """
 
+import copy
 import math
 
 import torch
@@ -80,10 +81,7 @@ class Predictor:
         if not self.scales or min(self.scales) <= 0:
             raise ValueError(f"scales must be positive numbers, got {list(scales)}")
         self.flip = bool(flip)
-        self.crop_size = None if crop_size is None else tuple(int(c) for c in crop_size)
-        if self.crop_size is not None and (len(self.crop_size) != 2 or min(self.crop_size) < 1):
-            raise ValueError(f"crop_size must be (height, width) >= 1, got {crop_size}")
-        self.base_size = int(base_size) if base_size else None
+        self._set_sizes(crop_size, base_size)
         if device is None:
             device = next((p.device for p in model.parameters()), torch.device("cpu"))
         self.device = torch.device(device)
@@ -111,6 +109,18 @@ class Predictor:
             flip_pairs=flip_pairs,
             max_batch=max_batch,
         )
+
+    def with_sizes(self, crop_size, base_size):
+        """A copy with the same model and settings but another `crop_size` and `base_size`."""
+        other = copy.copy(self)
+        other._set_sizes(crop_size, base_size)
+        return other
+
+    def _set_sizes(self, crop_size, base_size):
+        self.crop_size = None if crop_size is None else tuple(int(c) for c in crop_size)
+        if self.crop_size is not None and (len(self.crop_size) != 2 or min(self.crop_size) < 1):
+            raise ValueError(f"crop_size must be (height, width) >= 1, got {crop_size}")
+        self.base_size = int(base_size) if base_size else None
 
     def _flip_permutation(self, flip_pairs):
         permutation = list(range(self.num_classes))

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from core.predictor import scaled_size
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -73,11 +75,16 @@ def apply_lut(lut, array):
     return np.take(lut, array)
 
 
-def scaled_size(height, width, long_side):
-    """(height, width) with the long side resized to `long_side`, aspect kept (rounded half up)."""
-    if height > width:
-        return long_side, max(1, int(width * long_side / height + 0.5))
-    return max(1, int(height * long_side / width + 0.5)), long_side
+def list_lines(list_file):
+    """(line number, fields, stripped line) of each non-blank line of a list file (UTF-8, a byte
+    order mark allowed); ValueError when there is none."""
+    lines = []
+    for line_no, line in enumerate(list_file.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if line.strip():
+            lines.append((line_no, line.split(), line.strip()))
+    if not lines:
+        raise ValueError(f"list file {list_file} is empty")
+    return lines
 
 
 def read_file(path, what, where):
@@ -228,18 +235,13 @@ class BaseDataset(Dataset):
 
     def _read_list(self, root, list_file):
         rows = []
-        for line_no, line in enumerate(list_file.read_text(encoding="utf-8-sig").splitlines(), 1):
-            items = line.split()
-            if not items:
-                continue
+        for line_no, items, line in list_lines(list_file):
             if len(items) == 1 and self.mode != "test":
                 raise ValueError(
-                    f"{list_file}:{line_no}: expected 'image label', got {line.strip()!r} "
+                    f"{list_file}:{line_no}: expected 'image label', got {line!r} "
                     "(image-only lines are for test lists)"
                 )
             rows.append((line_no, items[0], items[1] if len(items) > 1 else None))
-        if not rows:
-            raise ValueError(f"list file {list_file} is empty")
         first_line, _, first_label = rows[0]
         for line_no, _, label in rows:
             if (label is None) != (first_label is None):

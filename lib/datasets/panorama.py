@@ -18,7 +18,7 @@ mode, so tools/test.py writes predictions (raw ids, `<name>.png`) for it instead
 
 from pathlib import Path
 
-from .base_dataset import Sample
+from .base_dataset import Sample, list_lines
 from .custom import CustomDataset
 from .registry import register_dataset
 
@@ -40,18 +40,13 @@ class Panorama(CustomDataset):
 
     def _read_list(self, root, list_file):
         rows = []
-        for line_no, line in enumerate(list_file.read_text(encoding="utf-8-sig").splitlines(), 1):
-            items = line.split()
-            if not items:
-                continue
+        for line_no, items, line in list_lines(list_file):
             if len(items) > 1:
                 raise ValueError(
                     f"{list_file}:{line_no}: expected one base name per line (image/<name>.jpg, "
-                    f"label/<name>.png), got {line.strip()!r}"
+                    f"label/<name>.png), got {line!r}"
                 )
             rows.append((line_no, items[0]))
-        if not rows:
-            raise ValueError(f"list file {list_file} is empty")
         data = self._data_dir(root, list_file, rows[0][1])
         labelled = not (self.mode == "test" and "test" in list_file.name)
         return [

@@ -1,6 +1,7 @@
 """Accuracy and latency of model variants (PyTorch, ONNX fp32 / fp16 / int8), through the
 Predictor, `predict_dataset` and the metrics that tools/test.py uses."""
 
+import logging
 import time
 
 import torch
@@ -9,14 +10,39 @@ from core.function import predict_dataset
 from core.predictor import Predictor
 from utils.metrics import segmentation_scores
 
-__all__ = ["evaluate", "format_table", "latency_ms"]
+__all__ = ["evaluate", "export_window", "format_table", "latency_ms"]
+
+logger = logging.getLogger(__name__)
+
+
+def export_window(cfg, model):
+    """`cfg` for predicting with `model`: a fixed-size export (an `OnnxModel` with `fixed_size`
+    (H, W)) only accepts its export size, so that size becomes the sliding window
+    (TEST.IMAGE_SIZE, w x h; smaller scaled images are padded to it). `cfg` itself for a
+    dynamic export, a PyTorch model or a window that already fits."""
+    size = getattr(model, "fixed_size", None)
+    width, height = cfg.TEST.IMAGE_SIZE
+    if size is None or tuple(size) == (height, width):
+        return cfg
+    logger.info(
+        "fixed-size export: the evaluation crop (TEST.IMAGE_SIZE) becomes %dx%d (was %dx%d)",
+        *size,
+        height,
+        width,
+    )
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.TEST.IMAGE_SIZE = [int(size[1]), int(size[0])]
+    cfg.freeze()
+    return cfg
 
 
 def evaluate(model, cfg, loader, device="cpu", on_prediction=None, show_progress=False):
     """Scores (`segmentation_scores`: IoU, mIoU, pixel_acc, mean_acc) of `model` on the labelled
-    `loader`, predicted with the TEST settings of `cfg`. `on_prediction(class_map, name, size)`
-    sees every prediction (uint8, label size)."""
-    predictor = Predictor.from_config(cfg, model, device)
+    `loader`, predicted with the TEST settings of `cfg` (the window of a fixed-size export: its
+    size, `export_window`). `on_prediction(class_map, name, size)` sees every prediction (uint8,
+    label size)."""
+    predictor = Predictor.from_config(export_window(cfg, model), model, device)
     confusion = predict_dataset(
         predictor,
         loader,

@@ -5,7 +5,16 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-__all__ = ["OnnxModel"]
+__all__ = ["OnnxModel", "providers_for"]
+
+
+def providers_for(device):
+    """ONNX Runtime execution providers for a torch `device`: CUDA on that GPU when the device is
+    CUDA and the installed onnxruntime has it (onnxruntime-gpu), then the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        return [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
 
 
 class OnnxModel(nn.Module):

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .pooling import adaptive_pool2d
+
 # Rows are pooled to POSITION_UNITS // POS_RFACTOR heights (16 for the paper's POS_RFACTOR 8).
 POSITION_UNITS = 128
 
@@ -86,8 +88,9 @@ class HANet(nn.Module):
         super().__init__()
         rows = POSITION_UNITS // pos_rfactor
         mid = math.ceil(in_channels / r_factor)
-        pool = {"mean": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}[pooling]
-        self.rowpool = pool((rows, 1))
+        # Adaptive pooling to (rows, 1); `adaptive_pool2d` also exports with a dynamic height.
+        self.rowpool_size = (rows, 1)
+        self.rowpool_mode = {"mean": "avg", "max": "max"}[pooling]
         # The original used Dropout2d on the (B, C, rows) profile, which drops whole channels.
         self.dropout = nn.Dropout1d(dropout) if dropout > 0 else nn.Identity()
         self.attention_first = conv1d_bn_relu(in_channels, mid, 1, bias=False)
@@ -121,7 +124,7 @@ class HANet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, low, high):
-        profile = self.rowpool(low).squeeze(3)
+        profile = adaptive_pool2d(low, self.rowpool_size, self.rowpool_mode).squeeze(3)
         if self.pos_encoding and self.pos_injection == 1:
             profile = self.pos_emb1d_1st(profile)
         profile = self.attention_first(self.dropout(profile))

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .pooling import adaptive_pool2d
+
 
 class ConvModule(nn.Module):
     """Conv2d, then BatchNorm (if `norm`; the conv has a bias otherwise), then `act` (if any)."""
@@ -111,7 +113,11 @@ class ShuffleUnit(nn.Module):
 
 
 class CrossResolutionWeighting(nn.Module):
-    """Channel weights computed from all branches pooled to the smallest resolution."""
+    """Channel weights computed from all branches pooled to the smallest resolution.
+
+    The pooling is `F.adaptive_avg_pool2d` to the smallest branch's size, through
+    `adaptive_pool2d`, which also exports to ONNX (fixed or dynamic size).
+    """
 
     def __init__(self, channels, ratio):
         super().__init__()
@@ -121,8 +127,7 @@ class CrossResolutionWeighting(nn.Module):
         self.conv2 = ConvModule(total // ratio, total, 1, act=nn.Sigmoid)
 
     def forward(self, xs):
-        size = xs[-1].shape[-2:]
-        pooled = [F.adaptive_avg_pool2d(x, size) for x in xs[:-1]] + [xs[-1]]
+        pooled = [adaptive_pool2d(x, xs[-1]) for x in xs[:-1]] + [xs[-1]]
         weights = self.conv2(self.conv1(torch.cat(pooled, dim=1))).split(self.channels, dim=1)
         return [
             x * F.interpolate(w, size=x.shape[-2:], mode="nearest")

@@ -68,7 +68,15 @@ def barrier():
 
 
 def all_reduce_sum(tensor):
-    """Sum `tensor` over all processes in place (no-op in a single process); returns it."""
-    if dist.is_initialized():
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    """Sum `tensor` over all processes in place (no-op in a single process); returns it.
+
+    NCCL reduces CUDA tensors only: a CPU tensor makes a round trip through this process's GPU.
+    """
+    if not dist.is_initialized():
+        return tensor
+    if dist.get_backend() == "nccl" and tensor.device.type != "cuda":
+        on_device = tensor.to(torch.device("cuda", torch.cuda.current_device()))
+        dist.all_reduce(on_device, op=dist.ReduceOp.SUM)
+        return tensor.copy_(on_device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor

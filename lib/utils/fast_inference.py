@@ -6,7 +6,7 @@
 Call `set_allocator_options()` once at start-up of every entry point: glibc otherwise gives the
 large activation blocks of a forward pass back to the OS when they are freed and page-faults
 them in again on the next pass (eager fp32 at 1024x2048 on 2 CPU threads measured 1.20x slower
-for W48 and 1.86x for W18-Small-v2; docs/deploy.md).
+for W48 and 1.86x for W18-Small-v2; README.md, tools/benchmark.py --allocator).
 """
 
 import copy
@@ -154,7 +154,9 @@ def optimize(model, mode="fast", compile=False, example=None):
       fp32; the predictions are those of the eager model (outputs within ~1e-5 relative).
     - "fast": the same with convolution weights in bfloat16 (CPU; float16 on CUDA) and
       autocast to that type; outputs are returned as float32.
-    `compile` runs the result through `torch.compile` (slow first call). `example` is the input
+    `compile` runs the result through `torch.compile` with Inductor's freezing (weights become
+    constants: convolutions are prepacked and fused with their ReLU / residual add); the first
+    call per input shape compiles (about a minute for HRNet). `example` is the input
     `fold_batchnorm` traces (default 1x3x64x64).
     """
     if mode not in MODES:
@@ -171,5 +173,5 @@ def optimize(model, mode="fast", compile=False, example=None):
             if isinstance(module, (*_CONVS, nn.Linear)):  # autocast would cast them every call
                 module.to(dtype)
     if compile:
-        model = torch.compile(model)
+        model = torch.compile(model, options={"freezing": True})
     return InferenceModel(model, dtype).eval()

@@ -10,8 +10,9 @@ config: scales, flip, sliding window):
     inference(network, {"input_list": [...], "output_list": [...]})  writes class-index PNGs
 
 Images are BGR uint8 (H, W, 3), as `cv2.imread` returns them. `Segmenter.from_files(cfg, pth)`
-builds everything from a YAML and a weights file; `segmenter(images)` returns class maps and
-confidences (the max softmax probability) for a list of images of any sizes.
+builds everything from a YAML and a weights file, `Segmenter(predictor)` wraps a
+`core.predictor.Predictor`; `segmenter(images)` returns class maps and confidences (the max
+softmax probability) for a list of images of any sizes.
 """
 
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 import models
 from config import load_config
-from core.predictor import LIP_FLIP_PAIRS, Predictor, scaled_size
+from core.predictor import Predictor, scaled_size
 from utils.colormap import ClassTable
 from utils.distributed import pick_device
 from utils.fast_inference import optimize
@@ -90,51 +91,29 @@ def palette_for(cfg):
 
 
 class Segmenter:
-    """A model with its test-time settings: BGR uint8 images in, class maps and confidences out.
+    """A `core.predictor.Predictor` for BGR uint8 images: class maps and confidences out.
 
-    Per image and scale, the image is resized to its own size times the scale and run whole when
-    it fits in `crop_size` (height, width), else in sliding windows of that size (see
-    `core.predictor.Predictor`); probabilities are averaged over scales and flips at the image's
-    size. Images go through the model `batch_size` at a time, consecutive images of the same size
-    together. `device` defaults to the model's.
+    Per image and scale, the image is resized to its own size times the scale (the predictor's
+    `base_size` is not used) and run whole when it fits in the predictor's `crop_size` (height,
+    width), else in sliding windows of that size; probabilities are averaged over scales and flips
+    at the image's size. Images go through the model `predictor.max_batch` at a time, consecutive
+    images of the same size together.
     """
 
-    def __init__(
-        self,
-        model,
-        num_classes,
-        *,
-        align_corners=False,
-        output_index=-1,
-        scales=(1.0,),
-        flip=False,
-        crop_size=None,
-        flip_pairs=None,
-        device=None,
-        batch_size=4,
-        preprocess_function=default_preprocess_function,
-        palette=None,
-    ):
-        if not 1 <= num_classes <= 256:
-            raise ValueError(f"class maps are uint8: 1..256 classes supported, got {num_classes}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        settings = dict(
-            num_classes=num_classes,
-            align_corners=align_corners,
-            output_index=output_index,
-            scales=scales,
-            flip=flip,
-            flip_pairs=flip_pairs,
-            device=device,
-            max_batch=int(batch_size),
-        )
-        # Two predictors because the Predictor pads an image smaller than the crop up to the
-        # crop: a VGA photo would cost a whole 1024x2048 Cityscapes window.
-        self.whole = Predictor(model, crop_size=None, **settings)
-        self.windows = Predictor(model, crop_size=crop_size, **settings) if crop_size else None
-        self.device = self.whole.device
-        self.batch_size = int(batch_size)
+    def __init__(self, predictor, *, preprocess_function=default_preprocess_function, palette=None):
+        if not 1 <= predictor.num_classes <= 256:
+            raise ValueError(
+                f"class maps are uint8: 1..256 classes supported, got {predictor.num_classes}"
+            )
+        # Batches that fit in the crop run through a copy without one: the Predictor pads an
+        # image smaller than its crop up to the crop, and a VGA photo would cost a whole
+        # 1024x2048 Cityscapes window.
+        self.whole = predictor.with_sizes(crop_size=None, base_size=None)
+        self.windows = None
+        if predictor.crop_size:
+            self.windows = predictor.with_sizes(predictor.crop_size, base_size=None)
+        self.device = predictor.device
+        self.batch_size = predictor.max_batch
         self.preprocess_function = preprocess_function
         self.palette = voc_palette() if palette is None else np.asarray(palette, np.uint8)
 
@@ -148,24 +127,14 @@ class Segmenter:
         BatchNorm folded, channels_last, bf16 autocast on CPU / fp16 on CUDA); `exact` runs the
         model itself in fp32.
         """
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         device = pick_device(device)
         model = model.to(device).eval()
         if not exact:
             model = optimize(model, "fast")
-        width, height = cfg.TEST.IMAGE_SIZE
-        return cls(
-            model,
-            cfg.DATASET.NUM_CLASSES,
-            align_corners=cfg.MODEL.ALIGN_CORNERS,
-            output_index=cfg.TEST.OUTPUT_INDEX,
-            scales=cfg.TEST.SCALE_LIST,
-            flip=cfg.TEST.FLIP_TEST,
-            crop_size=(height, width),
-            flip_pairs=LIP_FLIP_PAIRS if cfg.DATASET.DATASET.lower() == "lip" else None,
-            device=device,
-            batch_size=batch_size,
-            palette=palette_for(cfg),
-        )
+        predictor = Predictor.from_config(cfg, model, device, max_batch=batch_size)
+        return cls(predictor, palette=palette_for(cfg))
 
     @classmethod
     def from_files(cls, cfg_file, weights=None, opts=(), device=None, exact=False, batch_size=4):

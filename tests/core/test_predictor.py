@@ -139,6 +139,18 @@ def test_flip_and_windows_share_forward_passes():
     assert model.batch_sizes == [2]  # whole image and its mirror
 
 
+def test_with_sizes_is_a_copy_with_other_sizes():
+    model = TinySegModel()
+    image = torch.randn(1, 3, 20, 40)
+    settings = dict(scales=[0.75, 1.0], flip=True, flip_pairs=[(0, 1)])
+    windows = Predictor(model, K, crop_size=(16, 16), base_size=48, **settings)
+    whole = windows.with_sizes(crop_size=None, base_size=None)
+    assert (windows.crop_size, windows.base_size) == ((16, 16), 48)  # the original is unchanged
+    torch.testing.assert_close(whole(image), Predictor(model, K, **settings)(image))
+    with pytest.raises(ValueError, match=r"crop_size must be \(height, width\) >= 1"):
+        windows.with_sizes((16,), None)
+
+
 def test_output_index_picks_the_main_output_of_a_list():
     image = torch.randn(1, 3, 24, 24)
     single = Predictor(TinySegModel(), K, crop_size=(16, 16))(image)

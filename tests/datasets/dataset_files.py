@@ -4,6 +4,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import train
+from tiny_run import TINY_MODEL
 
 from config import load_config
 
@@ -65,3 +67,22 @@ def config(dataset, root, num_classes, train_set="train.lst", test_set="val.lst"
             *opts,
         ],
     )  # fmt: skip
+
+
+def train_one_epoch(tmp_path, dataset, num_classes, train_set, test_set, *opts):
+    """One epoch of the tiny model through tools/train.py on `dataset` at tmp_path/data (32x32
+    crops, batches of 2, ignore label 255); `opts` are more KEY VALUE. Returns the run folder."""
+    cfg_file = tmp_path / "tiny.yaml"
+    cfg_file.write_text(TINY_MODEL)
+    run = [
+        "OUTPUT_DIR", str(tmp_path / "out"), "LOG_DIR", str(tmp_path / "log"), "WORKERS", "0",
+        "DATASET.DATASET", dataset, "DATASET.ROOT", str(tmp_path / "data"),
+        "DATASET.NUM_CLASSES", str(num_classes),
+        "DATASET.TRAIN_SET", train_set, "DATASET.TEST_SET", test_set,
+        "TRAIN.IMAGE_SIZE", "[32, 32]", "TRAIN.BASE_SIZE", "32", "TRAIN.BATCH_SIZE_PER_GPU", "2",
+        "TRAIN.END_EPOCH", "1", "TRAIN.IGNORE_LABEL", "255",
+        "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE", "32", "TEST.BATCH_SIZE_PER_GPU", "2",
+        *opts,
+    ]  # fmt: skip
+    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *run]) == 0
+    return tmp_path / "out" / dataset / "tiny"

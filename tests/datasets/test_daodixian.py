@@ -3,10 +3,8 @@
 import cv2
 import numpy as np
 import pytest
-import train
 from conftest import EXPERIMENTS, REPO
-from dataset_files import blocks, config, smooth_image, write_png
-from tiny_run import TINY_MODEL
+from dataset_files import blocks, config, smooth_image, train_one_epoch, write_png
 
 import datasets
 from config import load_config
@@ -77,16 +75,8 @@ def test_trains_through_tools_train(tmp_path):
     labels = [blocks([0, 1], 32, 32, seed=i) for i in range(4)]
     write_daodixian(tmp_path / "data", "train_1209", labels)
     write_daodixian(tmp_path / "data", "val_1209", labels[:2])
-    cfg_file = tmp_path / "tiny.yaml"
-    cfg_file.write_text(TINY_MODEL)
-    opts = [
-        "OUTPUT_DIR", str(tmp_path / "out"), "LOG_DIR", str(tmp_path / "log"), "WORKERS", "0",
-        "DATASET.DATASET", "daodixian_seg", "DATASET.ROOT", str(tmp_path / "data"),
-        "DATASET.NUM_CLASSES", "2", "DATASET.TRAIN_SET", "list/daodixian_seg/train_1209.lst",
-        "DATASET.TEST_SET", "list/daodixian_seg/val_1209.lst", "TRAIN.IGNORE_LABEL", "255",
-        "TRAIN.IMAGE_SIZE", "[32, 32]", "TRAIN.BASE_SIZE", "32", "TRAIN.BATCH_SIZE_PER_GPU", "2",
-        "TRAIN.END_EPOCH", "1", "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE", "32",
-        "TEST.BATCH_SIZE_PER_GPU", "2",
-    ]  # fmt: skip
-    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *opts]) == 0
-    assert (tmp_path / "out" / "daodixian_seg" / "tiny" / "final_state.pth").is_file()
+    out = train_one_epoch(
+        tmp_path, "daodixian_seg", 2, "list/daodixian_seg/train_1209.lst",
+        "list/daodixian_seg/val_1209.lst",
+    )  # fmt: skip
+    assert (out / "final_state.pth").is_file()

@@ -3,11 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-import train
 from conftest import REPO
-from dataset_files import blocks, config, smooth_image, write_png
+from dataset_files import blocks, config, smooth_image, train_one_epoch, write_png
 from PIL import Image
-from tiny_run import TINY_MODEL
 
 import datasets
 
@@ -110,16 +108,8 @@ def test_class_count_must_match_the_table(tmp_path):
 def test_trains_through_tools_train(tmp_path):
     label = blocks([0, 2, 10, 40], 32, 32)
     write_panorama(tmp_path / "data" / "panorama", [f"s_{i}" for i in range(4)], label=label)
-    cfg_file = tmp_path / "tiny.yaml"
-    cfg_file.write_text(TINY_MODEL)
-    opts = [
-        "OUTPUT_DIR", str(tmp_path / "out"), "LOG_DIR", str(tmp_path / "log"), "WORKERS", "0",
-        "DATASET.DATASET", "panorama", "DATASET.ROOT", str(tmp_path / "data"),
-        "DATASET.NUM_CLASSES", "17", "DATASET.COLOR_MAP", COLOR_MAP,
-        "DATASET.TRAIN_SET", "panorama/train_list.txt", "DATASET.TEST_SET", "panorama/val_list.txt",
-        "TRAIN.IMAGE_SIZE", "[32, 32]", "TRAIN.BASE_SIZE", "32", "TRAIN.BATCH_SIZE_PER_GPU", "2",
-        "TRAIN.END_EPOCH", "1", "TRAIN.IGNORE_LABEL", "255",
-        "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE", "32", "TEST.BATCH_SIZE_PER_GPU", "2",
-    ]  # fmt: skip
-    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *opts]) == 0
-    assert (tmp_path / "out" / "panorama" / "tiny" / "final_state.pth").is_file()
+    out = train_one_epoch(
+        tmp_path, "panorama", 17, "panorama/train_list.txt", "panorama/val_list.txt",
+        "DATASET.COLOR_MAP", COLOR_MAP,
+    )  # fmt: skip
+    assert (out / "final_state.pth").is_file()

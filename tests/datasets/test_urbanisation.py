@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import torch
-import train
-from dataset_files import blocks, config, smooth_image, write_pairs
+from dataset_files import blocks, config, smooth_image, train_one_epoch, write_pairs
 from PIL import Image
 from tiny_run import TINY_MODEL
 
@@ -105,27 +104,19 @@ def test_fine_tunes_a_19_class_ocr_checkpoint_through_tools_train(tmp_path):
         "MODEL.NAME", "seg_hrnet_ocr", "MODEL.NUM_OUTPUTS", "2", "LOSS.BALANCE_WEIGHTS", "[0.4, 1]",
         "MODEL.OCR.MID_CHANNELS", "16", "MODEL.OCR.KEY_CHANNELS", "8",
     ]  # fmt: skip
-    cfg_file = tmp_path / "tiny.yaml"
-    cfg_file.write_text(TINY_MODEL)
+    cityscapes_yaml = tmp_path / "cityscapes.yaml"
+    cityscapes_yaml.write_text(TINY_MODEL)
     torch.manual_seed(0)
     cityscapes = models.build_model(
-        load_config(cfg_file, [*ocr, "DATASET.NUM_CLASSES", "19"]), pretrained=False
+        load_config(cityscapes_yaml, [*ocr, "DATASET.NUM_CLASSES", "19"]), pretrained=False
     )
     checkpoint = tmp_path / "cityscapes_ocr.pth"
     torch.save({f"model.{k}": v for k, v in cityscapes.state_dict().items()}, checkpoint)
-    opts = [
+    out = train_one_epoch(
+        tmp_path, "urbanisation", 7, "list/urbanisation/train.lst", "list/urbanisation/val.lst",
         *ocr, "MODEL.PRETRAINED", str(checkpoint),
-        "MODEL.FINETUNE_REINIT", "['cls_head', 'aux_head.3']",
-        "OUTPUT_DIR", str(tmp_path / "out"), "LOG_DIR", str(tmp_path / "log"), "WORKERS", "0",
-        "DATASET.DATASET", "urbanisation", "DATASET.ROOT", str(tmp_path / "data"),
-        "DATASET.NUM_CLASSES", "7", "DATASET.TRAIN_SET", "list/urbanisation/train.lst",
-        "DATASET.TEST_SET", "list/urbanisation/val.lst", "TRAIN.IGNORE_LABEL", "-1",
-        "TRAIN.IMAGE_SIZE", "[32, 32]", "TRAIN.BASE_SIZE", "32", "TRAIN.BATCH_SIZE_PER_GPU", "2",
-        "TRAIN.END_EPOCH", "1", "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE", "32",
-        "TEST.BATCH_SIZE_PER_GPU", "2",
-    ]  # fmt: skip
-    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *opts]) == 0
-    out = tmp_path / "out" / "urbanisation" / "tiny"
+        "MODEL.FINETUNE_REINIT", "['cls_head', 'aux_head.3']", "TRAIN.IGNORE_LABEL", "-1",
+    )  # fmt: skip
     assert (out / "final_state.pth").is_file()
     log = next(out.glob("tiny_*_train.log")).read_text()
     assert "re-initialised 4 (MODEL.FINETUNE_REINIT ['cls_head', 'aux_head.3'])" in log

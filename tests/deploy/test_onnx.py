@@ -59,11 +59,47 @@ def test_fp32_export_matches_pytorch(tmp_path, name, dynamic):
             assert difference["rel"] <= 1e-4
 
 
+@pytest.mark.parametrize("name", ["seg_litehrnet_fork", "seg_hrnet_hanet"])
+@pytest.mark.parametrize(("size", "dynamic"), [(SIZE, False), ((97, 131), False), (SIZE, True)])
+def test_adaptive_pooling_models_export(tmp_path, name, size, dynamic):
+    """Lite-HRNet pools every branch to the smallest one's size, HANet pools rows to 16 (the
+    fork's Lite-HRNet does both): exact at fixed sizes, dividing or not, and dynamic."""
+    model = tiny_model(name, NUM_CLASSES, steps=0)
+    path = tmp_path / "model.onnx"
+    assert deploy.export_onnx(model, path, size, dynamic=dynamic) == ["logits"]
+    onnx_model = deploy.OnnxModel(path)
+    for other in [size, (96, 64), (97, 131), (40, 200)] if dynamic else [size]:
+        for difference in deploy.compare_outputs(model, onnx_model, smooth_input(2, *other)):
+            assert difference["rel"] <= 1e-4
+
+
 def test_fixed_size_export_names_its_size_on_other_input(tmp_path):
     path = tmp_path / "model.onnx"
     deploy.export_onnx(tiny_model("seg_hrnet", NUM_CLASSES, steps=0), path, SIZE)
     with pytest.raises(ValueError, match="exported for 64x96 input, got 96x64"):
         deploy.OnnxModel(path)(torch.zeros(1, 3, 96, 64))
+
+
+def test_fixed_size_export_makes_its_size_the_window(tmp_path):
+    model = tiny_model("seg_hrnet", NUM_CLASSES)
+    fixed, dynamic = tmp_path / "fixed.onnx", tmp_path / "dynamic.onnx"
+    deploy.export_onnx(model, fixed, SIZE)
+    deploy.export_onnx(model, dynamic, SIZE, dynamic=True)
+    cfg = evaluation_config()
+    other = cfg.clone()
+    other.defrost()
+    other.TEST.IMAGE_SIZE = [40, 40]
+    other.freeze()
+    assert list(deploy.export_window(other, deploy.OnnxModel(fixed)).TEST.IMAGE_SIZE) == [96, 64]
+    assert list(other.TEST.IMAGE_SIZE) == [40, 40]  # a copy: the caller's config is unchanged
+    assert deploy.export_window(cfg, deploy.OnnxModel(fixed)) is cfg
+    assert deploy.export_window(other, deploy.OnnxModel(dynamic)) is other
+    assert deploy.export_window(other, model) is other
+
+    samples = labelled_images(model, count=2)
+    loader = [(image, label, [SIZE], [f"{i}"]) for i, (image, label) in enumerate(samples)]
+    scores = deploy.evaluate(deploy.OnnxModel(fixed), other, loader)
+    assert scores["pixel_acc"] == pytest.approx(1.0, abs=1e-3)  # predicted with a 64x96 window
 
 
 def test_int8_and_fp16_are_evaluated_by_the_pytorch_code(tmp_path):
@@ -86,6 +122,23 @@ def test_int8_and_fp16_are_evaluated_by_the_pytorch_code(tmp_path):
     assert scores["fp16"]["pixel_acc"] >= 0.99
     assert scores["int8"]["pixel_acc"] >= 0.9
     assert deploy.latency_ms(deploy.OnnxModel(int8), torch.zeros(1, 3, *SIZE), 2, 1) > 0
+
+
+def test_litehrnet_converts_to_fp16_and_int8(tmp_path):
+    model = tiny_model("seg_litehrnet", NUM_CLASSES)
+    fp32, fp16, int8 = (tmp_path / f"{n}.onnx" for n in ("fp32", "fp16", "int8"))
+    deploy.export_onnx(model, fp32, SIZE)
+    deploy.convert_fp16(fp32, fp16)
+    deploy.quantize_int8(fp32, int8, [smooth_input(1, *SIZE, seed).numpy() for seed in range(8)])
+    x = smooth_input(2, *SIZE, 100)
+    with torch.no_grad():
+        expected = model(x).argmax(1)
+    same = {
+        path.stem: (deploy.OnnxModel(path)(x).argmax(1) == expected).float().mean()
+        for path in (fp16, int8)
+    }
+    assert same["fp16"] >= 0.99
+    assert same["int8"] >= 0.8  # 0.90: depthwise convolutions and sigmoid gates quantise worse
 
 
 def write_dataset(root, model):

@@ -136,6 +136,29 @@ def test_fusion_equals_the_released_in_place_loop():
             assert torch.allclose(a, b, atol=1e-5)
 
 
+def released_weighting(module, xs):
+    """The released CrossResolutionWeighting: every branch adaptive-pooled to the smallest."""
+    mini_size = xs[-1].size()[-2:]
+    out = torch.cat([F.adaptive_avg_pool2d(s, mini_size) for s in xs[:-1]] + [xs[-1]], dim=1)
+    out = torch.split(module.conv2(module.conv1(out)), module.channels, dim=1)
+    return [
+        s * F.interpolate(a, size=s.size()[-2:], mode="nearest")
+        for s, a in zip(xs, out, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("size", [(64, 96), (97, 131)])
+def test_cross_resolution_weighting_is_the_released_one_bit_for_bit(size):
+    """The export-friendly pooling (models.pooling) runs PyTorch's operator in eager mode."""
+    torch.manual_seed(0)
+    module = models.build_model(small()).eval().stage2[0].layers[0].cross_resolution_weighting
+    sizes = [(-(-size[0] // 2**k), -(-size[1] // 2**k)) for k in range(4)]  # ceil halving
+    xs = [torch.randn(2, c, *hw) for c, hw in zip(module.channels, sizes, strict=True)]
+    with torch.no_grad():
+        for a, b in zip(module(xs), released_weighting(module, xs), strict=True):
+            assert torch.equal(a, b)
+
+
 def test_training_steps_lower_the_loss():
     torch.manual_seed(0)
     model = models.build_model(small(FORK, "MODEL.EXTRA.logits_relu", "False")).train()

@@ -1,5 +1,6 @@
-"""The panorama flow of docs/custom_data.md, in small: panoramas -> crops -> lists -> train ->
-predictions -> easy/hard report, each tool through its `main(argv)`, with the real experiment YAML.
+"""The panorama flow of the README custom-data section, in small: panoramas -> crops -> lists ->
+train -> predictions -> easy/hard report, each tool through its `main(argv)`, with the real
+experiment YAML.
 """
 
 import shutil

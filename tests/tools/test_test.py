@@ -1,6 +1,7 @@
 """tools/test.py end to end: metrics on labelled lists, saved predictions on image-only ones."""
 
 import re
+import sys
 
 import cv2
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import test as test_tool
 import torch
 import torch.nn.functional as F
-from tiny_run import output_dir, write_tiny_run
+from tiny_run import output_dir, spread_weights, write_tiny_run
 
 import datasets
 import models
@@ -102,3 +103,47 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
     cfg_file = write_tiny_run(tmp_path)
     with pytest.raises(SystemExit, match="final_state.pth does not exist"):
         test_tool.main(["--cfg", str(cfg_file)])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_onnx_export_scores_as_its_pth(tmp_path, caplog, dynamic):
+    """The same Predictor, loop and metrics for the .onnx as for the .pth; a fixed-size export
+    (24x32, another window than the config's 40x40) makes its size the sliding window."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import deploy
+
+    cfg_file = write_tiny_run(tmp_path, num_val=3, size=40)
+    torch.manual_seed(6)  # a random model that predicts two or three classes here
+    model = spread_weights(models.build_model(load_config(cfg_file), pretrained=False))
+    weights, onnx_file = tmp_path / "model.pth", tmp_path / "model.onnx"
+    torch.save(model.state_dict(), weights)
+    deploy.export_onnx(model, onnx_file, (40, 40) if dynamic else (24, 32), dynamic=dynamic)
+    # 0.75: a 30x30 image, two windows of 24x32 (padded); 1.25: 50x50, six windows, flipped too
+    options = ["--exact", "TEST.SCALE_LIST", "0.75,1.25", "TEST.FLIP_TEST", "True"]
+
+    def confusion(model_file, *overrides):
+        caplog.clear()
+        argv = ["--cfg", str(cfg_file), *options, "TEST.MODEL_FILE", str(model_file), *overrides]
+        with caplog.at_level("INFO"):
+            assert test_tool.main(argv) == 0
+        return np.load(output_dir(tmp_path) / "confusion_matrix.npy")
+
+    expected = confusion(weights, *([] if dynamic else ["TEST.IMAGE_SIZE", "32,24"]))
+    got = confusion(onnx_file)
+    assert "--exact is ignored for an ONNX model" in caplog.text
+    assert ("the evaluation crop (TEST.IMAGE_SIZE) becomes 24x32" in caplog.text) != dynamic
+    assert (expected.sum(0) > 0).sum() >= 2  # not one class everywhere
+    assert np.abs(got - expected).sum() <= 1e-3 * expected.sum()  # a few near-tie pixels at most
+    miou = segmentation_scores(got)["mIoU"]
+    assert miou == pytest.approx(segmentation_scores(expected)["mIoU"], abs=1e-3)
+    assert logged_miou(caplog) == pytest.approx(miou, abs=1e-4)
+
+
+def test_onnx_without_onnxruntime_is_a_clear_error(trained, monkeypatch):
+    cfg_file, _ = trained
+    onnx_file = cfg_file.parent / "model.onnx"
+    onnx_file.write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "deploy", None)  # as if onnx / onnxruntime were missing
+    with pytest.raises(SystemExit, match="pip install -r requirements-deploy.txt"):
+        test_tool.main(["--cfg", str(cfg_file), "TEST.MODEL_FILE", str(onnx_file)])

@@ -153,7 +153,7 @@ def test_segmenter_runs_small_images_whole(model):
 
 
 def test_segmenter_keeps_order_of_mixed_sizes(model):
-    segmenter = Segmenter(model, K, batch_size=2)
+    segmenter = Segmenter(Predictor(model, K, max_batch=2))
     imgs = [*images(1, 32, 48, 1), *images(2, 48, 32, 2), *images(2, 32, 48, 3)]
     class_maps, confidences = segmenter(imgs)
     assert [c.shape for c in class_maps] == [i.shape[:2] for i in imgs]

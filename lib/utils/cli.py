@@ -1,0 +1,37 @@
+"""Command-line flags that several tools/ scripts share, with one spelling and one help text."""
+
+import argparse
+
+__all__ = ["add_class_table_arguments", "add_inference_arguments", "add_model_arguments"]
+
+
+def add_model_arguments(parser):
+    """--cfg and --pth: the experiment YAML and its weights file."""
+    parser.add_argument("--cfg", required=True, help="experiment YAML file")
+    parser.add_argument("--pth", default=None, help="weights file (default: TEST.MODEL_FILE)")
+
+
+def add_inference_arguments(parser):
+    """--device, --exact and the config overrides (`opts`: the rest of the command line, so
+    add these last)."""
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="the model as trained, fp32 (default: BatchNorm folded, bf16/fp16 autocast)",
+    )
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+
+
+def add_class_table_arguments(parser):
+    """--color-map and --values: the class table and whether label pixels hold its raw ids or
+    class indices."""
+    parser.add_argument(
+        "--color-map", default="colorMap.txt", help="class table (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--values",
+        choices=("ids", "classes"),
+        default="ids",
+        help="label pixels are raw ids of the table (default) or class indices",
+    )
