@@ -218,8 +218,19 @@ def measure_speed(cfg_file, args, modes):
     return rows
 
 
+def matmul_gflops(n=2048, repeats=10):
+    """GFLOP/s of an n x n fp32 matrix product: what the CPU's fp32 arithmetic can reach."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
 def print_speed(rows, size, repeats):
     height, width = size
+    print(f"reference: fp32 2048x2048 matrix product {matmul_gflops():.0f} GFLOP/s")
     print(
         f"input 1x3x{height}x{width}, {torch.get_num_threads()} threads, {repeats} interleaved "
         "rounds; speed-ups: eager median / path median and eager min / path min; "

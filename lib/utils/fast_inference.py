@@ -173,5 +173,10 @@ def optimize(model, mode="fast", compile=False, example=None):
             if isinstance(module, (*_CONVS, nn.Linear)):  # autocast would cast them every call
                 module.to(dtype)
     if compile:
-        model = torch.compile(model, options={"freezing": True})
+        # Inductor reads `freezing` when it compiles (the first call), not from torch.compile's
+        # options; it applies only to graphs run without gradients, so training is unaffected.
+        from torch._inductor import config as inductor_config
+
+        inductor_config.freezing = True
+        model = torch.compile(model)
     return InferenceModel(model, dtype).eval()

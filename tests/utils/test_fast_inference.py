@@ -116,3 +116,19 @@ def test_allocator_options_are_set_on_glibc_and_repeatable():
     assert set_allocator_options() is True
     assert set_allocator_options() is True
     assert torch.ones(64, 1024, 1024).sum().item() == 64 * 1024 * 1024
+
+
+def test_compiled_exact_mode_freezes_and_fuses_the_convolutions():
+    model = tiny_model("seg_hrnet", steps=12)
+    x = smooth_input(1, 64, 96, seed=3)
+    compiled = optimize(model, "exact", compile=True)
+    with torch.no_grad():
+        expected = model(x)
+        compiled(x)  # compiles
+        with torch.profiler.profile() as profile:
+            actual = compiled(x)
+    assert (actual - expected).abs().max() <= 1e-4 * expected.abs().max()
+    assert torch.equal(actual.argmax(1), expected.argmax(1))
+    # freezing prepacks the weights into oneDNN convolutions fused with their ReLU / add
+    ops = {event.key for event in profile.key_averages()}
+    assert any(op.startswith("mkldnn::_convolution_pointwise") for op in ops), sorted(ops)
