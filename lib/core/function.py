@@ -25,17 +25,18 @@ def predict_dataset(predictor, loader, num_classes, ignore_label, save=None, sho
     labelled = False
     for image, label, size, name in tqdm(loader, desc="test", disable=not show_progress):
         probabilities = predictor(datasets.normalize(image.to(predictor.device)))
-        if label.numel() > 0 and label.dim() == 3:
+        has_label = label.numel() > 0 and label.dim() == 3
+        if has_label and probabilities.shape[-2:] != label.shape[-2:]:
+            probabilities = F.interpolate(
+                probabilities, size=label.shape[-2:], mode="bilinear", align_corners=False
+            )
+        # max(1).indices is argmax(1) (the first index on ties) without its slow reduction
+        # over the channels of an NCHW tensor on CPUs (about 3x at 19x1024x2048)
+        prediction = probabilities.max(1).indices
+        if has_label:
             labelled = True
             label = label.to(probabilities.device)
-            if probabilities.shape[-2:] != label.shape[-2:]:
-                probabilities = F.interpolate(
-                    probabilities, size=label.shape[-2:], mode="bilinear", align_corners=False
-                )
-            prediction = probabilities.argmax(1)
             confusion += confusion_matrix(label, prediction, num_classes, ignore_label).cpu()
-        else:
-            prediction = probabilities.argmax(1)
         if save is not None:
             for i in range(len(prediction)):
                 save(prediction[i].cpu().numpy().astype(np.uint8), name[i], size[i])

@@ -302,7 +302,8 @@ def validate(
             logits = F.interpolate(
                 logits, size=labels.shape[-2:], mode="bilinear", align_corners=align_corners
             )
-            confusion += confusion_matrix(labels, logits.argmax(1), num_classes, ignore_label).to(
+            prediction = logits.max(1).indices  # = argmax(1), faster on CPUs (core.function)
+            confusion += confusion_matrix(labels, prediction, num_classes, ignore_label).to(
                 confusion
             )
     all_reduce_sum(confusion)
