@@ -18,7 +18,7 @@ tracing) or dynamic. Per axis it writes:
   shapes at run time in a dynamic one (and a plain reduction for a dynamic axis pooled to 1).
   The windows overlap and vary in length when m does not divide n, so no fixed-kernel pooling
   gives them; gathering whole rows (the width is transposed to rows) costs O(n), a pooling
-  matrix O(n * m). A dynamic Lite-HRNet runs ~30% slower than a fixed-size one on the CPU.
+  matrix O(n * m). A dynamic-size export is therefore slower than a fixed-size one.
 """
 
 import math
