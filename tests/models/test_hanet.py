@@ -3,7 +3,13 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import experiment, manifest, tiny_config
+from helpers import (
+    assert_fork_checkpoint_reproduces_outputs,
+    experiment,
+    height_band_losses,
+    manifest,
+    tiny_config,
+)
 
 import models
 from config import load_config
@@ -119,37 +125,13 @@ def test_position_noise_only_in_training():
 def test_training_steps_lower_the_loss():
     torch.manual_seed(0)
     cfg = tiny_config("seg_hrnet_hanet", 5, "MODEL.HANET.POS_ENCODING", "True")
-    model = models.build_model(cfg).train()
-    x = torch.randn(2, 3, 64, 96)
-    target = (torch.arange(64) * 5 // 64)[None, :, None].expand(2, 64, 96)  # height bands
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(6):
-        logits = F.interpolate(model(x), size=(64, 96), mode="bilinear", align_corners=True)
-        loss = F.cross_entropy(logits, target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = height_band_losses(models.build_model(cfg).train(), align_corners=True)
     assert losses[-1] < losses[0]
 
 
 def test_fork_layout_checkpoint_loads_strictly_and_reproduces_outputs(tmp_path):
-    source = models.build_model(tiny_config("seg_hrnet_hanet", 19)).eval()
-    generator = torch.Generator().manual_seed(1)
-    state = {
-        k: (torch.rand(v.shape, generator=generator) + 0.5 if v.dtype.is_floating_point else v)
-        for k, v in source.state_dict().items()
-    }
-    source.load_state_dict(state)
-    path = tmp_path / "best.pth"
-    saved = {f"model.{k}": v for k, v in state.items()}
-    torch.save({**saved, "loss.criterion.weight": torch.ones(19)}, path)
-    target = models.build_model(tiny_config("seg_hrnet_hanet", 19)).eval()
-    models.load_weights(target, path)
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        assert torch.equal(source(x), target(x))
+    cfg = tiny_config("seg_hrnet_hanet", 19)
+    assert_fork_checkpoint_reproduces_outputs(cfg, tmp_path / "best.pth")
 
 
 @pytest.mark.parametrize(

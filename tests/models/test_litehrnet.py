@@ -3,7 +3,12 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import experiment, manifest
+from helpers import (
+    assert_fork_checkpoint_reproduces_outputs,
+    experiment,
+    height_band_losses,
+    manifest,
+)
 
 import models
 from utils.model_info import model_info
@@ -162,37 +167,13 @@ def test_cross_resolution_weighting_is_the_released_one_bit_for_bit(size):
 def test_training_steps_lower_the_loss():
     torch.manual_seed(0)
     model = models.build_model(small(FORK, "MODEL.EXTRA.logits_relu", "False")).train()
-    x = torch.randn(2, 3, 64, 96)
-    target = (torch.arange(64) * 5 // 64)[None, :, None].expand(2, 64, 96)  # height bands
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(6):
-        logits = F.interpolate(model(x), size=(64, 96), mode="bilinear", align_corners=False)
-        loss = F.cross_entropy(logits, target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = height_band_losses(model, align_corners=False)
     assert losses[-1] < losses[0]
 
 
 def test_fork_layout_checkpoint_loads_strictly_and_reproduces_outputs(tmp_path):
     torch.manual_seed(0)
-    source = models.build_model(small()).eval()
-    generator = torch.Generator().manual_seed(1)
-    state = {
-        k: (torch.rand(v.shape, generator=generator) + 0.5 if v.dtype.is_floating_point else v)
-        for k, v in source.state_dict().items()
-    }
-    source.load_state_dict(state)
-    path = tmp_path / "final_state.pth"
-    saved = {f"model.{k}": v for k, v in state.items()}
-    torch.save({**saved, "loss.criterion.weight": torch.ones(19)}, path)
-    target = models.build_model(small()).eval()
-    models.load_weights(target, path)
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        assert torch.equal(source(x), target(x))
+    assert_fork_checkpoint_reproduces_outputs(small(), tmp_path / "final_state.pth")
 
 
 @pytest.mark.parametrize(
