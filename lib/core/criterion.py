@@ -27,10 +27,16 @@ def _resize_to(logits, target, align_corners):
     return logits
 
 
-class _MultiOutputLoss(nn.Module):
-    """Sum of `balance_weights[i] * loss_i(outputs[i])`; subclasses give the per-output losses."""
+class CrossEntropy(nn.Module):
+    """Cross-entropy averaged over the non-ignored pixels (weighted by class when given), as
+    `sum(balance_weights[i] * loss(outputs[i]))` over the model's outputs.
 
-    def __init__(self, ignore_label, weight, align_corners, balance_weights):
+    Equal to `nn.CrossEntropyLoss(weight, ignore_index)`, except that a batch whose pixels are
+    all ignored gives 0 instead of NaN. Subclasses change the loss of the last output
+    (`_last_output_loss`).
+    """
+
+    def __init__(self, ignore_label=-1, weight=None, align_corners=False, balance_weights=(1.0,)):
         super().__init__()
         self.ignore_label = int(ignore_label)
         self.align_corners = bool(align_corners)
@@ -40,9 +46,6 @@ class _MultiOutputLoss(nn.Module):
         self.criterion = nn.CrossEntropyLoss(
             weight=_class_weights(weight), ignore_index=self.ignore_label, reduction="none"
         )
-
-    def _losses(self, count):
-        raise NotImplementedError
 
     def _mean_ce(self, logits, target):
         """CE averaged over the non-ignored pixels (weighted mean with class weights); 0 when
@@ -57,6 +60,9 @@ class _MultiOutputLoss(nn.Module):
         # Dividing 0 by 1 (not by a tiny epsilon) keeps the gradient finite under loss scaling.
         return pixel_losses.sum() / total.masked_fill(total == 0, 1.0)
 
+    def _last_output_loss(self, logits, target):
+        return self._mean_ce(logits, target)
+
     def forward(self, outputs, target):
         """`outputs`: logits (N, C, h, w) or a list of them; `target`: class indices (N, H, W)."""
         if not isinstance(outputs, list | tuple):
@@ -67,28 +73,14 @@ class _MultiOutputLoss(nn.Module):
                 f"{len(self.balance_weights)} weights {self.balance_weights}; give one per output"
             )
         target = target.long()
-        losses = self._losses(len(outputs))
+        losses = [self._mean_ce] * (len(outputs) - 1) + [self._last_output_loss]
         return sum(
             w * loss(_resize_to(x, target, self.align_corners), target)
             for w, x, loss in zip(self.balance_weights, outputs, losses, strict=True)
         )
 
 
-class CrossEntropy(_MultiOutputLoss):
-    """Cross-entropy averaged over the non-ignored pixels (weighted by class when given).
-
-    Equal to `nn.CrossEntropyLoss(weight, ignore_index)`, except that a batch whose pixels are
-    all ignored gives 0 instead of NaN.
-    """
-
-    def __init__(self, ignore_label=-1, weight=None, align_corners=False, balance_weights=(1.0,)):
-        super().__init__(ignore_label, weight, align_corners, balance_weights)
-
-    def _losses(self, count):
-        return [self._mean_ce] * count
-
-
-class OhemCrossEntropy(_MultiOutputLoss):
+class OhemCrossEntropy(CrossEntropy):
     """Online hard example mining cross-entropy (on the last output; plain CE on the others).
 
     Among the non-ignored pixels, those whose ground-truth class probability is below
@@ -113,10 +105,7 @@ class OhemCrossEntropy(_MultiOutputLoss):
         self.thres = float(thres)
         self.min_kept = max(1, int(min_kept))
 
-    def _losses(self, count):
-        return [self._mean_ce] * (count - 1) + [self._ohem]
-
-    def _ohem(self, logits, target):
+    def _last_output_loss(self, logits, target):
         pixel_losses = self.criterion(logits, target).flatten()
         valid = target.flatten() != self.ignore_label
         num_valid = int(valid.sum())
