@@ -258,22 +258,10 @@ def run_allocator(args):
     for cfg_file in args.cfg:
         for _ in range(args.rounds):
             for mallopt in (False, True):
-                command = [
-                    sys.executable, __file__, "--speed", "--json",
-                    "--cfg", cfg_file,
-                    "--size", *map(str, args.size),
-                    "--modes", *modes,
-                    "--repeats", str(args.repeats),
-                    "--threads", str(args.threads),
-                ]  # fmt: skip
-                if args.pth:
-                    command += ["--pth", args.pth]
+                flags = ["--speed", "--json", "--modes", *modes, "--repeats", str(args.repeats)]
                 if not mallopt:
-                    command.append("--no-mallopt")
-                output = subprocess.run(
-                    command + args.opts, check=True, capture_output=True, text=True
-                ).stdout
-                for row in json.loads(output.strip().splitlines()[-1]):
+                    flags.append("--no-mallopt")
+                for row in run_subprocess(args, cfg_file, flags):
                     key = (row["config"], row["path"], mallopt)
                     results.setdefault(key, []).append(row["median_ms"])
     height, width = args.size
@@ -417,19 +405,24 @@ def original_multiscale(args):
     """The plain loop in a subprocess without set_allocator_options: (seconds, prediction)."""
     with tempfile.TemporaryDirectory() as workdir:
         saved = Path(workdir) / "plain.pt"
-        command = [
-            sys.executable, __file__, "--multiscale", "--no-mallopt",
-            "--plain-only", str(saved),
-            "--cfg", args.cfg[0],
-            "--size", *map(str, args.size),
-            "--threads", str(args.threads),
-        ]  # fmt: skip
-        if args.pth:
-            command += ["--pth", args.pth]
-        output = subprocess.run(
-            command + args.opts, check=True, capture_output=True, text=True
-        ).stdout
-        return json.loads(output.strip().splitlines()[-1]), torch.load(saved, weights_only=True)
+        flags = ["--multiscale", "--no-mallopt", "--plain-only", str(saved)]
+        seconds = run_subprocess(args, args.cfg[0], flags)
+        return seconds, torch.load(saved, weights_only=True)
+
+
+def run_subprocess(args, cfg_file, flags):
+    """This script with `flags` on `cfg_file` (and this run's size, threads, weights and
+    overrides) in a fresh process; its last output line, parsed as JSON."""
+    command = [
+        sys.executable, __file__, *flags,
+        "--cfg", cfg_file,
+        "--size", *map(str, args.size),
+        "--threads", str(args.threads),
+    ]  # fmt: skip
+    if args.pth:
+        command += ["--pth", args.pth]
+    output = subprocess.run(command + args.opts, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def _have(*packages):
