@@ -17,8 +17,10 @@
 
 Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
 activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
-would inflate every speed-up. The int8 model of --speed is calibrated on random images: its
-latency is meaningful, its predictions are not (tools/export_onnx.py --evaluate measures mIoU).
+would inflate every speed-up. With random weights --speed times a smooth random image and
+calibrates int8 on random images (its latency is meaningful, its predictions are not); with
+--pth it times the first image of DATASET.TEST_SET and calibrates on 50 of DATASET.TRAIN_SET,
+resized to --size (tools/export_onnx.py --evaluate measures mIoU over a whole list).
 Speed targets are ratios measured within one run; README.md lists the commands and results.
 """
 
@@ -37,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import datasets
 from config import load_config
 from core.predictor import Predictor, scaled_size, window_starts
 from models import build_model, load_weights
@@ -144,8 +147,18 @@ def main_output(outputs):
     return outputs[-1] if isinstance(outputs, list | tuple) else outputs
 
 
-def speed_paths(model, modes, size, compile, workdir):
-    """{mode: callable} for the requested inference paths."""
+def speed_inputs(cfg, pth, size):
+    """The timed input and the int8 calibration inputs (tensors (1, 3, H, W)): with trained
+    weights the first image of DATASET.TEST_SET and 50 of DATASET.TRAIN_SET, resized to `size`
+    (as tools/export_onnx.py calibrates); with random weights smooth random images."""
+    if pth:
+        image = next(datasets.list_inputs(cfg, cfg.DATASET.TEST_SET, 1, size))
+        return image, datasets.list_inputs(cfg, cfg.DATASET.TRAIN_SET, 50, size)
+    return sample_image(size), (sample_image(size, seed) for seed in range(1, 5))
+
+
+def speed_paths(model, modes, size, compile, workdir, calibration):
+    """{mode: callable} for the requested inference paths; `calibration`: int8 inputs."""
     paths = {}
     for mode in modes:
         if mode == "eager":
@@ -163,9 +176,9 @@ def speed_paths(model, modes, size, compile, workdir):
             path = fp32
             if mode == "onnx-int8":
                 path = fp32.with_name("model_int8.onnx")
-                inputs = (sample_image(size, seed).numpy() for seed in range(1, 5))
-                deploy.quantize_int8(fp32, path, inputs)
-            paths[mode] = deploy.OnnxModel(path)
+                deploy.quantize_int8(fp32, path, (x.numpy() for x in calibration))
+            # spinning ONNX Runtime threads would take the cores from the next path timed
+            paths[mode] = deploy.OnnxModel(path, spinning=False)
     return paths
 
 
@@ -188,9 +201,9 @@ def measure_speed(cfg_file, args, modes):
     cfg, model = load_model(cfg_file, args.pth, args.opts)
     macs = model_info(model, tuple(args.size))["macs"]
     params = sum(p.numel() for p in model.parameters())
-    x = sample_image(args.size)
+    x, calibration = speed_inputs(cfg, args.pth, args.size)
     with tempfile.TemporaryDirectory() as workdir:
-        paths = speed_paths(model, modes, args.size, args.compile, workdir)
+        paths = speed_paths(model, modes, args.size, args.compile, workdir, calibration)
         times = time_interleaved(paths, x, args.repeats)
         with torch.no_grad():
             predictions = {name: main_output(path(x)).argmax(1) for name, path in paths.items()}

@@ -99,8 +99,8 @@ def export_all(args, cfg, model, size):
         calib_list = args.calib_list or cfg.DATASET.TRAIN_SET
         logger.info("calibrating int8 on %d images of %s", args.calib_count, calib_list)
         files.append(("ONNX int8", variant_path(output, "int8")))
-        inputs = deploy.calibration_inputs(cfg, calib_list, args.calib_count, size)
-        deploy.quantize_int8(output, files[-1][1], inputs)
+        inputs = datasets.list_inputs(cfg, calib_list, args.calib_count, size)
+        deploy.quantize_int8(output, files[-1][1], (x.numpy() for x in inputs))
     for _, path in files:
         report_difference(model, path, size)
     return files

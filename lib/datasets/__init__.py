@@ -4,6 +4,9 @@ Items are `(image uint8 (3, H, W) RGB, label int64 (H, W), size (h, w), name)`; 
 batch into the network input with `normalize(batch)` after moving it to the device.
 """
 
+import numpy as np
+import torch.nn.functional as F
+
 # Each dataset module registers its class on import.
 from . import (  # noqa: F401
     ade20k,
@@ -27,6 +30,7 @@ __all__ = [
     "build_dataset",
     "dataset_names",
     "get_dataset_class",
+    "list_inputs",
     "normalize",
     "register_dataset",
 ]
@@ -83,3 +87,20 @@ def build_dataset(cfg, split):
         num_samples=test.NUM_SAMPLES if split == "val" else 0,
         **common,
     )
+
+
+def list_inputs(cfg, list_file, count, size):
+    """Up to `count` network inputs, float32 (1, 3, H, W), from the images of `list_file` (read
+    with DATASET of `cfg`, as evaluation reads them): evenly spread over the list, normalised and
+    resized (bilinear) to `size` = (H, W). For int8 calibration and benchmark inputs."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.DATASET.TEST_SET = str(list_file)
+    cfg.freeze()
+    dataset = build_dataset(cfg, "test")
+    indices = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).astype(int))
+    for index in indices:
+        image = normalize(dataset[index][0].unsqueeze(0))
+        if tuple(image.shape[-2:]) != tuple(size):
+            image = F.interpolate(image, size=tuple(size), mode="bilinear", align_corners=False)
+        yield image

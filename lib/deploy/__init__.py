@@ -4,7 +4,6 @@ predictor and metrics as tools/test.py. Needs requirements-deploy.txt (onnx, onn
 from .evaluate import evaluate, export_window, format_table, latency_ms
 from .onnx_export import (
     INPUT_NAME,
-    calibration_inputs,
     compare_outputs,
     convert_fp16,
     export_onnx,
@@ -15,7 +14,6 @@ from .runtime import OnnxModel, providers_for
 __all__ = [
     "INPUT_NAME",
     "OnnxModel",
-    "calibration_inputs",
     "compare_outputs",
     "convert_fp16",
     "evaluate",

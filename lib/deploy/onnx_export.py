@@ -9,10 +9,8 @@ deprecated exporter stays available.
 import warnings
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
-import torch.nn.functional as F
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -23,11 +21,8 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
-import datasets
-
 __all__ = [
     "INPUT_NAME",
-    "calibration_inputs",
     "compare_outputs",
     "convert_fp16",
     "export_onnx",
@@ -99,25 +94,6 @@ def convert_fp16(source, target):
     onnx.save(model, str(target))
 
 
-def calibration_inputs(cfg, list_file, count, size):
-    """Up to `count` normalised float32 arrays (1, 3, H, W) from the images of `list_file` (read
-    with DATASET of `cfg`, as evaluation reads them), evenly spread over the list and resized
-    (bilinear) to `size` = (H, W): the input of a fixed-size export."""
-    cfg = cfg.clone()
-    cfg.defrost()
-    cfg.DATASET.TEST_SET = str(list_file)
-    cfg.freeze()
-    dataset = datasets.build_dataset(cfg, "test")
-    if len(dataset) == 0:
-        raise ValueError(f"calibration list {list_file} has no images")
-    indices = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).astype(int))
-    for index in indices:
-        image = datasets.normalize(dataset[index][0].unsqueeze(0))
-        if tuple(image.shape[-2:]) != tuple(size):
-            image = F.interpolate(image, size=tuple(size), mode="bilinear", align_corners=False)
-        yield image.numpy()
-
-
 class _Reader(CalibrationDataReader):
     def __init__(self, inputs):
         self.inputs = iter(inputs)
@@ -132,7 +108,7 @@ def quantize_int8(source, target, inputs):
 
     QDQ format, per-channel int8 weights and uint8 activations (the fast combination on x86,
     fused into QLinearConv), MinMax ranges over `inputs`: an iterable of normalised float32
-    arrays (N, 3, H, W), e.g. `calibration_inputs(...)`.
+    arrays (N, 3, H, W), e.g. `datasets.list_inputs(...)`.
     """
     source, target = Path(source), Path(target)
     prepared = target.with_name(target.stem + ".prep.onnx")

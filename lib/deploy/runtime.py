@@ -23,15 +23,20 @@ class OnnxModel(nn.Module):
     (OCR: [aux, main]), as the PyTorch model does.
 
     `threads` sets ONNX Runtime's intra-op threads (default: torch.get_num_threads(), so both
-    frameworks use the same cores); `providers` defaults to the CPU.
+    frameworks use the same cores); `providers` defaults to the CPU. `spinning=False` makes the
+    threads sleep as soon as a run ends: ONNX Runtime's default keeps them spinning a while,
+    which saves about a millisecond per run of a small model but takes the cores from whatever
+    runs next (tools/benchmark.py times PyTorch paths right after ONNX ones).
     """
 
-    def __init__(self, path, threads=None, providers=None):
+    def __init__(self, path, threads=None, providers=None, spinning=True):
         super().__init__()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = str(path)
         self.session = ort.InferenceSession(
             self.path, options, providers=providers or ["CPUExecutionProvider"]

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from dataset_files import blocks, config, smooth_image, write_pairs, write_png
 from PIL import Image
 
@@ -245,6 +246,26 @@ def test_build_dataset_maps_the_config(tmp_path):
     assert len(datasets.build_dataset(extra, "extra_train")) == 2
     with pytest.raises(ValueError, match="split must be one of train, extra_train, val, test"):
         datasets.build_dataset(cfg, "testval")
+
+
+def test_list_inputs_spread_over_the_list_normalised_and_resized(tmp_path):
+    images = [smooth_image(20, 30, seed) for seed in range(5)]
+    label = blocks([0, 1], 20, 30)
+    pairs = [(f"img/{i}.png", image, f"lbl/{i}.png", label) for i, image in enumerate(images)]
+    write_pairs(tmp_path, pairs, list_name="val.lst")
+    cfg = config("lip", tmp_path, 20)
+
+    def network_input(bgr):
+        return normalize(torch.from_numpy(bgr[:, :, ::-1].copy()).permute(2, 0, 1)[None])
+
+    inputs = list(datasets.list_inputs(cfg, "val.lst", 3, (16, 24)))
+    assert [tuple(x.shape) for x in inputs] == [(1, 3, 16, 24)] * 3
+    for x, index in zip(inputs, (0, 2, 4), strict=True):
+        expected = F.interpolate(network_input(images[index]), size=(16, 24), mode="bilinear")
+        torch.testing.assert_close(x, expected)
+    unresized = next(datasets.list_inputs(cfg, "val.lst", 1, (20, 30)))
+    torch.testing.assert_close(unresized, network_input(images[0]))
+    assert len(list(datasets.list_inputs(cfg, "val.lst", 50, (20, 30)))) == 5
 
 
 def test_unknown_dataset_lists_the_known_ones(tmp_path):

@@ -3,8 +3,15 @@
 import importlib.util
 
 import benchmark
+import cv2
+import numpy as np
 import pytest
+import torch
 from tiny_models import tiny_config
+
+import datasets
+from config import load_config
+from models import build_model
 
 
 @pytest.fixture
@@ -59,3 +66,45 @@ def test_allocator_runs_each_case_in_its_own_process(tiny_yaml, capsys):
     assert [r[1].strip() for r in rows] == [benchmark.LABELS["eager"], benchmark.LABELS["fast"]]
     # for eager, "vs the original code" is its own allocator speed-up
     assert rows[0][5].strip() == rows[0][4].strip() and rows[1][5].strip().endswith("x")
+
+
+def write_custom_dataset(root, num_classes, size):
+    """colorMap.txt, three training and two validation images (each its own colour), labels."""
+    (root / "colorMap.txt").write_text(
+        "".join(f"class{k} {k} {40 * k} {40 * k} {40 * k}\n" for k in range(num_classes))
+    )
+    lists = {"train.lst": [], "val.lst": []}
+    for i in range(5):
+        image = np.full((*size, 3), 40 * i, np.uint8)
+        label = np.full(size, i % num_classes, np.uint8)
+        cv2.imwrite(str(root / f"{i}.png"), image)
+        cv2.imwrite(str(root / f"{i}_label.png"), label)
+        lists["train.lst" if i < 3 else "val.lst"].append(f"{i}.png {i}_label.png\n")
+    for name, lines in lists.items():
+        (root / name).write_text("".join(lines))
+
+
+def test_speed_with_weights_times_a_test_image_and_calibrates_on_training_images(
+    tiny_yaml, tmp_path, capsys
+):
+    write_custom_dataset(tmp_path, 5, (32, 48))
+    data = [
+        "DATASET.DATASET", "custom", "DATASET.ROOT", str(tmp_path),
+        "DATASET.COLOR_MAP", str(tmp_path / "colorMap.txt"),
+        "DATASET.TRAIN_SET", "train.lst", "DATASET.TEST_SET", "val.lst",
+    ]  # fmt: skip
+    cfg = load_config(tiny_yaml, data)
+    pth = tmp_path / "model.pth"
+    torch.save(build_model(cfg, pretrained=False).state_dict(), pth)
+    x, calibration = benchmark.speed_inputs(cfg, str(pth), (64, 96))
+    torch.testing.assert_close(x, next(datasets.list_inputs(cfg, "val.lst", 1, (64, 96))))
+    torch.testing.assert_close(
+        list(calibration), list(datasets.list_inputs(cfg, "train.lst", 3, (64, 96)))
+    )
+    benchmark.main(
+        ["--speed", "--cfg", tiny_yaml, "--modes", "eager", "exact", "--pth", str(pth),
+         "--size", "64", "96", "--repeats", "1", *data]
+    )  # fmt: skip
+    rows = table_rows(capsys.readouterr().out)
+    assert [r[3].strip() for r in rows] == [benchmark.LABELS[m] for m in ("eager", "exact")]
+    assert rows[1][10].strip() == "100.00%"
