@@ -10,11 +10,9 @@ and the log; TensorBoard scalars to LOG_DIR/<dataset>/<model>/<cfg name>/.
 
 import argparse
 import logging
-import random
 import sys
 
 import _init_paths  # noqa: F401
-import numpy as np
 import torch
 
 from config import config_name, load_config
@@ -38,17 +36,10 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def seed_everything(seed):
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.cfg, args.opts)
     dist = distributed.init(args.device, args.local_rank)
-    seed_everything(args.seed + dist.rank)
     torch.backends.cudnn.benchmark = cfg.CUDNN.BENCHMARK
     torch.backends.cudnn.deterministic = cfg.CUDNN.DETERMINISTIC
     torch.backends.cudnn.enabled = cfg.CUDNN.ENABLED

@@ -3,8 +3,10 @@ separate methods, built from an explicit `cfg` and the process's `DistInfo`."""
 
 import logging
 import math
+import random
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
@@ -20,6 +22,14 @@ from utils.distributed import all_reduce_sum, barrier
 from utils.metrics import confusion_matrix, segmentation_scores
 
 logger = logging.getLogger(__name__)
+
+
+def seed_everything(seed):
+    """Seed Python's, NumPy's and PyTorch's global generators (model initialisation,
+    augmentation)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 def build_optimizer(cfg, model):
@@ -60,9 +70,14 @@ def to_device(images, labels, device):
 
 
 class Trainer:
-    """Everything a training run holds; `train()` runs it from where the last checkpoint stopped."""
+    """Everything a training run holds; `train()` runs it from where the last checkpoint stopped.
+
+    The global generators are seeded with `seed` + rank first, so a run's initialisation and
+    augmentation follow its seed alone; the data order follows `seed` and the epoch.
+    """
 
     def __init__(self, cfg, dist, output_dir, tensorboard_dir=None, seed=304):
+        seed_everything(seed + dist.rank)
         self.cfg = cfg
         self.dist = dist
         self.device = dist.device
