@@ -17,6 +17,7 @@ import numpy as np
 
 from datatools.statistics import class_statistics, format_table, plot_means, rows, write_csv
 from utils import cli
+from utils.allocator import set_allocator_options
 from utils.colormap import ClassTable
 
 
@@ -61,4 +62,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

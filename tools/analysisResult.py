@@ -19,6 +19,7 @@ import _init_paths  # noqa: F401
 
 from datatools.results import rank, score_folder, write_comparisons, write_scores
 from utils import cli
+from utils.allocator import set_allocator_options
 from utils.colormap import ClassTable
 
 
@@ -99,4 +100,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

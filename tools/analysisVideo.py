@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from utils import cli
-from utils.fast_inference import set_allocator_options
+from utils.allocator import set_allocator_options
 from utils.inference import Segmenter
 from utils.visualize import colorize
 

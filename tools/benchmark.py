@@ -7,7 +7,7 @@
                 "fast": the same in bf16), with --compile also their torch.compile versions, and
                 ONNX Runtime fp32 / int8; every path is timed in turn, round after round, and
                 compared with eager fp32 (speed-up, share of identical argmax pixels)
-  --allocator   eager / optimised latency with and without utils.fast_inference's
+  --allocator   eager / optimised latency with and without utils.allocator's
                 set_allocator_options (mallopt is per process: each case is a subprocess), and
                 each path against eager fp32 with glibc's defaults, i.e. the original code
   --multiscale  one --size image predicted at TEST scales 0.5-1.75 with flip: a plain loop (every
@@ -43,7 +43,8 @@ import datasets
 from config import load_config
 from core.predictor import Predictor, scaled_size, window_starts
 from models import build_model, load_weights
-from utils.fast_inference import optimize, set_allocator_options
+from utils.allocator import set_allocator_options
+from utils.fast_inference import optimize
 from utils.model_info import model_info
 
 SPEED_MODES = ("eager", "exact", "fast", "onnx-fp32", "onnx-int8")

@@ -16,6 +16,7 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 
 from datasets.pascal_ctx import VOC_DIR, convert_detail_json
+from utils.allocator import set_allocator_options
 
 
 def parse_args(argv=None):
@@ -45,4 +46,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

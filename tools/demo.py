@@ -20,7 +20,7 @@ from config import config_name, load_config
 from core.demo import run_demo
 from datasets.demo_data import write_demo_dataset
 from utils import distributed
-from utils.fast_inference import set_allocator_options
+from utils.allocator import set_allocator_options
 from utils.logger import run_dirs, setup_logging
 
 DEFAULT_CFG = (

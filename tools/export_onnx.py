@@ -27,7 +27,8 @@ import datasets
 import models
 from config import load_config
 from core.data import eval_loader
-from utils.fast_inference import optimize, set_allocator_options
+from utils.allocator import set_allocator_options
+from utils.fast_inference import optimize
 
 try:
     import deploy
@@ -147,7 +148,6 @@ def evaluate_all(cfg, model, weights, files, size, repeats):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    set_allocator_options()
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.cfg, args.opts)
@@ -175,4 +175,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

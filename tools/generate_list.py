@@ -15,6 +15,7 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 
 from datatools.splits import screen_labels, split_names, write_lists
+from utils.allocator import set_allocator_options
 
 
 def parse_args(argv=None):
@@ -73,4 +74,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

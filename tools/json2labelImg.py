@@ -29,6 +29,7 @@ from datatools.polygons import (
     detect_format,
     load_json,
 )
+from utils.allocator import set_allocator_options
 from utils.colormap import ClassTable
 
 
@@ -144,4 +145,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

@@ -23,7 +23,7 @@ import cv2
 from tqdm import tqdm
 
 from utils import cli
-from utils.fast_inference import set_allocator_options
+from utils.allocator import set_allocator_options
 from utils.inference import Segmenter, read_image, write_class_map
 from utils.visualize import colorize, overlay, write_image
 

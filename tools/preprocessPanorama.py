@@ -16,6 +16,7 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 
 from datatools.panorama import list_stores, preprocess
+from utils.allocator import set_allocator_options
 from utils.colormap import ClassTable
 
 
@@ -84,4 +85,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(main())

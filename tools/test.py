@@ -30,8 +30,9 @@ from core.data import eval_loader
 from core.function import format_scores, predict_dataset
 from core.predictor import Predictor
 from utils import distributed
+from utils.allocator import set_allocator_options
 from utils.checkpoint import FINAL
-from utils.fast_inference import optimize, set_allocator_options
+from utils.fast_inference import optimize
 from utils.logger import run_dirs, setup_logging
 from utils.metrics import segmentation_scores
 from utils.visualize import confusion_heatmap

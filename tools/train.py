@@ -18,7 +18,7 @@ import torch
 from config import config_name, load_config
 from core.trainer import Trainer
 from utils import distributed
-from utils.fast_inference import set_allocator_options
+from utils.allocator import set_allocator_options
 from utils.logger import run_dirs, setup_logging
 
 

@@ -1,6 +1,5 @@
-"""BatchNorm folding, the exact and fast inference modes, and the allocator options."""
+"""BatchNorm folding and the exact and fast inference modes."""
 
-import platform
 import sys
 from pathlib import Path
 
@@ -11,11 +10,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
 from tiny_models import smooth_input, tiny_model  # noqa: E402
 
-from utils.fast_inference import (  # noqa: E402
-    fold_batchnorm,
-    optimize,
-    set_allocator_options,
-)
+from utils.fast_inference import fold_batchnorm, optimize  # noqa: E402
 
 
 def main_output(outputs):
@@ -109,13 +104,6 @@ def test_only_batchnorms_fed_by_one_convolution_alone_are_folded():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="exact, fast"):
         optimize(nn.Conv2d(3, 3, 1), "turbo")
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
-def test_allocator_options_are_set_on_glibc_and_repeatable():
-    assert set_allocator_options() is True
-    assert set_allocator_options() is True
-    assert torch.ones(64, 1024, 1024).sum().item() == 64 * 1024 * 1024
 
 
 def test_compiled_exact_mode_freezes_and_fuses_the_convolutions():
