@@ -25,6 +25,7 @@ Speed targets are ratios measured within one run; README.md lists the commands a
 """
 
 import argparse
+import copy
 import importlib.util
 import json
 import subprocess
@@ -44,10 +45,11 @@ from config import load_config
 from core.predictor import Predictor, scaled_size, window_starts
 from models import build_model, load_weights
 from utils.allocator import set_allocator_options
-from utils.fast_inference import optimize
+from utils.fast_inference import InferenceModel, optimize
 from utils.model_info import model_info
 
-SPEED_MODES = ("eager", "exact", "fast", "onnx-fp32", "onnx-int8")
+DEFAULT_SPEED_MODES = ("eager", "exact", "fast", "onnx-fp32", "onnx-int8")
+SPEED_MODES = (*DEFAULT_SPEED_MODES, "cl", "cl-bf16")
 LABELS = {
     "eager": "PyTorch eager fp32 (NCHW)",
     "exact": "exact: BN folded + channels_last, fp32",
@@ -56,6 +58,8 @@ LABELS = {
     "fast+compile": "fast + torch.compile",
     "onnx-fp32": "ONNX Runtime fp32",
     "onnx-int8": "ONNX Runtime int8 (static, QDQ)",
+    "cl": "channels_last only, fp32",
+    "cl-bf16": "channels_last + bf16 autocast, no folding",
 }
 MULTISCALE = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
@@ -82,8 +86,9 @@ def parse_args(argv=None):
         nargs="+",
         choices=SPEED_MODES,
         default=None,
-        help="--speed paths (default: all; the ONNX ones when onnx and onnxruntime are "
-        "installed); --allocator paths (default: eager fast)",
+        help="--speed paths (default: eager exact fast, and onnx-fp32 onnx-int8 when onnx and "
+        "onnxruntime are installed; cl, cl-bf16: channels_last alone in fp32 / bf16, without "
+        "BatchNorm folding); --allocator paths (default: eager fast)",
     )
     parser.add_argument(
         "--compile", action="store_true", help="--speed, --multiscale: add torch.compile runs"
@@ -164,6 +169,9 @@ def speed_paths(model, modes, size, compile, workdir, calibration):
     for mode in modes:
         if mode == "eager":
             paths[mode] = model
+        elif mode in ("cl", "cl-bf16"):
+            unfolded = copy.deepcopy(model).to(memory_format=torch.channels_last)
+            paths[mode] = InferenceModel(unfolded, torch.bfloat16 if mode == "cl-bf16" else None)
         elif mode in ("exact", "fast"):
             paths[mode] = optimize(model, mode)
             if compile:
@@ -457,7 +465,9 @@ def main(argv=None):
         print_data_report(measure_data_pipeline(repeats=args.repeats))
     elif args.speed:
         modes = args.modes or [
-            m for m in SPEED_MODES if not m.startswith("onnx") or _have("onnx", "onnxruntime")
+            m
+            for m in DEFAULT_SPEED_MODES
+            if not m.startswith("onnx") or _have("onnx", "onnxruntime")
         ]
         rows = []
         for cfg_file in args.cfg:

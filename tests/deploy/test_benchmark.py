@@ -29,7 +29,7 @@ def table_rows(text):
 
 
 def test_speed_table_compares_every_path_with_eager(tiny_yaml, capsys):
-    modes = ["eager", "exact", "fast"]
+    modes = ["eager", "exact", "fast", "cl", "cl-bf16"]
     if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
         modes.append("onnx-fp32")
     benchmark.main(
@@ -40,6 +40,7 @@ def test_speed_table_compares_every_path_with_eager(tiny_yaml, capsys):
     eager, exact = rows[0], rows[1]
     assert eager[8].strip() == eager[9].strip() == "1.00x" and eager[10].strip() == "100.00%"
     assert exact[10].strip() == "100.00%"
+    assert rows[3][10].strip() == "100.00%"  # channels_last alone: fp32 as well
 
 
 def test_multiscale_loop_and_predictor_predict_the_same(tiny_yaml, capsys):
