@@ -11,13 +11,11 @@ from pathlib import Path
 import yaml
 from yacs.config import CfgNode
 
+from utils.errors import ConfigError
+
 from .default import get_defaults
 
 __all__ = ["ConfigError", "get_defaults", "load_config", "config_name"]
-
-
-class ConfigError(ValueError):
-    """A configuration file or command-line option that does not fit the defaults."""
 
 
 def load_config(cfg_file=None, opts=()):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from utils.errors import CheckpointError
+
 from .hrnet import BACKBONE_PREFIXES
 
 logger = logging.getLogger(__name__)
@@ -20,7 +22,7 @@ IMAGENET_ONLY_PREFIXES = ("incre_modules", "downsamp_modules", "final_layer", "c
 SHOW = 5  # how many keys of each kind an error message names
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(CheckpointError):
     """A weights file whose tensors do not fit the model."""
 
 

@@ -1,8 +1,17 @@
 """Command-line flags that several tools/ scripts share, with one spelling and one help text."""
 
 import argparse
+import os
+import sys
 
-__all__ = ["add_class_table_arguments", "add_inference_arguments", "add_model_arguments"]
+from utils.errors import UserError
+
+__all__ = [
+    "add_class_table_arguments",
+    "add_inference_arguments",
+    "add_model_arguments",
+    "run_tool",
+]
 
 
 def add_model_arguments(parser):
@@ -35,3 +44,23 @@ def add_class_table_arguments(parser):
         default="ids",
         help="label pixels are raw ids of the table (default) or class indices",
     )
+
+
+DEBUG_ENV = "HRNET_DEBUG"
+
+
+def run_tool(main, argv=None):
+    """Run a tool's `main(argv)` and return its exit status: a `UserError` is printed as one
+    line `error: <message>` on stderr with status 2, unless `--debug` is on the command line or
+    the environment variable HRNET_DEBUG is set (then the traceback is shown)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    if "--debug" in args:
+        args.remove("--debug")
+    try:
+        return main(args)
+    except UserError as error:
+        if debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,24 @@
+"""The project's exception types for mistakes a user can fix.
+
+Every tool prints a `UserError` as one line, `error: <message>`, and exits with status 2
+(`utils.cli.run_tool`); any other exception is a bug and keeps its traceback. The message names
+the file, key or value and what was expected.
+"""
+
+__all__ = ["CheckpointError", "ConfigError", "DataError", "UserError"]
+
+
+class UserError(Exception):
+    """A mistake in the user's input: settings, data, checkpoints or paths."""
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration file, command-line option or setting that does not fit."""
+
+
+class DataError(UserError, ValueError):
+    """A list file, image, label or class table that does not fit the dataset."""
+
+
+class CheckpointError(UserError, RuntimeError):
+    """A weights or checkpoint file that cannot be read or does not fit the model or run."""
