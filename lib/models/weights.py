@@ -26,34 +26,79 @@ class CheckpointMismatchError(CheckpointError):
     """A weights file whose tensors do not fit the model."""
 
 
-def read_state_dict(path):
-    """Read a weights file and return its state dict with bare parameter names.
-
-    Accepts a bare state dict, `{'state_dict': ...}` (checkpoint.pth.tar), `model.` (FullModel),
-    `module.` (DataParallel / DDP) and `module.model.` prefixes; drops the loss's `loss.*` keys.
-    """
+def read_checkpoint(path):
+    """The object stored in a weights file, read with `torch.load(weights_only=True)`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointMismatchError(
             f"{path}: cannot be read as a PyTorch weights file with weights_only=True ({err})"
         ) from err
+
+
+def _raw_state(data, path):
+    """The tensor dict of `data`, unwrapped from `{'state_dict': ...}`."""
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(torch.is_tensor(v) for v in data.values()):
         raise CheckpointMismatchError(f"{path}: expected a state dict of tensors")
+    return data
+
+
+def _prefix(key):
+    for prefix in ("module.model.", "module.", "model."):
+        if key.startswith(prefix):
+            return prefix
+    return ""
+
+
+def bare_state_dict(data, path="weights"):
+    """`data` as read from a weights file -> its state dict with bare parameter names.
+
+    Accepts a bare state dict, `{'state_dict': ...}` (checkpoint.pth.tar), `model.` (FullModel),
+    `module.` (DataParallel / DDP) and `module.model.` prefixes; drops the loss's `loss.*` keys.
+    """
     state = {}
-    for key, value in data.items():
-        for prefix in ("module.", "model."):
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
+    for key, value in _raw_state(data, path).items():
+        key = key[len(_prefix(key)) :]
         if key.startswith("loss."):
             continue
         state[key] = value
     return state
+
+
+def read_state_dict(path):
+    """Read a weights file and return its state dict with bare parameter names (any released
+    layout, see `bare_state_dict`)."""
+    return bare_state_dict(read_checkpoint(path), path)
+
+
+def describe_layout(data, path="weights"):
+    """How a weights file stores its tensors, in words: the wrapper, the key prefix, the loss
+    keys and whether BatchNorm's `num_batches_tracked` is there (PyTorch 0.4-era files lack it)."""
+    raw = _raw_state(data, path)
+    parts = []
+    if raw is not data:
+        extra = sorted(k for k in data if k != "state_dict")
+        also = f" (also {', '.join(extra)})" if extra else ""
+        parts.append("{'state_dict': ...} checkpoint" + also)
+    names = {
+        "module.model.": "`module.model.` prefix (DataParallel / DDP around FullModel)",
+        "module.": "`module.` prefix (DataParallel / DDP)",
+        "model.": "`model.` prefix (FullModel: best.pth / final_state.pth)",
+        "": "bare parameter names",
+    }
+    prefixes = sorted({_prefix(k) for k in raw if not k.startswith("loss.")})
+    parts += [names[p] for p in prefixes]
+    loss = [k for k in raw if k[len(_prefix(k)) :].startswith("loss.")]
+    if loss:
+        parts.append(f"{len(loss)} loss tensor(s), not loaded ({_names(loss)})")
+    if not any(k.endswith("num_batches_tracked") for k in raw):
+        parts.append("no num_batches_tracked (PyTorch 0.4-era file)")
+    return "; ".join(parts)
 
 
 def _names(keys):
@@ -73,6 +118,41 @@ def _fill_num_batches_tracked(state, model_state):
     return filled
 
 
+def shapes_of(state):
+    """{key: shape tuple} of a state dict."""
+    return {key: tuple(value.shape) for key, value in state.items()}
+
+
+def compare_shapes(shapes, model_shapes):
+    """(missing, unexpected, mis-shaped) keys of a file's bare {key: shape} against a model's, as
+    a strict load sees them (a file without any `num_batches_tracked` does not miss them).
+    Mis-shaped entries are (key, file shape, model shape)."""
+    if not any(k.endswith("num_batches_tracked") for k in shapes):
+        tracked = {k: s for k, s in model_shapes.items() if k.endswith("num_batches_tracked")}
+        shapes = {**tracked, **shapes}
+    missing = [k for k in model_shapes if k not in shapes]
+    unexpected = [k for k in shapes if k not in model_shapes]
+    mis_shaped = [
+        (k, list(shapes[k]), list(shape))
+        for k, shape in model_shapes.items()
+        if k in shapes and shapes[k] != shape
+    ]
+    return missing, unexpected, mis_shaped
+
+
+def format_differences(missing, unexpected, mis_shaped, sep="\n  "):
+    """The differences of `compare_state` as text: counts and the first keys of each kind."""
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s): {_names(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s): {_names(unexpected)}")
+    if mis_shaped:
+        shown = [f"{k} (file {a}, model {b})" for k, a, b in mis_shaped]
+        parts.append(f"{len(mis_shaped)} mis-shaped key(s): {_names(shown)}")
+    return sep.join(parts)
+
+
 def load_weights(model, path, reinit=()):
     """Strictly load a released or self-trained checkpoint into `model`.
 
@@ -89,22 +169,11 @@ def load_weights(model, path, reinit=()):
         state = {
             k: v for k, v in state.items() if k in model_state or not k.startswith(tuple(reinit))
         }
-    missing = [k for k in model_state if k not in state]
-    unexpected = [k for k in state if k not in model_state]
-    mis_shaped = [
-        f"{k} (file {list(state[k].shape)}, model {list(model_state[k].shape)})"
-        for k in model_state
-        if k in state and state[k].shape != model_state[k].shape
-    ]
-    if missing or unexpected or mis_shaped:
-        parts = [f"{path} does not fit {type(model).__name__}:"]
-        if missing:
-            parts.append(f"{len(missing)} missing key(s): {_names(missing)}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s): {_names(unexpected)}")
-        if mis_shaped:
-            parts.append(f"{len(mis_shaped)} mis-shaped key(s): {_names(mis_shaped)}")
-        raise CheckpointMismatchError("\n  ".join(parts))
+    differences = compare_shapes(shapes_of(state), shapes_of(model_state))
+    if any(differences):
+        raise CheckpointMismatchError(
+            f"{path} does not fit {type(model).__name__}:\n  " + format_differences(*differences)
+        )
     model.load_state_dict(state, strict=True)
     if kept:
         logger.info(

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import RELEASED_LAYOUTS
 from helpers import W18_SMALL_V1, experiment, manifest, tiny_config
 
 import models
@@ -27,32 +28,12 @@ def outputs(model, x):
     return out if isinstance(out, list) else [out]
 
 
-LAYOUTS = {
-    "fullmodel_with_loss": lambda s: {
-        **{f"model.{k}": v for k, v in s.items()},
-        "loss.criterion.weight": torch.ones(19),
-    },
-    "checkpoint_pth_tar": lambda s: {
-        "epoch": 3,
-        "best_mIoU": 0.5,
-        "state_dict": {f"model.{k}": v for k, v in s.items()},
-        "optimizer": {"state": {}, "param_groups": [{"lr": 0.01, "params": [0, 1]}]},
-    },
-    "dataparallel": lambda s: {f"module.{k}": v for k, v in s.items()},
-    "dataparallel_fullmodel": lambda s: {f"module.model.{k}": v for k, v in s.items()},
-    "torch04_no_num_batches_tracked": lambda s: {
-        f"model.{k}": v for k, v in s.items() if not k.endswith("num_batches_tracked")
-    },
-    "bare": lambda s: dict(s),
-}
-
-
-@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("layout", sorted(RELEASED_LAYOUTS))
 @pytest.mark.parametrize("name", ["seg_hrnet", "seg_hrnet_ocr"])
 def test_released_layouts_load_strictly_and_reproduce_outputs(tmp_path, layout, name):
     source = randomised(models.build_model(tiny_config(name, 19)))
     path = tmp_path / "weights.pth"
-    torch.save(LAYOUTS[layout](source.state_dict()), path)
+    torch.save(RELEASED_LAYOUTS[layout](source.state_dict()), path)
     target = models.build_model(tiny_config(name, 19)).eval()
     models.load_weights(target, path)
     x = torch.randn(1, 3, 64, 64)
