@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from utils.errors import DataError
+
 
 def read_image(path):
     """RGB uint8 image (H, W, 3); decoded from bytes so that non-ASCII paths work."""
@@ -53,3 +55,36 @@ def write_label(path, label):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.asarray(label, dtype=np.uint8)).save(path)
+
+
+ID_MODES = ("L", "P", "I", "I;16")  # one channel: grey values or palette indices
+COLOR_MODES = ("RGB", "RGBA")
+
+
+def label_kind(path):
+    """('ids' or 'colors', (width, height)) of a label PNG, from its header (not decoded):
+    single-channel PNGs hold raw ids, RGB ones class colours, as the `custom` dataset reads them."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            mode, size = image.mode, image.size
+    except OSError as error:
+        raise DataError(f"cannot read label {path}: {error}") from None
+    if mode in ID_MODES:
+        return "ids", size
+    if mode in COLOR_MODES:
+        return "colors", size
+    raise DataError(f"label {path} has mode {mode}; expected an 8/16-bit grey, palette or RGB PNG")
+
+
+def image_size(path):
+    """(width, height) of an image as OpenCV decodes it (EXIF orientation applied), from the
+    header."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # Orientation: 90 degrees
+    except OSError as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
+    return (height, width) if rotated else (width, height)
