@@ -16,7 +16,6 @@ Inputs may be JSON files or folders (searched recursively for *.json).
 
 import argparse
 import sys
-from pathlib import Path
 
 import _init_paths  # noqa: F401
 from tqdm import tqdm
@@ -27,9 +26,11 @@ from datatools.polygons import (
     convert_daodixian,
     convert_file,
     detect_format,
+    json_files,
     load_json,
 )
 from utils.allocator import set_allocator_options
+from utils.cli import run_tool
 from utils.colormap import ClassTable
 
 
@@ -90,21 +91,6 @@ def parse_args(argv=None):
     return args
 
 
-def json_files(inputs):
-    files = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(item.rglob("*.json"))
-            if not found:
-                raise SystemExit(f"error: no .json files in {item}")
-            files += found
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise SystemExit(f"error: input {item} does not exist")
-    return files
-
-
 def main(argv=None):
     args = parse_args(argv)
     by_format = {fmt: [] for fmt in FORMATS}
@@ -146,4 +132,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from datatools.io import write_label
+from utils.errors import DataError
 
 # Cityscapes labels (cityscapesScripts helpers/labels.py): name, labelId, colour.
 CITYSCAPES_LABELS = (
@@ -75,6 +76,22 @@ def load_json(path):
         raise ValueError(f"cannot read JSON {path}: {error}") from None
 
 
+def json_files(inputs):
+    """The JSON files of `inputs`: files as given, folders searched recursively for *.json."""
+    files = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(item.rglob("*.json"))
+            if not found:
+                raise DataError(f"no .json files in {item}")
+            files += found
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise DataError(f"input {item} does not exist")
+    return files
+
+
 def detect_format(data, source):
     """'labelme', 'cityscapes' or 'daodixian', from the keys of the JSON object."""
     if isinstance(data, dict):
@@ -120,6 +137,33 @@ def _points(raw, source, where):
     return points
 
 
+AREA_KINDS = ("polygon", "ellipse")  # what rasterize fills; "line" and "point" cover no area
+
+
+def labelme_shapes(data, source="labelme JSON"):
+    """[(kind, points, label)] of a labelme annotation, in file order: polygons and rectangles
+    (as their 4 corners) are 'polygon', circles 'ellipse' (points: the bounding box), lines and
+    line strips 'line', points 'point'; other shape types keep their name."""
+    shapes = []
+    for index, shape in enumerate(data["shapes"]):
+        name = shape.get("label")
+        where = f"shape {index} ({name!r})"
+        kind = shape.get("shape_type") or "polygon"
+        points = _points(shape.get("points"), source, where)
+        if kind not in ("rectangle", "circle"):
+            shapes.append(({"linestrip": "line", "points": "point"}.get(kind, kind), points, name))
+            continue
+        if len(points) != 2:
+            raise ValueError(f"{source}: {where}: a {kind} needs 2 points, got {len(points)}")
+        (x0, y0), (x1, y1) = points
+        if kind == "rectangle":
+            shapes.append(("polygon", [(x0, y0), (x1, y0), (x1, y1), (x0, y1)], name))
+        else:
+            r = float(np.hypot(x1 - x0, y1 - y0))
+            shapes.append(("ellipse", [x0 - r, y0 - r, x0 + r, y0 + r], name))
+    return shapes
+
+
 def labelme_label(data, table, encoding="ids", background=255, source="labelme JSON"):
     """(label image, number of skipped non-area shapes) of a labelme annotation.
 
@@ -132,43 +176,27 @@ def labelme_label(data, table, encoding="ids", background=255, source="labelme J
         for name, raw_id, color in zip(table.names, table.ids, table.colors, strict=True)
     }
     shapes, skipped = [], 0
-    for index, shape in enumerate(data["shapes"]):
-        name = shape.get("label")
-        where = f"shape {index} ({name!r})"
-        kind = shape.get("shape_type") or "polygon"
-        if kind not in ("polygon", "rectangle", "circle"):
+    for index, (kind, points, name) in enumerate(labelme_shapes(data, source)):
+        if kind not in AREA_KINDS:
             skipped += 1
             continue
         if name not in lookup:
             raise ValueError(
-                f"{source}: {where}: label {name!r} is not a class of {table.source} "
-                f"({', '.join(table.names)})"
+                f"{source}: shape {index} ({name!r}): label {name!r} is not a class of "
+                f"{table.source} ({', '.join(table.names)})"
             )
-        points = _points(shape.get("points"), source, where)
-        if kind == "polygon":
-            shapes.append(("polygon", points, lookup[name]))
-            continue
-        if len(points) != 2:
-            raise ValueError(f"{source}: {where}: a {kind} needs 2 points, got {len(points)}")
-        (x0, y0), (x1, y1) = points
-        if kind == "rectangle":
-            corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-            shapes.append(("polygon", corners, lookup[name]))
-        else:
-            r = float(np.hypot(x1 - x0, y1 - y0))
-            shapes.append(("ellipse", [x0 - r, y0 - r, x0 + r, y0 + r], lookup[name]))
+        shapes.append((kind, points, lookup[name]))
     if encoding == "color":
         background = (0, 0, 0)
     return rasterize(width, height, shapes, background, encoding), skipped
 
 
-def cityscapes_label(data, encoding="ids", source="Cityscapes JSON"):
-    """Label image of a Cityscapes `*_polygons.json`: labelIds on 'unlabeled' (0), or colours.
+def cityscapes_shapes(data, source="Cityscapes JSON"):
+    """[(points, label name, labelId, colour)] of a Cityscapes `*_polygons.json`, in file order.
 
     Deleted objects and labels without an id (license plate) are left out; '<name>group'
     falls back to '<name>' as in cityscapesScripts.
     """
-    width, height = _size(data, "imgHeight", "imgWidth", source)
     shapes = []
     for index, obj in enumerate(data["objects"]):
         if obj.get("deleted"):
@@ -184,7 +212,18 @@ def cityscapes_label(data, encoding="ids", source="Cityscapes JSON"):
         if label_id < 0:
             continue
         points = _points(obj.get("polygon"), source, f"object {index} ({name!r})")
-        shapes.append(("polygon", points, label_id if encoding == "ids" else color))
+        shapes.append((points, name, label_id, color))
+    return shapes
+
+
+def cityscapes_label(data, encoding="ids", source="Cityscapes JSON"):
+    """Label image of a Cityscapes `*_polygons.json`: labelIds on 'unlabeled' (0), or colours
+    (see `cityscapes_shapes`)."""
+    width, height = _size(data, "imgHeight", "imgWidth", source)
+    shapes = [
+        ("polygon", points, label_id if encoding == "ids" else color)
+        for points, _, label_id, color in cityscapes_shapes(data, source)
+    ]
     background = CITYSCAPES["unlabeled"][0 if encoding == "ids" else 1]
     return rasterize(width, height, shapes, background, encoding)
 
@@ -245,16 +284,23 @@ def daodixian_items(data, source):
     return annotated
 
 
-def daodixian_label(polys, width, height, encoding="ids", source="daodixian job"):
-    """Label image of normalised polygons: points clamped to [0, 1], scaled by width, height."""
-    shapes = []
-    value = DAODIXIAN_ID if encoding == "ids" else DAODIXIAN_COLOR
+def daodixian_polygons(polys, width, height, source="daodixian job"):
+    """Normalised polygons -> pixel points: clamped to [0, 1], scaled by width, height."""
+    scaled = []
     for index, poly in enumerate(polys):
         points = _points(poly, source, f"polygon {index}")
-        points = [
-            (min(max(x, 0.0), 1.0) * width, min(max(y, 0.0), 1.0) * height) for x, y in points
-        ]
-        shapes.append(("polygon", points, value))
+        scaled.append(
+            [(min(max(x, 0.0), 1.0) * width, min(max(y, 0.0), 1.0) * height) for x, y in points]
+        )
+    return scaled
+
+
+def daodixian_label(polys, width, height, encoding="ids", source="daodixian job"):
+    """Label image of normalised polygons (see `daodixian_polygons`)."""
+    value = DAODIXIAN_ID if encoding == "ids" else DAODIXIAN_COLOR
+    shapes = [
+        ("polygon", points, value) for points in daodixian_polygons(polys, width, height, source)
+    ]
     return rasterize(width, height, shapes, 0 if encoding == "ids" else (0, 0, 0), encoding)
 
 
