@@ -36,7 +36,7 @@ import datasets
 from config import load_config
 from datatools.prepare import MODEL_TEMPLATES, WEIGHTINGS, format_values, prepare
 from utils.allocator import set_allocator_options
-from utils.cli import run_tool
+from utils.cli import run_tool, shown_path
 
 
 def parse_args(argv=None):
@@ -121,7 +121,8 @@ def main(argv=None):
     print(format_values(result.found, result.kind))
     for what, path in result.files.items():
         count = result.counts.get(what.split()[0])
-        print(f"wrote {what}: {path}" + (f" ({count} pairs)" if count is not None else ""))
+        pairs = f" ({count} pairs)" if count is not None else ""
+        print(f"wrote {what}: {shown_path(path)}{pairs}")
     if result.weights:
         print(f"class weights ({args.class_weights}): {result.weights}")
     for note in result.notes:
@@ -129,8 +130,8 @@ def main(argv=None):
     if "experiment" in result.files:
         cfg_file = result.files["experiment"]
         datasets.build_dataset(load_config(cfg_file), "train")  # the YAML and its lists load
-        print(f"edit the class names in {result.files['class table']}, then train:")
-        print(f"  python tools/train.py --cfg {cfg_file}")
+        print(f"edit the class names in {shown_path(result.files['class table'])}, then train:")
+        print(f"  python tools/train.py --cfg {shown_path(cfg_file)}")
     else:
         print("with --images the lists and an experiment YAML are written too")
     return 0

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from datatools.io import image_size, label_kind, read_color_label, read_label
 from datatools.splits import split_names
 from datatools.statistics import format_table
+from utils.cli import shown_path
 from utils.errors import DataError, UserError
 from utils.visualize import voc_palette
 
@@ -285,15 +286,6 @@ def split(pairs, ratio, seed):
     return splits
 
 
-def _shown(path):
-    """`path` relative to the current folder when it is under it, else absolute."""
-    path = Path(path).resolve()
-    try:
-        return path.relative_to(Path.cwd()).as_posix() or "."
-    except ValueError:
-        return str(path)
-
-
 def experiment_config(template, settings):
     """The experiment YAML (a dict) of `settings` with the MODEL and LOSS sections and the
     optimiser of the experiment `template`. `settings`: root, color_map, num_classes, weights,
@@ -460,8 +452,8 @@ def prepare(
         yaml_path or Path("experiments") / root.name / f"{name}_{crop[0]}x{crop[1]}.yaml"
     )
     settings = {
-        "root": _shown(root),
-        "color_map": _shown(root / "colorMap.txt"),
+        "root": shown_path(root),
+        "color_map": shown_path(root / "colorMap.txt"),
         "num_classes": sum(v.class_index is not None for v in found),
         "weights": result.weights,
         "crop": crop,

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from config import load_config
+from utils.cli import shown_path
 
 from .hrnet import BACKBONE_PREFIXES
 from .registry import get_builder
@@ -225,15 +226,6 @@ def backbone_fits(state, candidate):
     )
 
 
-def _shown(path):
-    """`path` relative to the current folder when it is under it (for copy-paste commands)."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _settings(candidate):
     return ", ".join(f"{name} {value}" for name, value in candidate.settings.items())
 
@@ -248,13 +240,18 @@ def _model_line(summary):
     return ", ".join(parts)
 
 
+def _test_command(candidate, path):
+    command = ["python", "tools/test.py", "--cfg", shown_path(candidate.cfg_file), *candidate.opts]
+    return "  " + shlex.join([*command, "TEST.MODEL_FILE", str(path)])
+
+
 def _fit_lines(path, fits):
     lines = [f"fits key for key {len(fits)} experiment YAML(s):"]
-    width = max(len(_shown(m.candidate.cfg_file)) for m in fits)
+    width = max(len(shown_path(m.candidate.cfg_file)) for m in fits)
     for match in fits:
         candidate = match.candidate
         opts = " " + " ".join(candidate.opts) if candidate.opts else ""
-        name = _shown(candidate.cfg_file).ljust(width)
+        name = shown_path(candidate.cfg_file).ljust(width)
         lines.append(f"  {name}{opts}   {_settings(candidate)}")
     for setting in OUTPUT_SETTINGS:
         values = {m.candidate.settings.get(setting) for m in fits} - {None}
@@ -266,19 +263,16 @@ def _fit_lines(path, fits):
                 "it changes the outputs, not the keys: use the YAML of the recipe that trained "
                 "the file"
             )
-    best = fits[0].candidate
-    command = ["python", "tools/test.py", *best.command_args(), "TEST.MODEL_FILE", str(path)]
-    command[3] = _shown(best.cfg_file)
-    lines += ["test it:", "  " + shlex.join(command)]
+    lines += ["test it:", _test_command(fits[0].candidate, path)]
     return lines
 
 
-def _near_lines(summary, matches, top):
+def _near_lines(path, state, summary, matches, top):
     lines = ["fits no experiment YAML; the closest:"]
     for match in matches[:top]:
         candidate = match.candidate
         opts = " " + " ".join(candidate.opts) if candidate.opts else ""
-        lines.append(f"  {_shown(candidate.cfg_file)}{opts}: {match.distance} key(s) differ")
+        lines.append(f"  {shown_path(candidate.cfg_file)}{opts}: {match.distance} key(s) differ")
         differences = format_differences(match.missing, match.unexpected, match.mis_shaped)
         lines += ["    " + line.strip() for line in differences.split("\n")]
         if summary.num_classes not in (None, candidate.num_classes):
@@ -286,6 +280,16 @@ def _near_lines(summary, matches, top):
                 f"    classes: the file has {summary.num_classes}, the YAML "
                 f"{candidate.num_classes} (DATASET.NUM_CLASSES)"
             )
+    closest = matches[0].candidate
+    if summary.num_classes not in (None, closest.num_classes):
+        opts = (*closest.opts, "DATASET.NUM_CLASSES", str(summary.num_classes))
+        recount = _candidate(closest.cfg_file, closest.cfg_file.stat().st_mtime, opts)
+        if match_experiments(state, [recount])[0].fits:
+            lines += [
+                f"with DATASET.NUM_CLASSES {summary.num_classes} the closest fits; test it on a "
+                f"dataset of {summary.num_classes} classes (DATASET.* of your data):",
+                _test_command(recount, path),
+            ]
     return lines
 
 
@@ -311,11 +315,11 @@ def inspect_weights(path, folder, top=3):
             f"an ImageNet backbone file: MODEL.PRETRAINED of {len(fitting)} experiment YAML(s)"
             + (":" if fitting else "")
         )
-        lines += [f"  {_shown(c.cfg_file)}" for c in fitting]
+        lines += [f"  {shown_path(c.cfg_file)}" for c in fitting]
     else:
         matches = match_experiments(state, candidates)
         fits = [m for m in matches if m.fits]
-        lines += _fit_lines(path, fits) if fits else _near_lines(summary, matches, top)
+        lines += _fit_lines(path, fits) if fits else _near_lines(path, state, summary, matches, top)
     for cfg_file, error in failures:
-        lines.append(f"skipped {_shown(cfg_file)}: {error}")
+        lines.append(f"skipped {shown_path(cfg_file)}: {error}")
     return "\n".join(lines)

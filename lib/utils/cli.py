@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from utils.errors import UserError
 
@@ -10,6 +11,7 @@ __all__ = [
     "add_class_table_arguments",
     "add_inference_arguments",
     "add_model_arguments",
+    "shown_path",
     "run_tool",
 ]
 
@@ -44,6 +46,16 @@ def add_class_table_arguments(parser):
         default="ids",
         help="label pixels are raw ids of the table (default) or class indices",
     )
+
+
+def shown_path(path):
+    """`path` as a user types it: relative to the current folder when it is under it (so
+    printed commands can be pasted), else absolute; forward slashes."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return path.as_posix()
 
 
 DEBUG_ENV = "HRNET_DEBUG"

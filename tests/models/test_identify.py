@@ -98,12 +98,14 @@ def test_a_class_count_near_miss_names_the_classifier_and_the_counts(tmp_path):
     path = tmp_path / "landcover_w48.pth"
     torch.save({f"model.{k}": v for k, v in state.items()}, path)
     report = identify.inspect_weights(path, EXPERIMENTS, top=2)
-    assert "fits no experiment YAML" in report and "test it" not in report
+    assert "fits no experiment YAML" in report and "fits key for key" not in report
     assert "HRNetV2, width 48 (branches 48, 96, 192, 384), 7 classes" in report
     closest = report.split("the closest:\n", 1)[1]
     assert closest.count(": 2 key(s) differ") == 2  # only the classifier, in both
     assert "2 mis-shaped key(s): last_layer.3.bias (file [7], model [" in closest
     assert "classes: the file has 7, the YAML" in closest
+    assert "with DATASET.NUM_CLASSES 7 the closest fits" in closest
+    assert "DATASET.NUM_CLASSES 7 TEST.MODEL_FILE" in closest.splitlines()[-1]
 
 
 def test_missing_and_unexpected_keys_are_named(candidates):

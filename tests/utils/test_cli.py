@@ -1,6 +1,6 @@
 import pytest
 
-from utils.cli import run_tool
+from utils.cli import run_tool, shown_path
 from utils.errors import ConfigError, DataError, UserError
 
 
@@ -42,3 +42,13 @@ def test_other_exceptions_keep_their_traceback(monkeypatch):
 
 def test_main_status_passes_through():
     assert run_tool(lambda argv: 0, []) == 0
+
+
+def test_shown_path_is_relative_under_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "experiments" / "x.yaml") == "experiments/x.yaml"
+    assert shown_path("data/../data/x.lst") == "data/x.lst"
+    assert (
+        shown_path(tmp_path.parent / "elsewhere.pth")
+        == (tmp_path.parent / "elsewhere.pth").as_posix()
+    )
