@@ -49,8 +49,6 @@ from utils.errors import DataError
 from utils.inference import palette_for
 from utils.visualize import write_image
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -161,7 +159,7 @@ def browse_labels(args):
 
 def json_entries(args):
     """[(source, image path, outlines or a function of the image giving them)] in file order."""
-    index = browse.index_by_stem(args.image_root, IMAGE_SUFFIXES) if args.image_root else {}
+    index = browse.index_by_stem(args.image_root) if args.image_root else {}
     table = ClassTable.from_file(args.color_map) if args.color_map else None
     colours = browse.LabelColours(table)
     entries = []
@@ -207,7 +205,7 @@ def browse_contours(args):
     predictions = sorted(Path(args.predictions).rglob("*.png"))
     if not predictions:
         raise DataError(f"no .png predictions in {args.predictions}")
-    index = browse.index_by_stem(args.images, IMAGE_SUFFIXES)
+    index = browse.index_by_stem(args.images)
     pairs = [(p, browse.image_for(index, p.stem, str(p))) for p in predictions]
     chosen = browse.sample(pairs, args.every, args.limit)
     out, name_of, rows = Path(args.out), browse.UniqueNames(), []

@@ -16,6 +16,7 @@ import _init_paths  # noqa: F401
 
 from datatools.splits import screen_labels, split_names, write_lists
 from utils.allocator import set_allocator_options
+from utils.cli import add_split_arguments
 
 
 def parse_args(argv=None):
@@ -28,15 +29,7 @@ def parse_args(argv=None):
         help="folder holding image/ and label/ (default: %(default)s)",
     )
     parser.add_argument("--out", default=None, help="where the lists go (default: --data-dir)")
-    parser.add_argument(
-        "--ratio",
-        type=float,
-        nargs=3,
-        default=(4, 1, 1),
-        metavar=("TRAIN", "VAL", "TEST"),
-        help="split ratio (default: 4 1 1)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default: 0)")
+    add_split_arguments(parser, (4, 1, 1))
     parser.add_argument(
         "--max-ignore",
         type=float,

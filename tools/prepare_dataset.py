@@ -36,7 +36,7 @@ import datasets
 from config import load_config
 from datatools.prepare import MODEL_TEMPLATES, WEIGHTINGS, format_values, prepare
 from utils.allocator import set_allocator_options
-from utils.cli import run_tool, shown_path
+from utils.cli import add_split_arguments, run_tool, shown_path
 
 
 def parse_args(argv=None):
@@ -65,15 +65,7 @@ def parse_args(argv=None):
         metavar=("WIDTH", "HEIGHT"),
         help="training crop and test window (default: 512 512)",
     )
-    parser.add_argument(
-        "--ratio",
-        type=float,
-        nargs=3,
-        default=(8, 2, 0),
-        metavar=("TRAIN", "VAL", "TEST"),
-        help="split ratio (default: 8 2 0)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="split seed (default: 0)")
+    add_split_arguments(parser, (8, 2, 0))
     parser.add_argument(
         "--class-weights",
         choices=WEIGHTINGS,

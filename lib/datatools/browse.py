@@ -8,11 +8,10 @@
   original image, as the fork's `draw_contours.py` drew them.
 """
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
+from datatools.io import image_files
 from datatools.polygons import cityscapes_shapes, daodixian_polygons, labelme_shapes
 from utils.errors import DataError
 from utils.visualize import colorize, voc_palette
@@ -146,16 +145,12 @@ def foreground(prediction, threshold=127, classes=None):
     return prediction > threshold
 
 
-def index_by_stem(folder, suffixes):
-    """{file name without extension: path} of the files under `folder` (recursive) with one of
-    `suffixes`; a name found twice maps to None (ambiguous)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"folder {folder} does not exist")
+def index_by_stem(folder):
+    """{file name without extension: path} of the images under `folder` (recursive); a name
+    found twice maps to None (ambiguous)."""
     index = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in suffixes:
-            index[path.stem] = None if path.stem in index else path
+    for path in image_files(folder):
+        index[path.stem] = None if path.stem in index else path
     return index
 
 

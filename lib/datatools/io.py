@@ -57,6 +57,19 @@ def write_label(path, label):
     Image.fromarray(np.asarray(label, dtype=np.uint8)).save(path)
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def image_files(folder, what="image"):
+    """The image files (IMAGE_SUFFIXES) under `folder`, searched recursively, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{what} folder {folder} does not exist")
+    return [
+        p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+
+
 ID_MODES = ("L", "P", "I", "I;16")  # one channel: grey values or palette indices
 COLOR_MODES = ("RGB", "RGBA")
 

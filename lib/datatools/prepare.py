@@ -16,7 +16,14 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from datatools.io import image_size, label_kind, read_color_label, read_label
+from datatools.io import (
+    IMAGE_SUFFIXES,
+    image_files,
+    image_size,
+    label_kind,
+    read_color_label,
+    read_label,
+)
 from datatools.splits import split_names
 from datatools.statistics import format_table
 from utils.cli import shown_path
@@ -24,7 +31,6 @@ from utils.errors import DataError, UserError
 from utils.visualize import voc_palette
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SHOW = 5  # files named per kind of problem
 
 # --model: the experiment (of experiments/cityscapes/) whose MODEL and LOSS sections and optimiser
@@ -60,16 +66,12 @@ def _named(paths):
 
 
 def _files_by_name(folder, what):
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{what} folder {folder} does not exist")
     found = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-            name = path.relative_to(folder).with_suffix("").as_posix()
-            if name in found:
-                raise DataError(f"two {what}s named {name}: {found[name]} and {path}")
-            found[name] = path
+    for path in image_files(folder, what):
+        name = path.relative_to(folder).with_suffix("").as_posix()
+        if name in found:
+            raise DataError(f"two {what}s named {name}: {found[name]} and {path}")
+        found[name] = path
     if not found:
         raise DataError(f"no {what} files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     return found

@@ -11,6 +11,7 @@ __all__ = [
     "add_class_table_arguments",
     "add_inference_arguments",
     "add_model_arguments",
+    "add_split_arguments",
     "shown_path",
     "run_tool",
 ]
@@ -32,6 +33,19 @@ def add_inference_arguments(parser):
         help="the model as trained, fp32 (default: BatchNorm folded, bf16/fp16 autocast)",
     )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+
+
+def add_split_arguments(parser, ratio):
+    """--ratio TRAIN VAL TEST (default `ratio`) and --seed: a seeded split of the files."""
+    parser.add_argument(
+        "--ratio",
+        type=float,
+        nargs=3,
+        default=tuple(ratio),
+        metavar=("TRAIN", "VAL", "TEST"),
+        help=f"split ratio (default: {' '.join(f'{r:g}' for r in ratio)})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default: 0)")
 
 
 def add_class_table_arguments(parser):
