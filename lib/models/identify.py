@@ -43,15 +43,9 @@ CLASSIFIERS = {
 # HANet in an HRNet was used by the AI702 fork as its HRNet YAML plus this override (README
 # "Lite-HRNet and HRNet + HANet"): tried on every seg_hrnet YAML when a file holds HANet layers.
 VARIANTS = {"HRNetV2 + HANet": {"seg_hrnet": ("MODEL.NAME", "seg_hrnet_hanet")}}
-# Settings that change a model's outputs but not its keys: shown for every fitting YAML.
-OUTPUT_SETTINGS = {
-    "MODEL.ALIGN_CORNERS": lambda cfg: cfg.MODEL.ALIGN_CORNERS,
-    "MODEL.HANET.POS_ENCODING": lambda cfg: (
-        cfg.MODEL.HANET.POS_ENCODING
-        if cfg.MODEL.NAME == "seg_hrnet_hanet" or cfg.MODEL.EXTRA.get("with_hanet", False)
-        else None
-    ),
-}
+# Settings that change a model's outputs but not its keys: shown for every fitting YAML (the
+# second only for models with HANet layers).
+OUTPUT_SETTINGS = ("MODEL.ALIGN_CORNERS", "MODEL.HANET.POS_ENCODING")
 _BRANCH = re.compile(r"^stage\d+\.\d+\.branches\.\d+\.0\.conv1\.weight$")
 _LITE = re.compile(r"^head_layer\.projects\.\d+\.depthwise_conv\.conv\.weight$")
 
@@ -114,9 +108,6 @@ class Candidate:
     settings: dict = field(compare=False)
     shapes: dict = field(compare=False, repr=False)
 
-    def command_args(self):
-        return ["--cfg", str(self.cfg_file), *self.opts]
-
 
 @dataclass(frozen=True)
 class Match:
@@ -178,8 +169,9 @@ def _model_shapes(cfg):
 def _candidate(cfg_file, mtime, opts):
     cfg = load_config(cfg_file, ["MODEL.PRETRAINED", "", *opts])
     shapes = _model_shapes(cfg)
-    settings = {name: get(cfg) for name, get in OUTPUT_SETTINGS.items()}
-    settings = {name: value for name, value in settings.items() if value is not None}
+    settings = {"MODEL.ALIGN_CORNERS": cfg.MODEL.ALIGN_CORNERS}
+    if any(key.startswith("hanet") for key in shapes):
+        settings["MODEL.HANET.POS_ENCODING"] = cfg.MODEL.HANET.POS_ENCODING
     return Candidate(cfg_file, opts, cfg.MODEL.NAME, cfg.DATASET.NUM_CLASSES, settings, shapes)
 
 
