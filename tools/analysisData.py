@@ -8,7 +8,6 @@ class indices 0..K-1 instead. Prints a table (class, value, mean per split, vari
 population variance as the original), writes it as CSV and optionally draws a bar chart.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,9 +21,7 @@ from utils.colormap import ClassTable
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument(
         "--data-dir",
         default="data/panorama_raw/merge",

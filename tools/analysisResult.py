@@ -11,7 +11,6 @@ least accurate, <out-dir>/easy/ and <out-dir>/hard/<rank>_<name>_compare.png:
 image | label colours | prediction colours.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -24,9 +23,7 @@ from utils.colormap import ClassTable
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument(
         "--data-dir",
         default="data/panorama",

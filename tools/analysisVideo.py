@@ -1,9 +1,9 @@
-r"""Segment a video and write a 2x2 mosaic per frame to an .avi file.
+r"""Segment a video and write a 2x2 mosaic per frame to an .avi, .mp4 or .mkv file.
 
   python tools/analysisVideo.py --cfg experiments/panorama/train.yaml --pth final_state.pth \
-      --input_video input.mp4 --output_video output.avi --batch_size 12 --scale_factor 0.5
+      --input-video input.mp4 --output-video output.avi --batch-size 12 --scale-factor 0.5
 
-Frames are resized by --scale_factor (0.5: half width and height) and segmented --batch_size at
+Frames are resized by --scale-factor (0.5: half width and height) and segmented --batch-size at
 a time (with the config's TEST.SCALE_LIST / TEST.FLIP_TEST on top). The mosaic, twice the
 resized frame in width and height, at the input frame rate:
 
@@ -11,10 +11,10 @@ resized frame in width and height, at the input frame rate:
   bottom-left  confidence (max softmax    bottom-right  frame 0.3 + colours 0.7
                probability, blue 0 .. red 1; JET) blended 0.5 with the frame
 
-The video is written with the XVID codec (MJPG where OpenCV has no XVID encoder).
+.avi and .mkv are written with the XVID codec (MJPG where OpenCV has no XVID encoder), .mp4
+with MPEG-4 Part 2 (mp4v).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,24 +28,22 @@ from utils.allocator import set_allocator_options
 from utils.inference import Segmenter
 from utils.visualize import colorize
 
-FOURCCS = ("XVID", "MJPG")
+FOURCCS = {".avi": ("XVID", "MJPG"), ".mkv": ("XVID", "MJPG"), ".mp4": ("mp4v",)}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     cli.add_model_arguments(parser)
-    parser.add_argument("--input_video", required=True, help="any video OpenCV can read")
-    parser.add_argument("--output_video", required=True, help="output .avi file")
-    parser.add_argument("--batch_size", type=int, default=12, help="frames per forward pass")
+    parser.add_argument("--input-video", required=True, help="any video OpenCV can read")
+    parser.add_argument("--output-video", required=True, help="output .avi, .mp4 or .mkv file")
+    parser.add_argument("--batch-size", type=int, default=12, help="frames per forward pass")
     parser.add_argument(
-        "--scale_factor", type=float, default=0.5, help="resize frames by this before inference"
+        "--scale-factor", type=float, default=0.5, help="resize frames by this before inference"
     )
     cli.add_inference_arguments(parser)
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.scale_factor <= 0:
-        parser.error("--batch_size must be >= 1 and --scale_factor > 0")
+        parser.error("--batch-size must be >= 1 and --scale-factor > 0")
     return args
 
 
@@ -69,13 +67,15 @@ def mosaic(frame, class_map, confidence, palette):
 
 
 def open_writer(path, fps, size):
-    """An .avi VideoWriter for (width, height) frames: XVID, else MJPG."""
+    """A VideoWriter for (width, height) frames with the first codec of FOURCCS[suffix] that
+    this OpenCV can write."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for fourcc in FOURCCS:
+    codecs = FOURCCS[path.suffix.lower()]
+    for fourcc in codecs:
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if writer.isOpened():
             return writer
-    raise SystemExit(f"error: OpenCV cannot write {path} with any of {', '.join(FOURCCS)}")
+    raise SystemExit(f"error: OpenCV cannot write {path} with any of {', '.join(codecs)}")
 
 
 def frame_batches(capture, batch_size, scale):
@@ -100,9 +100,9 @@ def frame_batches(capture, batch_size, scale):
 def main(argv=None):
     args = parse_args(argv)
     source, target = Path(args.input_video), Path(args.output_video)
-    if target.suffix.lower() != ".avi":
+    if target.suffix.lower() not in FOURCCS:
         raise SystemExit(
-            f"error: --output_video {target} must end in .avi (the only format written)"
+            f"error: --output-video {target} must end in {', '.join(FOURCCS)} (the formats written)"
         )
     if not source.is_file():
         raise SystemExit(f"error: input video {source} does not exist")

@@ -44,6 +44,7 @@ import datasets
 from config import load_config
 from core.predictor import Predictor, scaled_size, window_starts
 from models import build_model, load_weights
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.fast_inference import InferenceModel, optimize
 from utils.model_info import model_info
@@ -65,9 +66,7 @@ MULTISCALE = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__, formatter_class=argparse.RawTextHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--info", action="store_true", help="print params and FLOPs of --cfg models")
     mode.add_argument("--data", action="store_true", help="time the training data pipeline")

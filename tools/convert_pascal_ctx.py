@@ -9,20 +9,18 @@ YAMLs (TRAIN_SET train, TEST_SET val) read them as they are. RLE annotations nee
 (pip install -r requirements-data.txt).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
 
 from datasets.pascal_ctx import VOC_DIR, convert_detail_json
+from utils import cli
 from utils.allocator import set_allocator_options
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument(
         "--root", default="data/pascal_ctx", help="folder holding VOCdevkit/ (default: %(default)s)"
     )

@@ -19,7 +19,7 @@ import _init_paths  # noqa: F401
 from config import config_name, load_config
 from core.demo import run_demo
 from datasets.demo_data import write_demo_dataset
-from utils import distributed
+from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.logger import run_dirs, setup_logging
 
@@ -29,9 +29,7 @@ DEFAULT_CFG = (
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument(
         "--cfg", default=str(DEFAULT_CFG), help="experiment YAML (default: %(default)s)"
     )

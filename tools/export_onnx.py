@@ -27,23 +27,15 @@ import datasets
 import models
 from config import load_config
 from core.data import eval_loader
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.fast_inference import optimize
-
-try:
-    import deploy
-except ImportError as error:  # onnx / onnxruntime are optional dependencies
-    raise SystemExit(
-        f"error: {error}; install the deployment extras: pip install -r requirements-deploy.txt"
-    ) from error
 
 logger = logging.getLogger("export_onnx")
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument("--cfg", required=True, help="experiment YAML file")
     parser.add_argument("--pth", help="trained weights (default: TEST.MODEL_FILE)")
     parser.add_argument("--output", help="ONNX file to write (fp16 / int8 files go beside it)")
@@ -73,12 +65,25 @@ def parse_args(argv=None):
     return args
 
 
+def import_deploy():
+    """lib/deploy, imported only once --help has been answered: it needs the optional onnx and
+    onnxruntime."""
+    try:
+        import deploy
+    except ImportError as error:
+        raise SystemExit(
+            f"error: {error}; install the deployment extras: pip install -r requirements-deploy.txt"
+        ) from error
+    return deploy
+
+
 def variant_path(output, suffix):
     output = Path(output)
     return output.with_name(f"{output.stem}_{suffix}{output.suffix}")
 
 
 def report_difference(model, path, size):
+    deploy = import_deploy()
     differences = deploy.compare_outputs(
         model,
         deploy.OnnxModel(path),
@@ -90,6 +95,7 @@ def report_difference(model, path, size):
 
 def export_all(args, cfg, model, size):
     """Write the fp32 file and the requested variants; (name, path) of each."""
+    deploy = import_deploy()
     output = Path(args.output)
     deploy.export_onnx(model, output, size, dynamic=args.dynamic)
     files = [("ONNX fp32", output)]
@@ -110,6 +116,7 @@ def export_all(args, cfg, model, size):
 def evaluate_all(cfg, model, weights, files, size, repeats):
     """The table of PyTorch (eager, exact, fast) and every ONNX file: scores, share of pixels
     predicted as eager PyTorch (its class maps are kept: H x W bytes per image), latency."""
+    deploy = import_deploy()
     dataset = datasets.build_dataset(cfg, "test")
     loader = eval_loader(dataset, 1, cfg.WORKERS, False, 1, 0, cfg.TRAIN.IGNORE_LABEL)
     x = torch.randn(1, 3, *size)
@@ -147,6 +154,7 @@ def evaluate_all(cfg, model, weights, files, size, repeats):
 
 def main(argv=None):
     args = parse_args(argv)
+    import_deploy()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

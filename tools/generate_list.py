@@ -8,21 +8,19 @@ cuts it by --ratio (train val test). Lists hold base names, one per line; the na
 and why go to dropped.txt next to them.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
 
 from datatools.splits import screen_labels, split_names, write_lists
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import add_split_arguments
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument(
         "--data-dir",
         default="data/panorama_raw/merge",

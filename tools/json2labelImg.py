@@ -14,7 +14,6 @@ item goes to val: <save-dir>/{train,val}_<tag>/annotations/<name>.png and the li
 Inputs may be JSON files or folders (searched recursively for *.json).
 """
 
-import argparse
 import sys
 
 import _init_paths  # noqa: F401
@@ -29,15 +28,14 @@ from datatools.polygons import (
     json_files,
     load_json,
 )
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import run_tool
 from utils.colormap import ClassTable
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument("inputs", nargs="+", help="JSON files or folders of them")
     parser.add_argument(
         "--format",

@@ -2,7 +2,7 @@ r"""Segment an image, a folder of images (recursively) or a list file of image p
 
   python tools/pipeline.py --cfg X.yaml --pth final_state.pth --input photos/ --output out/
   python tools/pipeline.py --cfg X.yaml --pth m.pth --input val.lst --root data/cityscapes \
-      --output out/ --batch_size 8 TEST.SCALE_LIST 0.75,1.0,1.25 TEST.FLIP_TEST True
+      --output out/ --batch-size 8 TEST.SCALE_LIST 0.75,1.0,1.25 TEST.FLIP_TEST True
 
 For each image it writes, under --output and keeping the image's relative path:
   labels/<name>.png    class index per pixel (grey PNG, what tools/analysisResult.py reads)
@@ -14,7 +14,6 @@ larger). A list file holds one image path per line (the first field, so the proj
 and skipped; the exit status is then 1.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -32,14 +31,12 @@ LIST_EXTENSIONS = {".txt", ".lst"}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     cli.add_model_arguments(parser)
     parser.add_argument("--input", required=True, help="an image, a folder or a .txt/.lst list")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--root", default=".", help="folder that relative list entries start from")
-    parser.add_argument("--batch_size", type=int, default=4, help="images per forward pass")
+    parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
     cli.add_inference_arguments(parser)
     return parser.parse_args(argv)
 

@@ -9,21 +9,19 @@ Input: <root>/<store>/<name>.jpg with its colour label <root>/<store>/<name>.png
 with 10/9/8 crops per panorama makes neighbouring crops overlap by about half.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
 
 from datatools.panorama import list_stores, preprocess
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.colormap import ClassTable
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument(
         "--root", default="data/panorama_raw", help="folder of store folders (default: %(default)s)"
     )

@@ -29,7 +29,7 @@ from config import config_name, load_config
 from core.data import eval_loader
 from core.function import format_scores, predict_dataset
 from core.predictor import Predictor
-from utils import distributed
+from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.checkpoint import FINAL
 from utils.fast_inference import optimize
@@ -39,9 +39,7 @@ from utils.visualize import confusion_heatmap
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument("--cfg", required=True, help="experiment YAML file")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
     parser.add_argument(
@@ -53,9 +51,8 @@ def parse_args(argv=None):
         help="run the model as trained in fp32 (default: BatchNorm folded, channels_last and "
         "bf16 on CPUs / fp16 on CUDA, which changes a small share of boundary pixels)",
     )
-    parser.add_argument(
-        "--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS
-    )
+    parser.add_argument("--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    cli.add_log_level_argument(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     return parser.parse_args(argv)
 

@@ -17,21 +17,18 @@ import torch
 
 from config import config_name, load_config
 from core.trainer import Trainer
-from utils import distributed
+from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.logger import run_dirs, setup_logging
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument("--cfg", required=True, help="experiment YAML file")
     parser.add_argument("--seed", type=int, default=304, help="random seed (default 304)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
-    parser.add_argument(
-        "--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS
-    )
+    parser.add_argument("--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    cli.add_log_level_argument(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     return parser.parse_args(argv)
 

@@ -8,13 +8,42 @@ from pathlib import Path
 from utils.errors import UserError
 
 __all__ = [
+    "ArgumentParser",
     "add_class_table_arguments",
     "add_inference_arguments",
+    "add_log_level_argument",
     "add_model_arguments",
     "add_split_arguments",
     "shown_path",
     "run_tool",
 ]
+
+UNDERSCORE_NOTE = "Every --flag-name is also accepted as --flag_name (the forks' spelling)."
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser of every tool: the description (the docstring with its examples) keeps its
+    line breaks, and every hyphenated flag is also accepted with underscores (`--batch_size`
+    for `--batch-size`, the forks' spelling), without listing the aliases twice in --help."""
+
+    def __init__(self, description=None, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("epilog", UNDERSCORE_NOTE)
+        super().__init__(description=description, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args([self._hyphenated(a) for a in args], namespace)
+
+    def _hyphenated(self, token):
+        """`--a_b` / `--a_b=v` -> `--a-b` / `--a-b=v` when `--a-b` is a flag of this parser."""
+        if not token.startswith("--") or "_" not in token:
+            return token
+        flag, equals, value = token.partition("=")
+        hyphenated = "--" + flag[2:].replace("_", "-")
+        if flag in self._option_string_actions or hyphenated not in self._option_string_actions:
+            return token
+        return hyphenated + equals + value
 
 
 def add_model_arguments(parser):
@@ -70,6 +99,17 @@ def shown_path(path):
         return path.relative_to(Path.cwd()).as_posix() or "."
     except ValueError:
         return path.as_posix()
+
+
+def add_log_level_argument(parser):
+    """--log-level: the lowest level of the messages shown and written to the log file."""
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="messages shown and logged (default: %(default)s)",
+    )
 
 
 DEBUG_ENV = "HRNET_DEBUG"

@@ -91,8 +91,8 @@ def test_confidence_colours_run_blue_to_red():
 def test_errors(tiny, tmp_path):
     cfg_file, weights, video = tiny
     argv = ["--cfg", str(cfg_file), "--pth", str(weights)]
-    with pytest.raises(SystemExit, match="must end in .avi"):
-        analysisVideo.main([*argv, "--input_video", str(video), "--output_video", "out.mp4"])
+    with pytest.raises(SystemExit, match=r"must end in \.avi, \.mkv, \.mp4"):
+        analysisVideo.main([*argv, "--input-video", str(video), "--output-video", "out.mov"])
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00not a video" * 100)
     with pytest.raises(SystemExit, match="OpenCV cannot read the video .*broken.mp4"):
@@ -103,3 +103,15 @@ def test_errors(tiny, tmp_path):
         analysisVideo.main(
             [*argv, "--input_video", str(tmp_path / "none.mp4"), "--output_video", "o.avi"]
         )
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_mp4_and_mkv_output(tiny, tmp_path, suffix):
+    cfg_file, weights, video = tiny
+    output = tmp_path / f"out{suffix}"
+    argv = ["--cfg", str(cfg_file), "--pth", str(weights), "--input-video", str(video)]
+    argv += ["--output-video", str(output), "--batch-size", "4", "--device", "cpu"]
+    assert analysisVideo.main(argv) == 0
+    mosaics, fps = read_video(output)
+    assert len(mosaics) == FRAMES and fps == pytest.approx(FPS)
+    assert mosaics[0].shape == (HEIGHT, WIDTH, 3)

@@ -1,6 +1,6 @@
 import pytest
 
-from utils.cli import run_tool, shown_path
+from utils.cli import ArgumentParser, add_log_level_argument, run_tool, shown_path
 from utils.errors import ConfigError, DataError, UserError
 
 
@@ -52,3 +52,40 @@ def test_shown_path_is_relative_under_the_current_folder(tmp_path, monkeypatch):
         shown_path(tmp_path.parent / "elsewhere.pth")
         == (tmp_path.parent / "elsewhere.pth").as_posix()
     )
+
+
+def test_underscore_spellings_are_aliases_of_hyphenated_flags():
+    parser = ArgumentParser("tool")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--input-video")
+    parser.add_argument("--keep_me", default="x")  # an underscore flag stays as it is
+    parser.add_argument("opts", nargs="*")
+    args = parser.parse_args(["--batch_size", "8", "--input_video=a b.mp4", "--keep_me", "y"])
+    assert (args.batch_size, args.input_video, args.keep_me) == (8, "a b.mp4", "y")
+    assert parser.parse_args(["--batch-size", "3"]).batch_size == 3
+    # config overrides after the flags are left alone
+    assert parser.parse_args(["TRAIN.BATCH_SIZE_PER_GPU", "2"]).opts == [
+        "TRAIN.BATCH_SIZE_PER_GPU",
+        "2",
+    ]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--no_such_flag", "1"])
+
+
+def test_help_keeps_the_line_breaks_of_the_examples():
+    doc = "Do things.\n\n  python tools/x.py --a 1 \\\n      --b 2\n"
+    parser = ArgumentParser(doc)
+    parser.add_argument("--batch-size")
+    text = parser.format_help()
+    assert "  python tools/x.py --a 1 \\\n      --b 2\n" in text
+    assert "--flag_name" in text  # the epilog says so, once
+    assert "--batch-size BATCH_SIZE" in text and "--batch_size BATCH_SIZE" not in text
+
+
+def test_log_level_flag():
+    parser = ArgumentParser()
+    add_log_level_argument(parser)
+    assert parser.parse_args([]).log_level == "INFO"
+    assert parser.parse_args(["--log_level", "debug"]).log_level == "DEBUG"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--log-level", "loud"])
