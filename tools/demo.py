@@ -46,6 +46,7 @@ def parse_args(argv=None):
         "--size", type=int, default=128, help="image side in pixels (default: %(default)s)"
     )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
+    cli.add_log_level_argument(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     return parser.parse_args(argv)
 
@@ -58,7 +59,9 @@ def main(argv=None):
     cfg = load_config(args.cfg, opts)
     dist = distributed.init(args.device)
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
-    log_file = setup_logging(output_dir, "demo", config_name(args.cfg), dist.is_main)
+    log_file = setup_logging(
+        output_dir, "demo", config_name(args.cfg), dist.is_main, args.log_level
+    )
     try:
         scores = run_demo(cfg, dist, output_dir, tensorboard_dir)
     finally:

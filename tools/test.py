@@ -11,8 +11,9 @@ else the CPU) through the same predictor; a fixed-size export makes its size the
 (TEST.IMAGE_SIZE), and --exact does not apply (the file runs as exported).
 
 On a labelled list (DATASET.TEST_SET) it prints the per-class IoU table, mIoU, pixel and mean
-accuracy and saves the confusion matrix (.npy and a PNG heat map); on an image-only list it
-writes predictions as PNGs. Everything goes to OUTPUT_DIR/<dataset>/<cfg name>/.
+accuracy and saves the confusion matrix (.npy, and a chart with class names, normalised and
+counts) and a per-class IoU bar chart; on an image-only list it writes predictions as PNGs.
+Everything goes to OUTPUT_DIR/<dataset>/<cfg name>/.
 """
 
 import argparse
@@ -31,11 +32,11 @@ from core.function import format_scores, predict_dataset
 from core.predictor import Predictor
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
+from utils.charts import save_score_charts
 from utils.checkpoint import FINAL
 from utils.fast_inference import optimize
 from utils.logger import run_dirs, setup_logging
 from utils.metrics import segmentation_scores
-from utils.visualize import confusion_heatmap
 
 
 def parse_args(argv=None):
@@ -82,7 +83,7 @@ def main(argv=None):
     cfg = load_config(args.cfg, args.opts)
     dist = distributed.init(args.device, args.local_rank)
     output_dir, _ = run_dirs(cfg, args.cfg)
-    setup_logging(output_dir, "test", config_name(args.cfg), dist.is_main)
+    setup_logging(output_dir, "test", config_name(args.cfg), dist.is_main, args.log_level)
     logger = logging.getLogger("test")
 
     model_file = Path(cfg.TEST.MODEL_FILE) if cfg.TEST.MODEL_FILE else output_dir / FINAL
@@ -133,8 +134,11 @@ def main(argv=None):
             scores = segmentation_scores(confusion)
             logger.info("\n%s", format_scores(scores, dataset.class_names))
             np.save(output_dir / "confusion_matrix.npy", confusion)
-            confusion_heatmap(confusion, output_dir / "confusion_matrix.png")
-            logger.info("confusion matrix: %s (.png)", output_dir / "confusion_matrix.npy")
+            charts = save_score_charts(confusion, dataset.class_names, output_dir)
+            logger.info(
+                "confusion matrix: %s; charts: %s", output_dir / "confusion_matrix.npy",
+                ", ".join(map(str, charts)),
+            )  # fmt: skip
     distributed.cleanup()
     return 0
 

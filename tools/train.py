@@ -41,7 +41,7 @@ def main(argv=None):
     torch.backends.cudnn.deterministic = cfg.CUDNN.DETERMINISTIC
     torch.backends.cudnn.enabled = cfg.CUDNN.ENABLED
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
-    setup_logging(output_dir, "train", config_name(args.cfg), dist.is_main)
+    setup_logging(output_dir, "train", config_name(args.cfg), dist.is_main, args.log_level)
     logger = logging.getLogger("train")
     logger.info("config %s on %s, %d process(es)", args.cfg, dist.device, dist.world_size)
     logger.info("\n%s", cfg.dump())

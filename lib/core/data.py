@@ -1,8 +1,14 @@
 """Samplers and loaders: deterministic, sharded across processes, resumable mid-epoch."""
 
+import functools
+import logging
+import os
+
 import cv2
 import torch
 from torch.utils.data import DataLoader, Sampler
+
+logger = logging.getLogger(__name__)
 
 
 class TrainSampler(Sampler):
@@ -82,6 +88,24 @@ def pad_collate(ignore_label):
     return collate
 
 
+def available_cpus():
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@functools.cache
+def loader_workers(workers):
+    """WORKERS, lowered to the CPUs available (with one log line per value) instead of
+    PyTorch's warning for every loader of every run."""
+    cpus = available_cpus()
+    if workers <= cpus:
+        return workers
+    logger.info("WORKERS %d lowered to %d: the CPUs available to this process", workers, cpus)
+    return cpus
+
+
 def _worker_init(worker_id):
     # Each worker is already one of several processes: OpenCV's own thread pool only competes.
     cv2.setNumThreads(1)
@@ -98,7 +122,7 @@ def train_loader(dataset, batch_size, workers, pin_memory, world_size, rank, shu
         dataset,
         batch_size=batch_size,
         sampler=sampler,
-        num_workers=workers,
+        num_workers=loader_workers(workers),
         pin_memory=pin_memory,
         drop_last=True,
         worker_init_fn=_worker_init,
@@ -113,7 +137,7 @@ def eval_loader(dataset, batch_size, workers, pin_memory, world_size, rank, igno
         dataset,
         batch_size=batch_size,
         sampler=ShardSampler(len(dataset), world_size, rank),
-        num_workers=workers,
+        num_workers=loader_workers(workers),
         pin_memory=pin_memory,
         collate_fn=pad_collate(ignore_label),
         worker_init_fn=_worker_init,

@@ -3,7 +3,6 @@
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 import datasets
@@ -12,6 +11,7 @@ from core.data import eval_loader
 from core.function import format_scores, predict_dataset
 from core.predictor import Predictor
 from core.trainer import Trainer
+from utils.charts import comparison_figure, save_figure, save_score_charts
 from utils.checkpoint import FINAL
 from utils.metrics import segmentation_scores
 from utils.visualize import colorize, overlay, save_palette_png, write_image
@@ -21,21 +21,27 @@ logger = logging.getLogger(__name__)
 
 def evaluate_and_draw(cfg, dist, weights, out_dir):
     """Evaluate `weights` on DATASET.TEST_SET and write, per image, the class map (palette PNG),
-    the colour prediction and an overlay on the image. Returns the scores."""
+    the colour prediction, an overlay on the image and a label-vs-prediction picture; then the
+    confusion matrix (.npy and chart) and the per-class IoU chart. Returns the scores."""
     model = models.build_model(cfg, pretrained=False)
     models.load_weights(model, weights)
     model.to(dist.device).eval()
     dataset = datasets.build_dataset(cfg, "val")
     loader = eval_loader(dataset, 1, 0, False, dist.world_size, dist.rank, cfg.TRAIN.IGNORE_LABEL)
-    images = {sample.name: sample.image for sample in dataset.samples}
+    index = {sample.name: i for i, sample in enumerate(dataset.samples)}
     palette = dataset.palette()
     out_dir = Path(out_dir)
 
     def save(class_map, name, size):
         save_palette_png(out_dir / "classes" / f"{name}.png", class_map, palette)
         write_image(out_dir / "color" / f"{name}.png", colorize(class_map, palette))
-        image = cv2.cvtColor(cv2.imread(str(images[name])), cv2.COLOR_BGR2RGB)
+        image, label, _, _ = dataset[index[name]]
+        image = image.permute(1, 2, 0).numpy()
         write_image(out_dir / "overlay" / f"{name}.png", overlay(image, class_map, palette))
+        figure = comparison_figure(
+            image, label.numpy(), class_map, palette, dataset.class_names, cfg.TRAIN.IGNORE_LABEL
+        )
+        save_figure(figure, out_dir / "compare" / f"{name}.png")
 
     confusion = predict_dataset(
         Predictor.from_config(cfg, model, dist.device),
@@ -48,6 +54,7 @@ def evaluate_and_draw(cfg, dist, weights, out_dir):
     scores = segmentation_scores(confusion)
     logger.info("\n%s", format_scores(scores, dataset.class_names))
     np.save(out_dir / "confusion_matrix.npy", confusion)
+    save_score_charts(confusion, dataset.class_names, out_dir)
     return scores
 
 

@@ -6,10 +6,10 @@ import logging
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 import datasets
 from utils.distributed import all_reduce_sum
+from utils.logger import progress_bar
 from utils.metrics import confusion_matrix
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def predict_dataset(predictor, loader, num_classes, ignore_label, save=None, sho
     """
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64)
     labelled = False
-    for image, label, size, name in tqdm(loader, desc="test", disable=not show_progress):
+    for image, label, size, name in progress_bar(loader, show_progress, desc="test"):
         probabilities = predictor(datasets.normalize(image.to(predictor.device)))
         has_label = label.numel() > 0 and label.dim() == 3
         if has_label and probabilities.shape[-2:] != label.shape[-2:]:
@@ -47,12 +47,16 @@ def predict_dataset(predictor, loader, num_classes, ignore_label, save=None, sho
     return all_reduce_sum(confusion).numpy()
 
 
+ABSENT = "absent from the labels (IoU 0 counts in the mIoU, as in the original)"
+
+
 def format_scores(scores, class_names):
-    """The per-class IoU table and the summary lines, as text."""
+    """The per-class IoU table and the summary lines, as text; classes without a ground-truth
+    pixel are marked."""
     width = max(12, *(len(n) for n in class_names))
     lines = [f"{'class':<{width}}  IoU", "-" * (width + 8)]
-    for name, iou in zip(class_names, scores["IoU"], strict=True):
-        lines.append(f"{name:<{width}}  {iou:.4f}")
+    for name, iou, support in zip(class_names, scores["IoU"], scores["support"], strict=True):
+        lines.append(f"{name:<{width}}  {iou:.4f}" + (f"  {ABSENT}" if support == 0 else ""))
     lines.append("-" * (width + 8))
     lines.append(
         f"mIoU {scores['mIoU']:.4f}  pixel accuracy {scores['pixel_acc']:.4f}  "

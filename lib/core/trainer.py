@@ -10,15 +10,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 import datasets
 import models
 from core.criterion import build_criterion
 from core.data import eval_loader, train_loader
 from core.lr_schedule import lr_at, set_lr
+from core.run_log import RunLog, learning_rates
 from utils import checkpoint as ckpt
 from utils.distributed import all_reduce_sum, barrier
+from utils.inference import palette_for
+from utils.logger import progress_bar
 from utils.metrics import confusion_matrix, segmentation_scores
 
 logger = logging.getLogger(__name__)
@@ -39,9 +41,11 @@ def build_optimizer(cfg, model):
     for name, param in model.named_parameters():
         if param.requires_grad:
             (head if any(k in name for k in keywords) else backbone).append(param)
-    groups = [{"params": backbone, "lr_mult": 1.0}]
+    groups = [{"params": backbone, "lr_mult": 1.0, "name": "backbone"}]
     if head:
-        groups.append({"params": head, "lr_mult": float(cfg.TRAIN.NONBACKBONE_MULT)})
+        groups.append(
+            {"params": head, "lr_mult": float(cfg.TRAIN.NONBACKBONE_MULT), "name": "head"}
+        )
     name = cfg.TRAIN.OPTIMIZER.lower()
     if name == "sgd":
         return torch.optim.SGD(
@@ -125,11 +129,14 @@ class Trainer:
             self.ignore_label,
         )
 
-        self.writer = None
-        if dist.is_main and tensorboard_dir is not None:
-            from tensorboardX import SummaryWriter
-
-            self.writer = SummaryWriter(str(tensorboard_dir))
+        self.run_log = RunLog(
+            output_dir,
+            tensorboard_dir,
+            self.val_set.class_names,
+            palette_for(cfg),
+            self.ignore_label,
+            enabled=dist.is_main,
+        )
 
         self.start_epoch, self.start_iter, self.best_miou = 0, 0, 0.0
         self.checkpoint_path = output_dir / ckpt.CHECKPOINT
@@ -158,9 +165,18 @@ class Trainer:
             return self.train_loader, train.LR, epoch, train.END_EPOCH
         return self.extra_loader, train.EXTRA_LR, epoch - train.END_EPOCH, train.EXTRA_EPOCH
 
+    def steps_before(self, epoch):
+        """Optimizer steps of the epochs before `epoch` (the extra phase has its own loader)."""
+        main = min(epoch, self.cfg.TRAIN.END_EPOCH)
+        steps = main * self.train_loader.sampler.batches_per_epoch
+        if epoch > main:
+            steps += (epoch - main) * self.extra_loader.sampler.batches_per_epoch
+        return steps
+
     def train(self):
         """Run every remaining epoch, validating and checkpointing as configured."""
         start = time.time()
+        self.run_log.config(self.cfg.dump(), self.steps_before(self.start_epoch) + self.start_iter)
         for epoch in range(self.start_epoch, self.end_epoch):
             self.train_epoch(epoch, self.start_iter)
             self.start_iter = 0
@@ -181,8 +197,7 @@ class Trainer:
             ckpt.atomic_save(ckpt.network_state(self.net), self.output_dir / ckpt.FINAL)
             logger.info("Hours: %.2f", (time.time() - start) / 3600)
             logger.info("Done. Outputs in %s", self.output_dir)
-        if self.writer is not None:
-            self.writer.close()
+        self.run_log.close()
         barrier()
 
     def train_epoch(self, epoch, start_iter=0):
@@ -191,12 +206,11 @@ class Trainer:
         iters = loader.sampler.batches_per_epoch
         loader.sampler.set_epoch(epoch, skip_batches=start_iter)
         self.model.train()
-        bar = tqdm(
+        bar = progress_bar(
             total=iters,
             initial=start_iter,
             desc=f"epoch {epoch + 1}/{self.end_epoch}",
-            disable=not self.dist.is_main,
-            dynamic_ncols=True,
+            enabled=self.dist.is_main,
         )
         loss_sum, loss_count = 0.0, 0
         for i, (images, labels, *_rest) in enumerate(loader, start=start_iter):
@@ -206,20 +220,16 @@ class Trainer:
             loss_sum, loss_count = loss_sum + loss, loss_count + 1
             bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
             bar.update()
-            global_step = epoch * iters + i
-            if self.dist.is_main and (i + 1) % cfg.PRINT_FREQ == 0:
-                logger.info(
-                    "Epoch: [%d/%d] Iter:[%d/%d], lr: %.6g, Loss: %.6f",
+            if (i + 1) % cfg.PRINT_FREQ == 0:
+                self.run_log.train_step(
                     epoch + 1,
                     self.end_epoch,
                     i + 1,
                     iters,
-                    lr,
+                    self.steps_before(epoch) + i + 1,
+                    learning_rates(self.optimizer),
                     loss_sum / loss_count,
                 )
-                if self.writer is not None:
-                    self.writer.add_scalar("train_loss", loss_sum / loss_count, global_step)
-                    self.writer.add_scalar("learning_rate", lr, global_step)
             every = cfg.TRAIN.CHECKPOINT_EVERY
             if every and (i + 1) % every == 0 and i + 1 < iters and self.dist.is_main:
                 ckpt.save_checkpoint(
@@ -232,8 +242,8 @@ class Trainer:
                     self.scaler,
                 )
         bar.close()
-        if self.writer is not None and loss_count:
-            self.writer.add_scalar("train_loss_epoch", loss_sum / loss_count, epoch)
+        if loss_count:
+            self.run_log.epoch_loss(epoch + 1, loss_sum / loss_count)
 
     def step(self, images, labels):
         """One optimisation step; returns the loss averaged over processes."""
@@ -273,19 +283,17 @@ class Trainer:
             self.cfg.MODEL.ALIGN_CORNERS,
             self.cfg.TEST.OUTPUT_INDEX,
             self.amp,
+            on_batch=self.run_log.keep_samples,
+            progress=self.dist.is_main,
         )
         miou = scores["mIoU"]
         if miou > self.best_miou and self.dist.is_main:
             self.best_miou = miou
             ckpt.atomic_save(ckpt.network_state(self.net), self.output_dir / ckpt.BEST)
         self.best_miou = max(self.best_miou, miou)
-        logger.info("Loss: %.3f, MeanIU: %.4f, Best_mIoU: %.4f", loss, miou, self.best_miou)
-        logger.info("IoU per class: %s", " ".join(f"{v:.4f}" for v in scores["IoU"]))
-        if self.writer is not None:
-            self.writer.add_scalar("valid_loss", loss, epoch)
-            self.writer.add_scalar("valid_mIoU", miou, epoch)
-            for index, value in enumerate(scores["IoU"]):
-                self.writer.add_scalar(f"valid_IoU/class_{index:03d}", value, epoch)
+        self.run_log.validation(
+            epoch + 1, self.steps_before(epoch + 1), loss, scores, self.best_miou
+        )
         return scores
 
 
@@ -299,14 +307,22 @@ def validate(
     align_corners,
     output_index,
     amp=False,
+    on_batch=None,
+    progress=False,
 ):
-    """Single-scale validation; the loss and the confusion matrix are summed over processes."""
+    """Single-scale validation; the loss and the confusion matrix are summed over processes.
+
+    Returns the loss and `segmentation_scores` plus the matrix itself (`confusion`).
+    `on_batch(images, labels, predictions)` sees every batch (uint8 images as loaded).
+    """
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64, device=device)
     totals = torch.zeros(2, dtype=torch.float64, device=device)
     with torch.no_grad():
-        for images, labels, *_rest in loader:
-            images, labels = to_device(images, labels, device)
+        for raw_images, labels, *_rest in progress_bar(
+            loader, progress, desc="validate", leave=False
+        ):
+            images, labels = to_device(raw_images, labels, device)
             with autocast(device, amp):
                 outputs = model(images)
             outputs = [o.float() for o in outputs] if isinstance(outputs, list) else outputs.float()
@@ -321,6 +337,10 @@ def validate(
             confusion += confusion_matrix(labels, prediction, num_classes, ignore_label).to(
                 confusion
             )
+            if on_batch is not None:
+                on_batch(raw_images, labels, prediction)
     all_reduce_sum(confusion)
     all_reduce_sum(totals)
-    return (totals[0] / totals[1].clamp(min=1)).item(), segmentation_scores(confusion.cpu().numpy())
+    confusion = confusion.cpu().numpy()
+    scores = {**segmentation_scores(confusion), "confusion": confusion}
+    return (totals[0] / totals[1].clamp(min=1)).item(), scores

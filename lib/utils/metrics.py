@@ -47,7 +47,8 @@ def segmentation_scores(confusion):
 
     Returns a dict: `IoU` (per class, tp / max(1, gt + predicted - tp)), `mIoU` (the mean over
     all classes, so a class absent from both ground truth and prediction counts as 0),
-    `pixel_acc` (tp.sum / gt.sum) and `mean_acc` (mean over classes of tp / max(1, gt)).
+    `pixel_acc` (tp.sum / gt.sum), `mean_acc` (mean over classes of tp / max(1, gt)) and
+    `support` (ground-truth pixels per class; 0 marks a class absent from the labels).
     """
     if torch.is_tensor(confusion):
         confusion = confusion.detach().cpu().numpy()
@@ -63,4 +64,5 @@ def segmentation_scores(confusion):
         "mIoU": float(iou.mean()),
         "pixel_acc": float(tp.sum() / max(1.0, gt.sum())),
         "mean_acc": float((tp / np.maximum(1.0, gt)).mean()),
+        "support": gt,
     }

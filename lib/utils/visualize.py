@@ -1,4 +1,4 @@
-"""Pictures of results: palettes, palette PNGs, overlays and the confusion-matrix heat map."""
+"""Pictures of results: palettes, palette PNGs and overlays (charts with axes: utils.charts)."""
 
 from pathlib import Path
 
@@ -51,13 +51,3 @@ def write_image(path, image_rgb):
     if not ok:
         raise ValueError(f"cannot encode an image as {path.suffix!r} for {path}")
     data.tofile(str(path))
-
-
-def confusion_heatmap(confusion, path, cell=16):
-    """Row-normalised confusion matrix (ground truth down, prediction across) as a PNG."""
-    confusion = np.asarray(confusion, dtype=np.float64)
-    rows = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    grey = np.round(rows * 255).astype(np.uint8)
-    picture = cv2.applyColorMap(grey, cv2.COLORMAP_VIRIDIS)
-    picture = cv2.resize(picture, None, fx=cell, fy=cell, interpolation=cv2.INTER_NEAREST)
-    write_image(path, cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))

@@ -1,0 +1,114 @@
+"""What a training run records: TensorBoard events with class-named IoU, pictures and the
+config; metrics.jsonl; log lines with class names; reading runs back (also original logs)."""
+
+import json
+import logging
+
+import pytest
+import train
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tiny_run import output_dir, write_tiny_run
+
+from core.run_log import METRICS_FILE, parse_log, read_run, tag
+from datasets.demo_data import CLASSES
+
+NAMES = [name for name, _, _ in CLASSES]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A 2-epoch run of the tiny model (4 training batches of 2, PRINT_FREQ 1)."""
+    tmp_path = tmp_path_factory.mktemp("run")
+    cfg_file = write_tiny_run(tmp_path, END_EPOCH=2)
+    assert train.main(["--cfg", str(cfg_file), "--device", "cpu"]) == 0
+    return tmp_path
+
+
+def events(tmp_path):
+    (folder,) = {p.parent for p in (tmp_path / "log").rglob("events.out.tfevents.*")}
+    accumulator = EventAccumulator(str(folder), size_guidance={"images": 0, "tensors": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def test_tensorboard_has_class_named_iou_pictures_and_the_config(tiny_run):
+    accumulator = events(tiny_run)
+    tags = accumulator.Tags()
+    assert {f"valid_IoU/{tag(n)}" for n in NAMES[:4]} <= set(tags["scalars"])
+    assert {"train_loss", "valid_loss", "valid_mIoU", "learning_rate/backbone"} <= set(
+        tags["scalars"]
+    )
+    assert [e.step for e in accumulator.Scalars("valid_mIoU")] == [1, 2]
+    assert [e.step for e in accumulator.Scalars("train_loss")] == list(range(1, 9))
+    assert {"valid_confusion_matrix", "valid_images/0"} <= set(tags["images"])
+    picture = accumulator.Images("valid_images/0")[-1]
+    assert picture.width > 300 and picture.height > 100
+    (config,) = accumulator.Tensors("config/text_summary")
+    text = config.tensor_proto.string_val[0].decode()
+    assert "NUM_CLASSES: 4" in text and "DATASET: custom" in text
+
+
+def test_metrics_jsonl_has_every_logged_step_and_validation(tiny_run):
+    lines = (output_dir(tiny_run) / METRICS_FILE).read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    train_records = [r for r in records if r["kind"] == "train"]
+    val_records = [r for r in records if r["kind"] == "val"]
+    assert [(r["epoch"], r["iteration"]) for r in train_records] == [
+        (e, i) for e in (1, 2) for i in (1, 2, 3, 4)
+    ]
+    assert [r["step"] for r in train_records] == list(range(1, 9))
+    assert all(set(r["lr"]) == {"backbone"} and r["loss"] > 0 for r in train_records)
+    # the poly schedule: LR falls from TRAIN.LR (0.01) over the 8 steps
+    lrs = [r["lr"]["backbone"] for r in train_records]
+    assert lrs[0] == pytest.approx(0.01) and lrs == sorted(lrs, reverse=True)
+    assert [r["epoch"] for r in val_records] == [1, 2]
+    for record in val_records:
+        assert list(record["IoU"]) == NAMES[:4]
+        mean = sum(record["IoU"].values()) / 4
+        assert record["mIoU"] == pytest.approx(mean)
+    assert read_run(output_dir(tiny_run)) == records
+
+
+def test_log_lines_name_classes_and_parse_back(tiny_run):
+    (log,) = output_dir(tiny_run).glob("tiny_*_train.log")
+    text = log.read_text()
+    for name in NAMES[:4]:
+        assert f"\n{name} " in text
+    parsed = parse_log(log)
+    records = read_run(output_dir(tiny_run) / METRICS_FILE)
+    assert [(r["kind"], r["epoch"]) for r in parsed] == [(r["kind"], r["epoch"]) for r in records]
+    for got, expected in zip(parsed, records, strict=True):
+        assert got["loss"] == pytest.approx(expected["loss"], abs=1e-3)
+        if got["kind"] == "val":
+            assert got["mIoU"] == pytest.approx(expected["mIoU"], abs=1e-4)
+
+
+def test_the_original_log_format_is_read(tmp_path):
+    log = tmp_path / "seg_hrnet_2020-01-01-00-00_train.log"
+    log.write_text(
+        "2020-01-01 00:00:01,000 Epoch: [0/2] Iter:[0/100], Time: 1.50, lr: 0.010000, "
+        "Loss: 2.500000\n"
+        "2020-01-01 00:00:09,000 Epoch: [0/2] Iter:[50/100], Time: 1.20, lr: [0.00955, 0.0955],"
+        " Loss: 1.250000\n"
+        "2020-01-01 00:01:00,000 Loss: 0.900, MeanIU:  0.4321, Best_mIoU:  0.4321\n"
+        "2020-01-01 00:01:01,000 [0.1 0.2]\n"
+    )
+    assert read_run(tmp_path) == [
+        {"kind": "train", "epoch": 1, "iteration": 1, "iterations": 100,
+         "lr": {"0": 0.01}, "loss": 2.5},
+        {"kind": "train", "epoch": 1, "iteration": 51, "iterations": 100,
+         "lr": {"0": 0.00955, "1": 0.0955}, "loss": 1.25},
+        {"kind": "val", "epoch": 1, "loss": 0.9, "mIoU": 0.4321},
+    ]  # fmt: skip
+
+
+def test_absent_classes_are_marked_in_the_log(tmp_path, caplog):
+    from core.function import ABSENT, format_scores
+    from utils.metrics import segmentation_scores
+
+    scores = segmentation_scores([[5, 1, 0], [0, 4, 0], [0, 1, 0]][:2] + [[0, 0, 0]])
+    with caplog.at_level(logging.INFO):
+        text = format_scores(scores, ["sky", "road", "boat"])
+    lines = text.splitlines()
+    assert lines[2].startswith("sky ") and ABSENT not in lines[2]
+    assert lines[4].startswith("boat ") and lines[4].endswith(ABSENT)
