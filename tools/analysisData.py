@@ -14,9 +14,10 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 import numpy as np
 
-from datatools.statistics import class_statistics, format_table, plot_means, rows, write_csv
+from datatools.statistics import class_statistics, format_table, rows, write_csv
 from utils import cli
 from utils.allocator import set_allocator_options
+from utils.charts import class_means_figure, save_figure
 from utils.colormap import ClassTable
 
 
@@ -37,7 +38,11 @@ def parse_args(argv=None):
     parser.add_argument(
         "--csv", default=None, help="CSV output (default: <data-dir>/class_statistics.csv)"
     )
-    parser.add_argument("--plot", default=None, help="also draw the means as a bar chart PNG")
+    parser.add_argument(
+        "--plot",
+        default=None,
+        help="also draw the means (and standard deviations) as a bar chart PNG",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -53,7 +58,7 @@ def main(argv=None):
     write_csv(csv_path, header, body)
     print(f"table -> {csv_path}")
     if args.plot:
-        plot_means(args.plot, table.names, stats)
+        save_figure(class_means_figure(table.names, stats), args.plot)
         print(f"chart -> {args.plot}")
     return 0
 

@@ -3,7 +3,8 @@ TensorBoard events and `metrics.jsonl` in the run folder (rank 0 only).
 
 Per logged step: loss and the learning rate of every parameter group. Per validation: loss,
 mIoU, per-class IoU under the class names (absent classes marked), the confusion matrix and a
-few validation images with their label and prediction, as pictures. The config once per run.
+few validation images with their label and prediction over them, as pictures. The config once
+per run.
 
 metrics.jsonl holds one JSON object per line, `kind` "train" or "val":
   {"kind": "train", "epoch": 1, "iteration": 20, "iterations": 20, "step": 20,
@@ -23,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from core.function import format_scores
-from utils.charts import comparison_figure, confusion_figure, figure_to_rgb
+from utils.charts import confusion_figure, figure_to_rgb
 from utils.errors import UserError
+from utils.visualize import label_and_prediction
 
 logger = logging.getLogger(__name__)
 
@@ -126,12 +128,10 @@ class RunLog:
             picture = figure_to_rgb(confusion_figure(scores["confusion"], self.class_names))
             self.writer.add_image("valid_confusion_matrix", picture, epoch, dataformats="HWC")
             for index, (image, label, prediction) in enumerate(samples):
-                figure = comparison_figure(
-                    image, label, prediction, self.palette, self.class_names, self.ignore_label
+                picture = label_and_prediction(
+                    image, label, prediction, self.palette, self.ignore_label
                 )
-                self.writer.add_image(
-                    f"valid_images/{index}", figure_to_rgb(figure), epoch, dataformats="HWC"
-                )
+                self.writer.add_image(f"valid_images/{index}", picture, epoch, dataformats="HWC")
             self.writer.flush()
         record = {"kind": "val", "epoch": epoch, "step": step, "loss": loss}
         record.update({k: float(scores[k]) for k in ("mIoU", "pixel_acc", "mean_acc")})

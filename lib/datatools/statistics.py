@@ -8,14 +8,10 @@ original analysisData.py printed them.
 import csv
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from datatools.io import read_label
-from utils.visualize import write_image
-
-SPLIT_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189))
 
 
 def read_list(path):
@@ -88,34 +84,3 @@ def write_csv(path, header, body):
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(body)
-
-
-def plot_means(path, names, stats, bar=12, chart_width=600):
-    """Bar chart of the mean pixel count per image: a group of bars per class, one per split."""
-    splits = list(stats)
-    top = 40 + 20 * len(splits)
-    left = 20 + 9 * max(len(n) for n in names)
-    group = bar * len(splits) + 10
-    height, width = top + group * len(names) + 30, left + chart_width + 120
-    canvas = np.full((height, width, 3), 255, np.uint8)
-    largest = max(float(stats[s][0].max()) for s in splits) or 1.0
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(canvas, "mean pixels per image", (left, 25), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    for j, split in enumerate(splits):
-        y = 45 + 20 * j
-        color = SPLIT_COLORS[j % len(SPLIT_COLORS)]
-        cv2.rectangle(canvas, (left, y - 10), (left + 20, y), color, -1)
-        cv2.putText(canvas, split, (left + 28, y), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    for k, name in enumerate(names):
-        y0 = top + group * k
-        cv2.putText(canvas, name, (10, y0 + group // 2 + 4), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-        for j, split in enumerate(splits):
-            mean = float(stats[split][0][k])
-            y = y0 + bar * j
-            x1 = left + int(round(chart_width * mean / largest))
-            color = SPLIT_COLORS[j % len(SPLIT_COLORS)]
-            cv2.rectangle(canvas, (left, y), (max(left, x1), y + bar - 2), color, -1)
-            text_at = (x1 + 4, y + bar - 3)
-            cv2.putText(canvas, f"{mean:.0f}", text_at, font, 0.35, (60, 60, 60), 1, cv2.LINE_AA)
-    cv2.line(canvas, (left, top - 4), (left, height - 25), (0, 0, 0), 1)
-    write_image(path, canvas)

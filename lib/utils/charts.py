@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.metrics import segmentation_scores
-from utils.visualize import colorize, overlay
+from utils.visualize import colorize, label_and_prediction
 
 ABSENT_COLOR = "#bbbbbb"
 CONFUSION_PNG = "confusion_matrix.png"
@@ -153,18 +153,16 @@ def comparison_figure(image_rgb, label, prediction, palette, class_names, ignore
     accuracy = (prediction[labelled] == label[labelled]).mean() if labelled.any() else float("nan")
     height, width = label.shape
     figure = new_figure(min(16.0, 3 * 3.2 * width / max(height, 1)) + 2, 3.6)
-    panels = figure.subplots(1, 3)
-    label_picture = overlay(image_rgb, np.where(labelled, label, 0), palette)
-    label_picture[~labelled] = image_rgb[~labelled]
-    pictures = [
-        ("image", image_rgb),
-        ("label", label_picture),
-        (f"prediction (pixel accuracy {accuracy:.3f})", overlay(image_rgb, prediction, palette)),
-    ]
-    for axes, (title, picture) in zip(panels, pictures, strict=True):
-        axes.imshow(picture)
-        axes.set_title(title, fontsize=9)
-        axes.set_axis_off()
+    axes = figure.subplots()
+    gap = max(2, width // 50)
+    axes.imshow(label_and_prediction(image_rgb, label, prediction, palette, ignore_label, gap))
+    axes.set_xticks([(k + 0.5) * width + k * gap for k in range(3)])
+    axes.set_xticklabels(["image", "label", f"prediction (pixel accuracy {accuracy:.3f})"])
+    axes.xaxis.tick_top()
+    axes.tick_params(length=0)
+    axes.set_yticks([])
+    for spine in axes.spines.values():
+        spine.set_visible(False)
     from matplotlib.patches import Patch
 
     shown = sorted(set(np.unique(label[labelled]).tolist()) | set(np.unique(prediction).tolist()))

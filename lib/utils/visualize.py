@@ -43,6 +43,17 @@ def overlay(image_rgb, class_map, palette, alpha=0.5):
     return cv2.addWeighted(image_rgb, 1 - alpha, colorize(class_map, palette), alpha, 0)
 
 
+def label_and_prediction(image_rgb, label, prediction, palette, ignore_label=255, gap=4):
+    """One RGB picture: the image, the label over it and the prediction over it, side by side
+    (ignored label pixels show the bare image). Cheap enough for every validation."""
+    labelled = label != ignore_label
+    label_picture = overlay(image_rgb, np.where(labelled, label, 0), palette)
+    label_picture[~labelled] = image_rgb[~labelled]
+    white = np.full((image_rgb.shape[0], gap, 3), 255, np.uint8)
+    panels = [image_rgb, white, label_picture, white, overlay(image_rgb, prediction, palette)]
+    return np.hstack(panels)
+
+
 def write_image(path, image_rgb):
     """Write an RGB image; works for non-ASCII paths (cv2.imwrite does not on every platform)."""
     path = Path(path)
