@@ -5,7 +5,8 @@
 writes a small synthetic dataset (textured backgrounds with coloured circles, rectangles and
 triangles) to data/demo/ in the generic `custom` layout (images/, labels/, train.lst, val.lst,
 colorMap.txt), trains HRNetV2-W18-Small-v1 from scratch with tools/train.py's code, evaluates it
-on the validation split with tools/test.py's code, and writes colour predictions and overlays.
+on the validation split with tools/test.py's code, and writes colour predictions, overlays,
+label-vs-prediction pictures and the confusion-matrix and per-class IoU charts.
 It prints the mIoU and where every output is.
 """
 
@@ -73,8 +74,12 @@ def main(argv=None):
         print(f"time:        {minutes:.1f} min")
         print(f"data:        {root}/ (images/, labels/, train.lst, val.lst, colorMap.txt)")
         print(f"weights:     {output_dir}/final_state.pth, best.pth, checkpoint.pth.tar")
-        print(f"predictions: {output_dir}/predictions/ (classes/, color/, overlay/)")
-        print(f"log:         {log_file}; TensorBoard: tensorboard --logdir {tensorboard_dir}")
+        print(
+            f"predictions: {output_dir}/predictions/ (classes/, color/, overlay/, compare/, "
+            "confusion_matrix.png, iou_per_class.png)"
+        )
+        print(f"log:         {log_file}; metrics: {output_dir}/metrics.jsonl")
+        print(f"TensorBoard: tensorboard --logdir {tensorboard_dir}")
     return 0
 
 

@@ -39,3 +39,21 @@ def test_pad_collate_pads_images_with_zero_and_labels_with_ignore():
     assert images.shape == (2, 3, 4, 3) and labels.shape == (2, 4, 3)
     assert images[0, :, 2:].sum() == 0 and (labels[0, 2:] == 255).all()
     assert (labels[1, :, 2] == 255).all() and names == ["a", "b"]
+
+
+def test_workers_above_the_cpus_are_lowered_with_one_log_line(monkeypatch, caplog):
+    from core import data
+
+    monkeypatch.setattr(data, "available_cpus", lambda: 2)
+    data.loader_workers.cache_clear()
+    try:
+        with caplog.at_level("INFO", logger="core.data"):
+            assert data.loader_workers(8) == 2
+            assert data.loader_workers(8) == 2
+            assert data.loader_workers(2) == 2
+            assert data.loader_workers(0) == 0
+    finally:
+        data.loader_workers.cache_clear()
+    assert [r.getMessage() for r in caplog.records] == [
+        "WORKERS 8 lowered to 2: the CPUs available to this process"
+    ]

@@ -25,8 +25,11 @@ def test_demo_writes_data_weights_and_pictures(tmp_path, capsys):
     out = tmp_path / "output" / "custom" / "seg_hrnet_w18_small_v1_demo"
     for name in ("final_state.pth", "best.pth", "checkpoint.pth.tar"):
         assert (out / name).is_file()
-    for kind in ("classes", "color", "overlay"):
+    for kind in ("classes", "color", "overlay", "compare"):
         assert len(list((out / "predictions" / kind).glob("*.png"))) == 4
+    for chart in ("confusion_matrix.png", "iou_per_class.png"):
+        assert (out / "predictions" / chart).is_file()
+    assert (out / "metrics.jsonl").is_file()
     assert str(out / "predictions") in printed
 
 
