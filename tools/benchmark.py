@@ -22,6 +22,9 @@ calibrates int8 on random images (its latency is meaningful, its predictions are
 --pth it times the first image of DATASET.TEST_SET and calibrates on 50 of DATASET.TRAIN_SET,
 resized to --size (tools/export_onnx.py --evaluate measures mIoU over a whole list).
 Speed targets are ratios measured within one run; README.md lists the commands and results.
+Times are printed as min / median / max. Every timing mode ends with a line saying how much
+CPU other processes used during the run (utils/timing.py), and a warning when it was more than
+10% of the machine's: then the figures and even their ratios are unreliable.
 """
 
 import argparse
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from statistics import median
 
@@ -48,6 +52,8 @@ from utils import cli
 from utils.allocator import set_allocator_options
 from utils.fast_inference import InferenceModel, optimize
 from utils.model_info import model_info
+from utils.timing import CpuLoad, summary
+from utils.timing import time_interleaved as time_calls
 
 DEFAULT_SPEED_MODES = ("eager", "exact", "fast", "onnx-fp32", "onnx-int8")
 SPEED_MODES = (*DEFAULT_SPEED_MODES, "cl", "cl-bf16")
@@ -192,20 +198,12 @@ def speed_paths(model, modes, size, compile, workdir, calibration):
 
 def time_interleaved(paths, x, rounds):
     """Seconds of every path on `x`, one call per path per round, after one warm-up call."""
-    times = {name: [] for name in paths}
     with torch.no_grad():
-        for path in paths.values():
-            path(x)
-        for _ in range(rounds):
-            for name, path in paths.items():
-                start = time.perf_counter()
-                path(x)
-                times[name].append(time.perf_counter() - start)
-    return times
+        return time_calls({name: partial(path, x) for name, path in paths.items()}, rounds)
 
 
 def measure_speed(cfg_file, args, modes):
-    """One row per path: median / min milliseconds, speed-up, GFLOP/s, agreement."""
+    """One row per path: median / min / max milliseconds, speed-up, GFLOP/s, agreement."""
     cfg, model = load_model(cfg_file, args.pth, args.opts)
     macs = model_info(model, tuple(args.size))["macs"]
     params = sum(p.numel() for p in model.parameters())
@@ -218,6 +216,7 @@ def measure_speed(cfg_file, args, modes):
     reference = predictions.get("eager")
     rows = []
     for name, seconds in times.items():
+        stats = summary(seconds)
         same = None
         if reference is not None:
             same = (predictions[name] == reference).float().mean().item()
@@ -225,8 +224,9 @@ def measure_speed(cfg_file, args, modes):
             {
                 "config": Path(cfg_file).stem.split("_sgd")[0],
                 "path": name,
-                "median_ms": 1000 * median(seconds),
-                "min_ms": 1000 * min(seconds),
+                "median_ms": 1000 * stats["median"],
+                "min_ms": 1000 * stats["min"],
+                "max_ms": 1000 * stats["max"],
                 "gflops": 2 * macs / 1e9,
                 "params_m": params / 1e6,
                 "same_pixels": same,
@@ -258,16 +258,17 @@ def print_speed(rows, size, repeats):
         "FLOPs = 2 x multiply-adds; GFLOP/s at the median"
     )
     print(
-        "| config | params (M) | GFLOPs | path | median (ms) | min (ms) | images/s | GFLOP/s "
-        "| vs eager fp32 (medians) | vs eager fp32 (minima) | same pixels as fp32 |"
+        "| config | params (M) | GFLOPs | path | median (ms) | min (ms) | max (ms) | images/s "
+        "| GFLOP/s | vs eager fp32 (medians) | vs eager fp32 (minima) | same pixels as fp32 |"
     )
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         speedups = [f"{r[k]:.2f}x" if r[k] else "-" for k in ("speedup", "speedup_min")]
         same = f"{100 * r['same_pixels']:.2f}%" if r["same_pixels"] is not None else "-"
         print(
             f"| {r['config']} | {r['params_m']:.2f} | {r['gflops']:.1f} | {LABELS[r['path']]} | "
-            f"{r['median_ms']:.0f} | {r['min_ms']:.0f} | {1000 / r['median_ms']:.2f} | "
+            f"{r['median_ms']:.0f} | {r['min_ms']:.0f} | {r['max_ms']:.0f} | "
+            f"{1000 / r['median_ms']:.2f} | "
             f"{r['gflops'] / r['median_ms'] * 1000:.0f} | {' | '.join(speedups)} | {same} |"
         )
 
@@ -458,27 +459,31 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     if args.info:
         print_info(args.cfg, args.size, args.opts)
-    elif args.data:
-        from datasets.benchmark import measure_data_pipeline, print_data_report
+        return 0
+    with CpuLoad() as load:  # every timing mode: how much CPU other processes took meanwhile
+        if args.data:
+            from datasets.benchmark import measure_data_pipeline, print_data_report
 
-        print_data_report(measure_data_pipeline(repeats=args.repeats))
-    elif args.speed:
-        modes = args.modes or [
-            m
-            for m in DEFAULT_SPEED_MODES
-            if not m.startswith("onnx") or _have("onnx", "onnxruntime")
-        ]
-        rows = []
-        for cfg_file in args.cfg:
-            rows += measure_speed(cfg_file, args, modes)
-        if args.json:
-            print(json.dumps(rows))
-        else:
-            print_speed(rows, args.size, args.repeats)
-    elif args.allocator:
-        run_allocator(args)
-    elif args.multiscale:
-        run_multiscale(args)
+            print_data_report(measure_data_pipeline(repeats=args.repeats))
+        elif args.speed:
+            modes = args.modes or [
+                m
+                for m in DEFAULT_SPEED_MODES
+                if not m.startswith("onnx") or _have("onnx", "onnxruntime")
+            ]
+            rows = []
+            for cfg_file in args.cfg:
+                rows += measure_speed(cfg_file, args, modes)
+            if args.json:
+                print(json.dumps(rows))
+            else:
+                print_speed(rows, args.size, args.repeats)
+        elif args.allocator:
+            run_allocator(args)
+        elif args.multiscale:
+            run_multiscale(args)
+    if not (args.json or args.plain_only):  # a subprocess of this script: its parent reports
+        print(load.report())
     return 0
 
 

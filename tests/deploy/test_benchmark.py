@@ -35,12 +35,17 @@ def test_speed_table_compares_every_path_with_eager(tiny_yaml, capsys):
     benchmark.main(
         ["--speed", "--cfg", tiny_yaml, "--size", "64", "96", "--repeats", "2", "--modes", *modes]
     )
-    rows = table_rows(capsys.readouterr().out)
+    printed = capsys.readouterr().out
+    rows = table_rows(printed)
     assert [r[3].strip() for r in rows] == [benchmark.LABELS[m] for m in modes]
     eager, exact = rows[0], rows[1]
-    assert eager[8].strip() == eager[9].strip() == "1.00x" and eager[10].strip() == "100.00%"
-    assert exact[10].strip() == "100.00%"
-    assert rows[3][10].strip() == "100.00%"  # channels_last alone: fp32 as well
+    assert eager[9].strip() == eager[10].strip() == "1.00x" and eager[11].strip() == "100.00%"
+    assert exact[11].strip() == "100.00%"
+    assert rows[3][11].strip() == "100.00%"  # channels_last alone: fp32 as well
+    for row in rows:  # median, min, max
+        median, fastest, slowest = (float(row[k]) for k in (4, 5, 6))
+        assert fastest <= median <= slowest
+    assert "other processes used" in printed.splitlines()[-1] or "WARNING" in printed
 
 
 def test_multiscale_loop_and_predictor_predict_the_same(tiny_yaml, capsys):
@@ -108,4 +113,4 @@ def test_speed_with_weights_times_a_test_image_and_calibrates_on_training_images
     )  # fmt: skip
     rows = table_rows(capsys.readouterr().out)
     assert [r[3].strip() for r in rows] == [benchmark.LABELS[m] for m in ("eager", "exact")]
-    assert rows[1][10].strip() == "100.00%"
+    assert rows[1][11].strip() == "100.00%"
