@@ -24,7 +24,9 @@ from utils.errors import UserError
 def parse_args(argv=None):
     parser = cli.ArgumentParser(__doc__)
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders, metrics.jsonl or logs")
-    parser.add_argument("--out", default="runs.png", help="PNG to write (default: %(default)s)")
+    parser.add_argument(
+        "--out", default="output/runs.png", help="PNG to write (default: %(default)s)"
+    )
     parser.add_argument("--legend", nargs="+", help="a name per run (default: the folder names)")
     parser.add_argument("--title", default=None, help="a title above the charts")
     args = parser.parse_args(argv)
