@@ -13,14 +13,15 @@ from core.predictor import Predictor
 from core.trainer import Trainer
 from utils.charts import comparison_figure, save_figure, save_score_charts
 from utils.checkpoint import FINAL
+from utils.inference import write_class_map
 from utils.metrics import segmentation_scores
-from utils.visualize import colorize, overlay, save_palette_png, write_image
+from utils.visualize import colorize, overlay, write_image
 
 logger = logging.getLogger(__name__)
 
 
 def evaluate_and_draw(cfg, dist, weights, out_dir):
-    """Evaluate `weights` on DATASET.TEST_SET and write, per image, the class map (palette PNG),
+    """Evaluate `weights` on DATASET.TEST_SET and write, per image, the class map (grey PNG),
     the colour prediction, an overlay on the image and a label-vs-prediction picture; then the
     confusion matrix (.npy and chart) and the per-class IoU chart. Returns the scores."""
     model = models.build_model(cfg, pretrained=False)
@@ -33,7 +34,7 @@ def evaluate_and_draw(cfg, dist, weights, out_dir):
     out_dir = Path(out_dir)
 
     def save(class_map, name, size):
-        save_palette_png(out_dir / "classes" / f"{name}.png", class_map, palette)
+        write_class_map(out_dir / "classes" / f"{name}.png", class_map)
         write_image(out_dir / "color" / f"{name}.png", colorize(class_map, palette))
         image, label, _, _ = dataset[index[name]]
         image = image.permute(1, 2, 0).numpy()

@@ -2,8 +2,11 @@
 
 import re
 
+import cv2
 import demo
+import numpy as np
 import pytest
+from PIL import Image
 
 
 def run_demo(tmp_path, capsys, *opts):
@@ -27,6 +30,12 @@ def test_demo_writes_data_weights_and_pictures(tmp_path, capsys):
         assert (out / name).is_file()
     for kind in ("classes", "color", "overlay", "compare"):
         assert len(list((out / "predictions" / kind).glob("*.png"))) == 4
+    # class-id PNGs read as the same ids by OpenCV and PIL, with a colour picture beside them
+    first = sorted((out / "predictions" / "classes").glob("*.png"))[0]
+    ids = cv2.imread(str(first), cv2.IMREAD_UNCHANGED)
+    assert ids.ndim == 2 and ids.max() < 4
+    assert np.array_equal(ids, np.asarray(Image.open(first)))
+    assert (out / "predictions" / "color" / first.name).is_file()
     for chart in ("confusion_matrix.png", "iou_per_class.png"):
         assert (out / "predictions" / chart).is_file()
     assert (out / "metrics.jsonl").is_file()

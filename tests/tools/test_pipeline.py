@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pipeline
 import pytest
+from PIL import Image
 from tiny_run import write_tiny_model
 
 from utils.inference import Segmenter, read_image
@@ -41,6 +42,9 @@ def test_folder_writes_one_result_per_image(tiny, tmp_path):
         label = read_image(output / "labels" / f"{stem}.png")[..., 0]
         expected = segmenter([read_image(source / name)])[0][0]
         np.testing.assert_array_equal(label, expected)
+        # the class-id convention: one channel, the same ids through PIL
+        ids = np.asarray(Image.open(output / "labels" / f"{stem}.png"))
+        assert ids.ndim == 2 and np.array_equal(ids, expected)
         color = read_image(output / "color" / f"{stem}.png")
         np.testing.assert_array_equal(color[..., ::-1], colorize(expected, voc_palette()))
         assert read_image(output / "overlay" / f"{stem}.jpg").shape == (32, 48, 3)
