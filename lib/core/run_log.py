@@ -229,3 +229,23 @@ def read_run(path):
     if not path.is_file():
         raise UserError(f"{path} does not exist (expected a run folder, a {METRICS_FILE} or a log)")
     return read_metrics(path) if path.suffix == ".jsonl" else parse_log(path)
+
+
+def export_tensorboard_image(logdir, tag, path):
+    """Write the last image logged under `tag` in the TensorBoard events below `logdir` (the
+    newest run folder holding the tag) to `path`, as TensorBoard shows it; returns `path`."""
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    events = EventMultiplexer(size_guidance={"images": 0})
+    events.AddRunsFromDirectory(str(logdir))
+    events.Reload()
+    found = []
+    for run, tags in events.Runs().items():
+        if tag in tags.get("images", []):
+            found.append(events.Images(run, tag)[-1])
+    if not found:
+        raise UserError(f"no TensorBoard image tagged {tag!r} below {logdir}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(max(found, key=lambda image: image.wall_time).encoded_image_string)
+    return path

@@ -8,8 +8,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tiny_run import output_dir
 
 from core.function import ABSENT, format_scores
-from core.run_log import METRICS_FILE, parse_log, read_run, tag
+from core.run_log import METRICS_FILE, export_tensorboard_image, parse_log, read_run, tag
 from datasets.demo_data import CLASSES
+from datatools.io import read_image
+from utils.errors import UserError
 from utils.metrics import segmentation_scores
 
 NAMES = [name for name, _, _ in CLASSES]
@@ -103,3 +105,12 @@ def test_absent_classes_are_marked_in_the_log():
     lines = format_scores(scores, ["sky", "road", "boat"]).splitlines()
     assert lines[2].startswith("sky ") and ABSENT not in lines[2]
     assert lines[4].startswith("boat ") and lines[4].endswith(ABSENT)
+
+
+def test_a_tensorboard_image_is_exported_as_shown(tiny_run, tmp_path):
+    out = export_tensorboard_image(tiny_run / "log", "valid_images/0", tmp_path / "v.png")
+    picture = read_image(out)
+    assert picture.shape == (32, 3 * 32 + 2 * 4, 3)
+    assert (picture[:, 32:36] == 255).all()  # the white gap after the image
+    with pytest.raises(UserError, match="no TensorBoard image tagged 'nothing'"):
+        export_tensorboard_image(tiny_run / "log", "nothing", tmp_path / "n.png")
