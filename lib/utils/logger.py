@@ -26,6 +26,7 @@ class ConsoleHandler(logging.StreamHandler):
     def emit(self, record):
         try:
             tqdm.write(self.format(record), file=self.stream)
+            self.flush()  # as StreamHandler does: a redirected stdout is block-buffered
         except Exception:  # logging's own convention: report, never raise from a handler
             self.handleError(record)
 

@@ -53,3 +53,16 @@ def test_log_level_filters_console_and_file(tmp_path, capsys):
     assert "a warning line" in text and "an info line" not in text
     printed = capsys.readouterr().out
     assert "a warning line" in printed and "an info line" not in printed
+
+
+def test_each_line_is_flushed():
+    class Recorder(io.StringIO):
+        flushed = ""
+
+        def flush(self):
+            Recorder.flushed = self.getvalue()
+
+    stream = Recorder()
+    handler = ConsoleHandler(stream)
+    handler.emit(logging.makeLogRecord({"msg": "one line", "levelno": logging.INFO}))
+    assert Recorder.flushed == "one line\n"
