@@ -2,6 +2,12 @@
 config; metrics.jsonl; log lines with class names; reading runs back (also original logs)."""
 
 import json
+import re
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -114,3 +120,33 @@ def test_a_tensorboard_image_is_exported_as_shown(tiny_run, tmp_path):
     assert (picture[:, 32:36] == 255).all()  # the white gap after the image
     with pytest.raises(UserError, match="no TensorBoard image tagged 'nothing'"):
         export_tensorboard_image(tiny_run / "log", "nothing", tmp_path / "n.png")
+
+
+def test_the_tensorboard_viewer_starts_and_lists_the_run(tiny_run):
+    """`tensorboard --logdir log` (README): the command the set-up installs serves the run."""
+    command = Path(sys.executable).with_name("tensorboard")
+    viewer = subprocess.Popen(
+        [str(command), "--logdir", str(tiny_run / "log"), "--port", "0", "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    address = []
+
+    def watch():
+        for line in viewer.stderr:
+            found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                address.append(found[1])
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        watcher.join(timeout=120)
+        assert address, "tensorboard did not start within 120 s"
+        with urllib.request.urlopen(address[0] + "data/runs", timeout=30) as answer:
+            assert json.loads(answer.read()) == ["custom/seg_hrnet/tiny"]
+    finally:
+        viewer.terminate()
+        viewer.wait(timeout=30)
