@@ -60,7 +60,7 @@ class RunLog:
             self.writer = SummaryWriter(str(tensorboard_dir))
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics = open(run_dir / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        self.metrics = open(run_dir / METRICS_FILE, "a", encoding="utf-8")
 
     def _record(self, record):
         self.metrics.write(json.dumps(record) + "\n")
@@ -75,8 +75,9 @@ class RunLog:
             )
 
     def train_step(self, epoch, end_epoch, iteration, iterations, step, lrs, loss):
-        """A log line, TensorBoard scalars and a metrics.jsonl line for the mean `loss` since
-        the last one; `lrs`: {group name: learning rate}; `epoch`, `iteration` from 1."""
+        """A log line, TensorBoard scalars and a metrics.jsonl line of a logged step; `loss`:
+        the mean over the epoch so far (as the original logged it), `lrs`: {group name:
+        learning rate}; `epoch`, `iteration` count from 1."""
         if not self.enabled:
             return
         logger.info(
