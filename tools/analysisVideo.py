@@ -21,11 +21,11 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.inference import Segmenter
+from utils.logger import progress_bar
 from utils.visualize import colorize
 
 FOURCCS = {".avi": ("XVID", "MJPG"), ".mkv": ("XVID", "MJPG"), ".mp4": ("mp4v",)}
@@ -119,7 +119,7 @@ def main(argv=None):
     )
     writer, written = None, 0
     try:
-        with tqdm(total=total, unit="frame", desc=source.name) as bar:
+        with progress_bar(total=total, unit="frame", desc=source.name) as bar:
             for frames in frame_batches(capture, args.batch_size, args.scale_factor):
                 class_maps, confidences = segmenter(frames)
                 for frame, class_map, confidence in zip(

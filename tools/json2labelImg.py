@@ -17,7 +17,6 @@ Inputs may be JSON files or folders (searched recursively for *.json).
 import sys
 
 import _init_paths  # noqa: F401
-from tqdm import tqdm
 
 from datatools.polygons import (
     ENCODINGS,
@@ -32,6 +31,7 @@ from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import run_tool
 from utils.colormap import ClassTable
+from utils.logger import progress_bar
 
 
 def parse_args(argv=None):
@@ -100,7 +100,7 @@ def main(argv=None):
     table = ClassTable.from_file(args.color_map) if by_format["labelme"] else None
     skipped = 0
     for fmt in ("labelme", "cityscapes"):
-        for path in tqdm(by_format[fmt], disable=args.quiet or not by_format[fmt]):
+        for path in progress_bar(by_format[fmt], enabled=not args.quiet and bool(by_format[fmt])):
             _, n = convert_file(path, fmt, args.encoding, args.out, table, args.background)
             skipped += n
         if by_format[fmt]:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import _init_paths  # noqa: F401
 import cv2
-from tqdm import tqdm
 
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.inference import Segmenter, read_image, write_class_map
+from utils.logger import progress_bar
 from utils.visualize import colorize, overlay, write_image
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -83,7 +83,7 @@ def main(argv=None):
         args.cfg, args.pth, args.opts, args.device, args.exact, args.batch_size
     )
     failed = []
-    with tqdm(total=len(images), unit="img", desc="segment") as bar:
+    with progress_bar(total=len(images), unit="img", desc="segment") as bar:
         for start in range(0, len(images), args.batch_size):
             chunk = []
             for path, name in images[start : start + args.batch_size]:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from datatools.io import read_color_label, read_image, read_label, write_label
+from utils.logger import progress_bar
 from utils.visualize import write_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
@@ -180,6 +180,6 @@ def preprocess(
             pool.submit(process_panorama, p, out, table, fov, count, width, height, seed, refresh)
             for p in panoramas
         ]
-        for job in tqdm(as_completed(jobs), total=len(jobs), disable=not progress, unit="pano"):
+        for job in progress_bar(as_completed(jobs), total=len(jobs), enabled=progress, unit="pano"):
             crops += len(job.result())
     return len(panoramas), crops

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from tqdm import tqdm
 
 from datatools.io import write_label
 from utils.errors import DataError
+from utils.logger import progress_bar
 
 # Cityscapes labels (cityscapesScripts helpers/labels.py): name, labelId, colour.
 CITYSCAPES_LABELS = (
@@ -327,7 +327,7 @@ def convert_daodixian(
     for path in json_paths:
         annotated += daodixian_items(load_json(path), str(path))
     lines = {"train": [], "val": []}
-    for count, (file_name, polys) in enumerate(tqdm(annotated, disable=not progress), start=1):
+    for count, (file_name, polys) in enumerate(progress_bar(annotated, enabled=progress), start=1):
         split = "val" if val_every and count % val_every == 0 else "train"
         folder = f"{split}_{tag}"
         image_path = image_root / file_name

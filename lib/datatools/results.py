@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from datatools.io import read_image, read_label
 from utils.colormap import IGNORE
+from utils.logger import progress_bar
 from utils.visualize import colorize, write_image
 
 
@@ -66,7 +66,7 @@ def score_folder(
     if not predictions:
         raise FileNotFoundError(f"no .png predictions in {pred_dir} (see --pred-dir)")
     scores = []
-    for path in tqdm(predictions, disable=not progress, unit="image"):
+    for path in progress_bar(predictions, enabled=progress, unit="image"):
         label, prediction = load_pair(data_dir, path, table, values, pred_values)
         scores.append(Score(path.stem, *score(label, prediction, count_ignore)))
     return scores

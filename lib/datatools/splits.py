@@ -9,9 +9,9 @@ import random
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from datatools.io import read_label
+from utils.logger import progress_bar
 
 SPLITS = ("train", "val", "test")
 
@@ -51,7 +51,7 @@ def screen_labels(data_dir, max_ignore=0.01, ignore_label=255, progress=True):
     if not labels:
         raise FileNotFoundError(f"no .png labels in {label_dir}")
     kept, dropped = [], []
-    for path in tqdm(labels, disable=not progress, unit="label"):
+    for path in progress_bar(labels, enabled=progress, unit="label"):
         name = path.stem
         if not (image_dir / f"{name}.jpg").is_file():
             dropped.append((name, "no image", f"{image_dir / name}.jpg does not exist"))

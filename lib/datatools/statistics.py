@@ -9,9 +9,9 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from datatools.io import read_label
+from utils.logger import progress_bar
 
 
 def read_list(path):
@@ -30,7 +30,7 @@ def pixel_counts(label_dir, names, values, progress=True, desc=None):
     """(len(names), len(values)) int64: pixels equal to each value in each `<name>.png`."""
     values = np.asarray(values, dtype=np.int64)
     counts = np.zeros((len(names), len(values)), dtype=np.int64)
-    for row, name in enumerate(tqdm(names, disable=not progress, desc=desc, unit="label")):
+    for row, name in enumerate(progress_bar(names, enabled=progress, desc=desc, unit="label")):
         label = read_label(Path(label_dir) / f"{name}.png")
         histogram = np.bincount(label.ravel(), minlength=int(values.max()) + 1)
         counts[row] = histogram[values]
