@@ -32,9 +32,10 @@ def save_figure(figure, path, dpi=100):
     return path
 
 
-def figure_to_rgb(figure, dpi=100):
-    """The rendered figure as an RGB uint8 array (H, W, 3), e.g. for TensorBoard."""
-    figure.set_dpi(dpi)
+def figure_to_rgb(figure, dpi=100, max_width=2400):
+    """The rendered figure as an RGB uint8 array (H, W, 3), e.g. for TensorBoard; at most
+    `max_width` pixels wide (a 150-class confusion matrix would be 6000)."""
+    figure.set_dpi(min(dpi, max_width / figure.get_figwidth()))
     figure.canvas.draw()
     return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
 

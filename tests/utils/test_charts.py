@@ -1,0 +1,34 @@
+"""Charts: the confusion matrix and IoU bars carry the class names; sizes stay bounded."""
+
+import numpy as np
+
+from utils.charts import confusion_figure, figure_to_rgb, iou_figure
+
+
+def test_confusion_figure_names_both_axes_and_writes_values():
+    confusion = np.array([[8, 2], [0, 5]])
+    figure = confusion_figure(confusion, ["sky", "road"])
+    heat_maps = [a for a in figure.axes if a.get_xlabel() == "prediction"]
+    assert len(heat_maps) == 2  # normalised and counts, each with its colour bar
+    assert len(figure.axes) == 4
+    for axes in heat_maps:
+        assert [t.get_text() for t in axes.get_xticklabels()] == ["sky", "road"]
+        assert [t.get_text() for t in axes.get_yticklabels()] == ["sky", "road"]
+    normalised, counts = ([t.get_text() for t in a.texts] for a in heat_maps)
+    assert normalised == ["80", "20", "0", "100"]  # % of each ground-truth row
+    assert counts == ["8", "2", "0", "5"]
+
+
+def test_many_classes_leave_out_the_values_and_stay_bounded():
+    n = 31
+    figure = confusion_figure(np.eye(n) * 10, [f"c{k}" for k in range(n)])
+    assert not any(axes.texts for axes in figure.axes)
+    assert figure.get_figwidth() * 100 > 2000  # drawn larger than allowed below
+    assert figure_to_rgb(figure, max_width=2000).shape[1] <= 2000
+
+
+def test_iou_figure_marks_absent_classes():
+    figure = iou_figure([0.5, 0.0, 0.9], ["a", "b", "c"], absent=["b"])
+    labels = [t.get_text() for t in figure.axes[0].texts]
+    assert labels == ["0.500", "0.000  (absent)", "0.900"]
+    assert figure.axes[0].get_legend().get_texts()[0].get_text() == "mIoU 0.4667"
