@@ -4,8 +4,11 @@
   torchrun --nproc_per_node=N tools/train.py --cfg X.yaml [KEY VALUE ...]    N processes
   python -m torch.distributed.launch --nproc_per_node=N tools/train.py --cfg X.yaml
 
-Outputs go to OUTPUT_DIR/<dataset>/<cfg name>/: checkpoint.pth.tar, best.pth, final_state.pth
-and the log; TensorBoard scalars to LOG_DIR/<dataset>/<model>/<cfg name>/.
+Outputs go to OUTPUT_DIR/<dataset>/<cfg name>/: checkpoint.pth.tar, best.pth, final_state.pth,
+the log and metrics.jsonl; TensorBoard events (losses, learning rates, IoU per class name,
+confusion matrix and validation pictures, the config) to LOG_DIR/<dataset>/<model>/<cfg name>/:
+  tensorboard --logdir log
+  python tools/plot_runs.py OUTPUT_DIR/<dataset>/<cfg name>      the curves as a PNG
 """
 
 import argparse
