@@ -17,6 +17,7 @@ import _init_paths  # noqa: F401
 
 from core.run_log import read_run
 from utils import cli
+from utils.allocator import set_allocator_options
 from utils.charts import run_curves_figure, save_figure
 from utils.errors import UserError
 
@@ -60,4 +61,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    set_allocator_options()
     sys.exit(cli.run_tool(main))

@@ -82,13 +82,21 @@ def confusion_figure(confusion, class_names, max_annotated=30):
     left, right = figure.subplots(1, 2)
     panels = (
         (left, rows, "normalised by ground truth (%)", "% of the class's pixels", "{:.0f}"),
-        (right, confusion, "pixel counts", "pixels", "{:.3g}"),
+        (right, confusion, "pixel counts", "pixels", short_count),
     )
     for axes, values, title, unit, text in panels:
-        _matrix_panel(
-            figure, axes, values, class_names, title, unit, text.format if annotate else None
-        )
+        text = text.format if isinstance(text, str) else text
+        _matrix_panel(figure, axes, values, class_names, title, unit, text if annotate else None)
     return figure
+
+
+def short_count(value):
+    """A pixel count in at most 4 characters: 638, 1.8k, 38k, 557k, 1.2M, 35M."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            number = value / scale
+            return f"{number:.1f}{unit}" if number < 9.95 else f"{number:.0f}{unit}"
+    return f"{value:.0f}"
 
 
 def save_score_charts(confusion, class_names, folder):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from utils.charts import confusion_figure, figure_to_rgb, iou_figure
+from utils.charts import confusion_figure, figure_to_rgb, iou_figure, short_count
 
 
 def test_confusion_figure_names_both_axes_and_writes_values():
@@ -32,3 +32,10 @@ def test_iou_figure_marks_absent_classes():
     labels = [t.get_text() for t in figure.axes[0].texts]
     assert labels == ["0.500", "0.000  (absent)", "0.900"]
     assert figure.axes[0].get_legend().get_texts()[0].get_text() == "mIoU 0.4667"
+
+
+def test_counts_fit_a_cell():
+    values = [0, 638, 1770, 37800, 557000, 1_234_567, 35_000_000, 9_960]
+    assert [short_count(v) for v in values] == [
+        "0", "638", "1.8k", "38k", "557k", "1.2M", "35M", "10k"
+    ]  # fmt: skip
