@@ -35,25 +35,24 @@ import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
-from tqdm import tqdm
 
 import datasets
 from config import load_config
 from datatools import browse
 from datatools.io import read_image, read_label
 from datatools.polygons import daodixian_items, detect_format, json_files, load_json
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import run_tool
 from utils.colormap import ClassTable
 from utils.errors import DataError
 from utils.inference import palette_for
+from utils.logger import progress_bar
 from utils.visualize import write_image
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--out", required=True, help="folder of the pictures")
     common.add_argument(
@@ -147,7 +146,7 @@ def browse_labels(args):
     palette = palette_for(cfg)
     out, name_of = Path(args.out), browse.UniqueNames()
     chosen = browse.sample(range(len(dataset)), args.every, args.limit)
-    for index in tqdm(chosen, disable=args.quiet, unit="image"):
+    for index in progress_bar(chosen, enabled=not args.quiet, unit="image"):
         image, label, _, name = dataset[index]
         picture = browse.label_picture(
             image.permute(1, 2, 0).numpy(), label.numpy(), palette, cfg.TRAIN.IGNORE_LABEL
@@ -193,7 +192,7 @@ def browse_json(args):
     entries = json_entries(args)
     chosen = browse.sample(entries, args.every, args.limit)
     out, name_of = Path(args.out), browse.UniqueNames()
-    for _, image_path, outlines in tqdm(chosen, disable=args.quiet, unit="image"):
+    for _, image_path, outlines in progress_bar(chosen, enabled=not args.quiet, unit="image"):
         image = read_image(image_path)
         shapes = outlines(image) if callable(outlines) else outlines
         picture = browse.draw_outlines(image, shapes, args.thickness)
@@ -210,7 +209,7 @@ def browse_contours(args):
     chosen = browse.sample(pairs, args.every, args.limit)
     out, name_of, rows = Path(args.out), browse.UniqueNames(), []
     out.mkdir(parents=True, exist_ok=True)
-    for prediction_path, image_path in tqdm(chosen, disable=args.quiet, unit="image"):
+    for prediction_path, image_path in progress_bar(chosen, enabled=not args.quiet, unit="image"):
         prediction, image = read_label(prediction_path), read_image(image_path)
         if prediction.shape != image.shape[:2]:
             raise DataError(

@@ -16,13 +16,13 @@ For an .onnx file (needs requirements-deploy.txt) it prints the inputs, outputs,
 precision (fp32, fp16 or int8).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
 
 from models.identify import inspect_weights
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import run_tool
 from utils.errors import CheckpointError, UserError
@@ -31,9 +31,7 @@ EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument("files", nargs="+", help=".pth, .pth.tar or .onnx files")
     parser.add_argument(
         "--experiments",

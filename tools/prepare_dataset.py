@@ -27,7 +27,6 @@ balancing, w_c = median(f) / f_c with f_c = pixels of class c / pixels of the im
 `enet` is w_c = 1 / ln(1.02 + p_c) with p_c the share of class c in all class pixels.
 """
 
-import argparse
 import sys
 
 import _init_paths  # noqa: F401
@@ -35,14 +34,13 @@ import _init_paths  # noqa: F401
 import datasets
 from config import load_config
 from datatools.prepare import MODEL_TEMPLATES, WEIGHTINGS, format_values, prepare
+from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import add_split_arguments, run_tool, shown_path
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(__doc__)
     parser.add_argument(
         "--labels", required=True, help="folder of label PNGs (searched recursively)"
     )

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from tqdm import tqdm
 
 from datatools.io import (
     IMAGE_SUFFIXES,
@@ -28,6 +27,7 @@ from datatools.splits import split_names
 from datatools.statistics import format_table
 from utils.cli import shown_path
 from utils.errors import DataError, UserError
+from utils.logger import progress_bar
 from utils.visualize import voc_palette
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -133,7 +133,7 @@ def check_headers(pairs):
 def count_values(pairs, kind, progress=True):
     """{name: Counter(value -> pixels)} of every label: raw ids (int) or colours (R, G, B)."""
     counts = {}
-    for pair in tqdm(pairs, disable=not progress, unit="label", desc="values"):
+    for pair in progress_bar(pairs, enabled=progress, unit="label", desc="values"):
         if kind == "ids":
             label = read_label(pair.label)
             values = np.bincount(label.ravel())
