@@ -3,7 +3,9 @@
 On disk: DATASET.ROOT/<item> (or ROOT/lip/<item>) as in the list files, e.g.
 `val_images/<id>.jpg val_segmentations/<id>.png`; grey label PNGs with values 0..19.
 Training squashes the image to the crop size before the random rescale, as the original did, and
-a horizontal flip swaps the left/right classes.
+a horizontal flip swaps the left/right classes. The training list, data/list/lip/trainList.txt,
+is not shipped (the original repository's file could not be obtained); README says how to write
+it from the LIP download.
 """
 
 from .base_dataset import BaseDataset
@@ -26,3 +28,8 @@ class LIP(BaseDataset):
     num_classes_choices = (20,)
     flip_pairs = FLIP_PAIRS
     squash_to_crop = True
+    list_hint = (
+        "; data/list/lip/trainList.txt is not shipped: write it from the LIP download, one "
+        "'train_images/<id>.jpg train_segmentations/<id>.png' line per training image (README, "
+        "Datasets: LIP's training list)"
+    )

@@ -46,3 +46,12 @@ def test_training_squashes_to_the_crop_before_rescaling(lip):
     assert abs(new_h / new_w - 24 / 32) < 0.02
     image, label, size, _ = dataset[0]
     assert image.shape == (3, 24, 32) and label.shape == (24, 32) and size == (16, 24)
+
+
+def test_missing_training_list_says_how_to_write_it(tmp_path):
+    cfg = config("lip", tmp_path, 20, "list/lip/trainList.txt", "list/lip/valList.txt")
+    with pytest.raises(FileNotFoundError, match="trainList.txt is not shipped") as error:
+        datasets.build_dataset(cfg, "train")
+    message = str(error.value)
+    assert str(tmp_path / "list/lip/trainList.txt") in message
+    assert "'train_images/<id>.jpg train_segmentations/<id>.png' line per training image" in message
