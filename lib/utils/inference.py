@@ -1,15 +1,16 @@
 """Segment images with a trained model: the panorama fork's functions and a `Segmenter`.
 
-The three functions keep the panorama fork's names and arguments; `network` is a bare model (one
-forward pass at the image's own size, as the fork did) or a `Segmenter` (the TEST settings of a
-config: scales, flip, sliding window):
+The three functions keep the panorama fork's names and arguments (its later API included);
+`network` is a bare model (one forward pass at the image's own size, as the fork did) or a
+`Segmenter` (the TEST settings of a config: scales, flip, sliding window):
 
     single_image_inference(network, image)                   -> (H, W) uint8 class map
-    batch_inference(network, batch, output_probability=False) -> (N, H, W) class maps
-                                                                 [, (N, H, W) max probabilities]
+    batch_inference(network, batch, output_max_probability=False, output_raw=False)
+        -> (N, H, W) class maps [, (N, H, W) max probabilities] [, (N, K, H, W) raw scores]
     inference(network, {"input_list": [...], "output_list": [...]})  writes class-index PNGs
 
-Images are BGR uint8 (H, W, 3), as `cv2.imread` returns them. `Segmenter.from_files(cfg, pth)`
+An image is BGR uint8 (H, W, 3), as `cv2.imread` returns it, or already preprocessed as the fork
+passed it: a float (3, H, W) array or tensor. `Segmenter.from_files(cfg, pth)`
 builds everything from a YAML and a weights file, `Segmenter(predictor)` wraps a
 `core.predictor.Predictor`; `segmenter(images)` returns class maps and confidences (the max
 softmax probability) for a list of images of any sizes.
@@ -147,9 +148,9 @@ class Segmenter:
         models.load_weights(model, weights)
         return cls.from_config(cfg, model, device, batch_size, exact)
 
-    def predict(self, batch):
-        """Class maps (N, H, W) uint8 and confidences (N, H, W) float32 of a preprocessed
-        float batch (N, 3, H, W), tensor or array."""
+    def probabilities(self, batch):
+        """Class probabilities (N, K, H, W) of a preprocessed float batch (N, 3, H, W), tensor
+        or array, on the segmenter's device."""
         batch = torch.as_tensor(batch)
         height, width = batch.shape[-2:]
         predictor = self.whole
@@ -158,7 +159,12 @@ class Segmenter:
             largest = scaled_size(height, width, long_side)
             if largest[0] > self.windows.crop_size[0] or largest[1] > self.windows.crop_size[1]:
                 predictor = self.windows
-        confidence, classes = predictor(batch).max(dim=1)
+        return predictor(batch)
+
+    def predict(self, batch):
+        """Class maps (N, H, W) uint8 and confidences (N, H, W) float32 of a preprocessed
+        float batch (N, 3, H, W), tensor or array."""
+        confidence, classes = self.probabilities(batch).max(dim=1)
         return classes.to(torch.uint8).cpu().numpy(), confidence.float().cpu().numpy()
 
     def __call__(self, images):
@@ -178,53 +184,96 @@ class Segmenter:
         return class_maps, confidences
 
 
-def _predict(network, batch, align_corners):
-    """(class maps, max probabilities) of a preprocessed batch (N, 3, H, W)."""
+def _is_preprocessed(image):
+    """Whether `image` is already a network input: a floating-point (3, H, W) array or tensor,
+    as the fork's `default_preprocess_function` returns (a BGR uint8 image is (H, W, 3))."""
+    if isinstance(image, torch.Tensor):
+        floating = image.is_floating_point()
+    else:
+        floating = np.issubdtype(np.asarray(image).dtype, np.floating)
+    return floating and len(image.shape) == 3 and image.shape[0] == 3
+
+
+def _network_input(batch, preprocess_function):
+    """(N, 3, H, W) float tensor of a batch of images, preprocessed ones passed through."""
+    inputs = [
+        image
+        if preprocess_function is None or _is_preprocessed(image)
+        else preprocess_function(image)
+        for image in batch
+    ]
+    if not inputs:
+        raise ValueError("batch_inference needs at least one image")
+    shapes = {tuple(image.shape) for image in inputs}
+    if len(shapes) > 1:
+        raise ValueError(f"batch_inference needs images of one size, got {sorted(shapes)}")
+    return torch.stack([torch.as_tensor(image) for image in inputs]).float()
+
+
+def _predict(network, batch, align_corners, raw=False):
+    """(class maps, max probabilities, raw scores or None) of a preprocessed batch
+    (N, 3, H, W). Raw scores are the logits upsampled to the input size for a bare model, the
+    log of the averaged probabilities for a Segmenter."""
     if isinstance(network, Segmenter):
-        return network.predict(batch)
-    network.eval()
-    device = next((p.device for p in network.parameters()), torch.device("cpu"))
-    batch = torch.as_tensor(batch).to(device, torch.float32)
-    with torch.no_grad():
-        outputs = network(batch)
-    if isinstance(outputs, list | tuple):
-        outputs = outputs[-1]  # OCR: [aux, main]
-    logits = F.interpolate(
-        outputs.float(), size=batch.shape[-2:], mode="bilinear", align_corners=align_corners
+        probabilities = network.probabilities(batch)
+        scores = probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log()
+    else:
+        network.eval()
+        device = next((p.device for p in network.parameters()), torch.device("cpu"))
+        with torch.no_grad():
+            outputs = network(batch.to(device))
+        if isinstance(outputs, list | tuple):
+            outputs = outputs[-1]  # OCR: [aux, main]
+        scores = F.interpolate(
+            outputs.float(), size=batch.shape[-2:], mode="bilinear", align_corners=align_corners
+        )
+        probabilities = scores.softmax(dim=1)
+    confidence, classes = probabilities.max(dim=1)
+    return (
+        classes.to(torch.uint8).cpu().numpy(),
+        confidence.float().cpu().numpy(),
+        scores.float().cpu().numpy() if raw else None,
     )
-    confidence, classes = logits.softmax(dim=1).max(dim=1)
-    return classes.to(torch.uint8).cpu().numpy(), confidence.cpu().numpy()
 
 
 def single_image_inference(
     network, image, preprocess_function=default_preprocess_function, align_corners=False
 ):
-    """Class map (H, W) uint8 of one BGR uint8 image (H, W, 3).
-
-    With `preprocess_function=None` the image is taken as already preprocessed (3, H, W).
-    `align_corners` is used for a bare model only; a Segmenter has its own.
-    """
-    return batch_inference(network, [image], False, preprocess_function, align_corners)[0]
+    """Class map (H, W) uint8 of one image: BGR uint8 (H, W, 3), or already preprocessed (a float
+    (3, H, W) array or tensor, as the fork passed it). With `preprocess_function=None` every
+    input is taken as preprocessed. `align_corners` is used for a bare model only; a Segmenter
+    has its own."""
+    return batch_inference(
+        network, [image], preprocess_function=preprocess_function, align_corners=align_corners
+    )[0]
 
 
 def batch_inference(
     network,
     batch,
-    output_probability=False,
+    output_max_probability=False,
+    output_raw=False,
     preprocess_function=default_preprocess_function,
     align_corners=False,
+    output_probability=False,
 ):
-    """Class maps (N, H, W) uint8 of a list of same-size BGR images (or an (N, H, W, 3) array);
-    with `output_probability`, also the max softmax probability of each pixel (N, H, W)."""
-    if preprocess_function is not None:
-        shapes = {np.shape(image) for image in batch}
-        if len(shapes) > 1:
-            raise ValueError(f"batch_inference needs images of one size, got {sorted(shapes)}")
-        batch = np.stack([preprocess_function(image) for image in batch])
-    elif isinstance(batch, list | tuple):
-        batch = torch.stack([torch.as_tensor(image) for image in batch])
-    classes, confidence = _predict(network, batch, align_corners)
-    return (classes, confidence) if output_probability else classes
+    """Class maps (N, H, W) uint8 of a list of same-size images (BGR uint8 or preprocessed, as
+    `single_image_inference`), or of an (N, H, W, 3) uint8 / (N, 3, H, W) float array.
+
+    Returned after the class maps, in this order, when asked for: the max softmax probability of
+    each pixel (N, H, W) with `output_max_probability` (`output_probability`, the fork's first
+    name for it), and the raw scores (N, K, H, W) float32 with `output_raw`: the logits upsampled
+    to the image size, as the fork returned them (a Segmenter gives the log of its averaged
+    probabilities). Without either the class maps alone are returned.
+    """
+    inputs = _network_input(batch, preprocess_function)
+    classes, confidence, raw = _predict(network, inputs, align_corners, raw=output_raw)
+    results = [classes]
+    if output_max_probability or output_probability:
+        results.append(confidence)
+    if output_raw:
+        results.append(raw)
+    return results[0] if len(results) == 1 else tuple(results)
 
 
 def inference(network, arguments):

@@ -79,6 +79,73 @@ def test_batch_inference_of_preprocessed_tensors(model):
     )
 
 
+def logits_at_image_size(model, imgs, align_corners=False):
+    """The bare model's logits bilinearly resized to the image size, computed here directly."""
+    batch = torch.stack([torch.from_numpy(default_preprocess_function(i)) for i in imgs])
+    with torch.no_grad():
+        out = model(batch)
+    return torch.nn.functional.interpolate(
+        out, size=batch.shape[-2:], mode="bilinear", align_corners=align_corners
+    ).numpy()
+
+
+def test_preprocessed_chw_images_as_the_fork_passed_them(model):
+    """The fork preprocessed first and passed float (3, H, W) arrays; uint8 BGR images go
+    through the preprocess function; both give the same class maps."""
+    imgs = images(2)
+    classes, _ = reference(model, imgs)
+    chw = [default_preprocess_function(i) for i in imgs]
+    assert chw[0].dtype == np.float32 and chw[0].shape == (3, 32, 48)
+    np.testing.assert_array_equal(single_image_inference(model, chw[0]), classes[0])
+    np.testing.assert_array_equal(
+        single_image_inference(model, torch.from_numpy(chw[1])), classes[1]
+    )
+    np.testing.assert_array_equal(batch_inference(model, chw), classes)
+    np.testing.assert_array_equal(batch_inference(model, np.stack(chw)), classes)
+    # a mixed list: the uint8 image is preprocessed, the float one is not preprocessed again
+    np.testing.assert_array_equal(batch_inference(model, [imgs[0], chw[1]]), classes)
+
+
+def test_later_api_max_probability_and_raw(model):
+    imgs = images(2)
+    chw = [default_preprocess_function(i) for i in imgs]
+    logits = logits_at_image_size(model, imgs)
+    labels, probability, raw = batch_inference(
+        model, chw, output_max_probability=True, output_raw=True
+    )
+    assert raw.shape == (2, K, 32, 48) and raw.dtype == np.float32
+    np.testing.assert_allclose(raw, logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(labels, logits.argmax(axis=1))
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probability, softmax.max(axis=1), atol=1e-6)
+
+    only_probability = batch_inference(model, chw, output_max_probability=True)
+    assert len(only_probability) == 2
+    np.testing.assert_array_equal(only_probability[1], probability)
+    # the seed-era keyword is the same switch
+    np.testing.assert_array_equal(
+        batch_inference(model, chw, output_probability=True)[1], probability
+    )
+    # output_raw alone: class maps and raw scores (the fork returned the class maps alone)
+    labels_only_raw, raw_only = batch_inference(model, chw, output_raw=True)
+    np.testing.assert_array_equal(labels_only_raw, labels)
+    np.testing.assert_array_equal(raw_only, raw)
+
+
+def test_segmenter_raw_scores_are_log_probabilities(model):
+    cfg = tiny_cfg("TEST.SCALE_LIST", "[0.75, 1.0]", "TEST.FLIP_TEST", "True")
+    segmenter = Segmenter.from_config(cfg, model, device="cpu", exact=True)
+    imgs = images(2)
+    _, confidence = reference(model, imgs, align_corners=True, scales=(0.75, 1.0), flip=True)
+    labels, probability, raw = batch_inference(
+        segmenter, imgs, output_max_probability=True, output_raw=True
+    )
+    np.testing.assert_allclose(np.exp(raw).sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.exp(raw).max(axis=1), confidence, atol=1e-5)
+    np.testing.assert_array_equal(raw.argmax(axis=1), labels)
+    np.testing.assert_allclose(probability, confidence, atol=1e-6)
+
+
 def test_batch_inference_rejects_mixed_sizes(model):
     with pytest.raises(ValueError, match="one size"):
         batch_inference(model, images(1) + images(1, 48, 32))
