@@ -4,7 +4,8 @@
       --out-dir data/panorama/output --top-k 20
 
 For every <pred-dir>/<name>.png (class indices) against <data-dir>/label/<name>.png (raw ids of
---color-map, or class indices with --values classes): the pixel accuracy over labelled pixels
+--color-map, or class indices with --values classes; with --compress-map, raw ids are scored as
+its merged classes): the pixel accuracy over labelled pixels
 (--count-ignore: over all pixels, unlabelled ones counting as errors, as the original did).
 Writes <out-dir>/scores.csv (every image, most accurate first) and, for the --top-k most and
 least accurate, <out-dir>/easy/ and <out-dir>/hard/<rank>_<name>_compare.png:
@@ -44,6 +45,12 @@ def parse_args(argv=None):
     )
     cli.add_class_table_arguments(parser)
     parser.add_argument(
+        "--compress-map",
+        default=None,
+        help="class merging table ('name R G B id1 id2 ...', the panorama fork's compressMap.txt, "
+        "DATASET.COMPRESS_MAP of the run): score and colour its classes instead of --color-map's",
+    )
+    parser.add_argument(
         "--pred-values",
         choices=("ids", "classes"),
         default="ids",
@@ -64,7 +71,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    table = ClassTable.from_file(args.color_map)
+    if args.compress_map:
+        table = ClassTable.from_compress_file(args.compress_map)
+    else:
+        table = ClassTable.from_file(args.color_map)
     scores = score_folder(
         args.data_dir,
         args.pred_dir,

@@ -66,6 +66,8 @@ _C.DATASET.EXTRA_TRAIN_SET = ""  # list file of the extra training phase (EXTRA_
 _C.DATASET.TEST_SET = "list/cityscapes/val.lst"  # validation / test list file, relative to ROOT
 _C.DATASET.CLASS_WEIGHTS = []  # new: per-class loss weights; empty = the dataset's own table
 _C.DATASET.COLOR_MAP = "colorMap.txt"  # new: class table (name id R G B) for colour-labelled data
+_C.DATASET.COMPRESS_MAP = ""  # new: classes merging raw ids (name R G B id1 id2 ..., the panorama
+# fork's compressMap.txt) for the custom and panorama datasets; empty = COLOR_MAP's classes
 
 _C.TRAIN = CN()
 _C.TRAIN.FREEZE_LAYERS = ""  # kept for old YAMLs (unused by the original code)

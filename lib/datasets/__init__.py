@@ -57,6 +57,7 @@ def build_dataset(cfg, split):
         "ignore_label": train.IGNORE_LABEL,
         "class_weights": list(data.CLASS_WEIGHTS) or None,
         "color_map": data.COLOR_MAP,
+        "compress_map": data.COMPRESS_MAP,
     }
     if split in ("train", "extra_train"):
         list_path = data.TRAIN_SET if split == "train" else data.EXTRA_TRAIN_SET

@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.predictor import scaled_size
+from utils.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -158,6 +159,7 @@ class BaseDataset(Dataset):
     default_class_weights = None  # per-class loss weights used when DATASET.CLASS_WEIGHTS is empty
     split_lists = {}  # list names standing for a list file, e.g. {"train": "pascal_ctx/train.lst"}
     list_hint = ""  # added to the "list file does not exist" error
+    reads_class_tables = False  # classes from DATASET.COLOR_MAP / COMPRESS_MAP (custom, panorama)
 
     def __init__(
         self,
@@ -178,11 +180,18 @@ class BaseDataset(Dataset):
         num_samples=0,
         class_weights=None,
         color_map="colorMap.txt",
+        compress_map="",
         mean=IMAGENET_MEAN,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.color_map = color_map  # class table file, for datasets described by one
+        self.compress_map = compress_map  # class merging table, for the same datasets
+        if compress_map and not self.reads_class_tables:
+            raise ConfigError(
+                f"DATASET.COMPRESS_MAP ({compress_map}) merges the classes of the custom and "
+                f"panorama datasets; {type(self).__name__} has its own classes"
+            )
         self.num_classes = int(num_classes)
         if self.num_classes_choices and self.num_classes not in self.num_classes_choices:
             choices = " or ".join(str(n) for n in self.num_classes_choices)

@@ -7,11 +7,17 @@
 Label images hold either raw ids (grey or palette PNG) or class colours (RGB PNG). Ids and
 colours that are not in the table are ignored (TRAIN.IGNORE_LABEL). Predictions are saved as
 raw ids.
+
+With DATASET.COMPRESS_MAP (the panorama fork's compressMap.txt, `name R G B id1 id2 ...`) the
+classes are its lines instead: each merges the raw ids it lists, ids it does not list are
+ignored, colour labels are read as ids through COLOR_MAP first, and a prediction is saved as the
+smallest id of its class.
 """
 
 import cv2
 import numpy as np
 
+from utils import colormap
 from utils.colormap import ClassTable
 
 from .base_dataset import IGNORE, BaseDataset, read_file, read_label
@@ -20,10 +26,21 @@ from .registry import register_dataset
 
 @register_dataset("custom")
 class CustomDataset(BaseDataset):
+    reads_class_tables = True
+
+    @property
+    def label_colors(self):
+        """COLOR_MAP: the raw id of each colour in colour labels."""
+        if not hasattr(self, "_colors_cache"):
+            self._colors_cache = ClassTable.from_file(self.color_map)
+        return self._colors_cache
+
     @property
     def table(self):
+        """The classes: COMPRESS_MAP's merged ones when it is set, else COLOR_MAP's."""
         if not hasattr(self, "_table_cache"):
-            self._table_cache = ClassTable.from_file(self.color_map)
+            merged = self.compress_map and ClassTable.from_compress_file(self.compress_map)
+            self._table_cache = merged or self.label_colors
         return self._table_cache
 
     @property
@@ -37,16 +54,15 @@ class CustomDataset(BaseDataset):
                 f"{self.table.source} lists {len(self.table)} classes but DATASET.NUM_CLASSES is "
                 f"{self.num_classes}"
             )
-        table = np.full(256, IGNORE, np.int64)
-        table[self.table.ids] = np.arange(len(self.table))
-        return table
+        lut = self.table.id_lut().astype(np.int64)
+        return np.where(lut == colormap.IGNORE, IGNORE, lut)
 
     def load_label(self, path, where):
         data = read_file(path, "label", where)
         decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if decoded is not None and decoded.ndim == 3 and not _is_palette(data):
-            classes = self.table.colors_to_classes(decoded[..., 2::-1])
-            return self.table.classes_to_ids(classes)
+            colors = self.label_colors
+            return colors.classes_to_ids(colors.colors_to_classes(decoded[..., 2::-1]))
         return read_label(path, where)
 
     def palette(self):

@@ -7,7 +7,8 @@ On disk, as tools/preprocessPanorama.py and tools/generate_list.py write it:
     <data>/{train,val,test}_list.txt        one base name <name> per line
 
 Ids that are not in the class table (255 for colours preprocessPanorama did not know) are
-ignored; the class index is the table's line number. <data> is DATASET.ROOT/panorama (the
+ignored; the class index is the table's line number. DATASET.COMPRESS_MAP merges ids into fewer
+classes (the fork's compressMap.txt; see datasets/custom.py). <data> is DATASET.ROOT/panorama (the
 original layout), DATASET.ROOT itself, or the list file's folder: the first one holding the first
 listed image. The list is DATASET.ROOT/<list>, or <list> as given (relative to the working
 folder), which is how the original read `data/panorama/train_list.txt` with ROOT `data/`.

@@ -4,6 +4,10 @@ The class index is the line number (0-based, blank lines and `#` comments skippe
 raw value of that class in id-labelled images (ids need not be contiguous) and `R G B` its colour
 in colour-labelled images and in visualisations. Ids or colours that are not in the table map to
 the ignore value.
+
+The panorama fork's `compressMap.txt` merges raw ids into classes, one class a line,
+`name R G B id1 id2 ...`: every listed id becomes that class (`ClassTable.from_compress_file`).
+A class then has several ids; the smallest stands for it where one id is written (predictions).
 """
 
 from dataclasses import dataclass
@@ -17,8 +21,9 @@ IGNORE = 255
 @dataclass(frozen=True)
 class ClassTable:
     names: tuple
-    ids: np.ndarray  # (K,) raw id of each class
+    ids: np.ndarray  # (K,) raw id of each class (the smallest of its ids)
     colors: np.ndarray  # (K, 3) uint8 RGB of each class
+    groups: tuple  # every raw id of each class: one, or several merged ones (compressMap)
     source: str = "colorMap.txt"
 
     def __len__(self):
@@ -36,11 +41,7 @@ class ClassTable:
     @classmethod
     def parse(cls, text, source="colorMap.txt"):
         names, ids, colors = [], [], []
-        for line_no, line in enumerate(text.splitlines(), start=1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            fields = line.split()
+        for line_no, line, fields in _table_lines(text):
             try:
                 if len(fields) != 5:
                     raise ValueError
@@ -59,12 +60,57 @@ class ClassTable:
             colors.append(rgb)
         if not names:
             raise ValueError(f"{source}: no classes (expected lines 'name id R G B')")
-        return cls(tuple(names), np.array(ids, np.int64), np.array(colors, np.uint8), source)
+        groups = tuple((raw_id,) for raw_id in ids)
+        return cls(
+            tuple(names), np.array(ids, np.int64), np.array(colors, np.uint8), groups, source
+        )
+
+    @classmethod
+    def from_compress_file(cls, path):
+        """The merged classes of a compressMap file (`name R G B id1 id2 ...` per line)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"class merging table {path} does not exist (expected lines 'name R G B id1 id2 "
+                "...', as the panorama fork's compressMap.txt)"
+            )
+        return cls.parse_compress(path.read_text(encoding="utf-8"), str(path))
+
+    @classmethod
+    def parse_compress(cls, text, source="compressMap.txt"):
+        names, groups, colors, seen = [], [], [], {}
+        for line_no, line, fields in _table_lines(text):
+            try:
+                if len(fields) < 5:
+                    raise ValueError
+                rgb = [int(f) for f in fields[1:4]]
+                raw_ids = [int(f) for f in fields[4:]]
+                if not all(0 <= c <= 255 for c in rgb) or not all(0 <= i < IGNORE for i in raw_ids):
+                    raise ValueError
+            except ValueError:
+                raise ValueError(
+                    f"{source}:{line_no}: expected 'name R G B id1 id2 ...' with colours in "
+                    f"0..255 and ids in 0..254, got {line!r}"
+                ) from None
+            for raw_id in raw_ids:
+                if raw_id in seen:
+                    raise ValueError(
+                        f"{source}:{line_no}: id {raw_id} is already in class {seen[raw_id]!r}"
+                    )
+                seen[raw_id] = fields[0]
+            names.append(fields[0])
+            groups.append(tuple(raw_ids))
+            colors.append(rgb)
+        if not names:
+            raise ValueError(f"{source}: no classes (expected lines 'name R G B id1 id2 ...')")
+        ids = np.array([min(group) for group in groups], np.int64)
+        return cls(tuple(names), ids, np.array(colors, np.uint8), tuple(groups), source)
 
     def id_lut(self):
         """256-entry table: raw id -> class index (unknown ids -> 255)."""
         lut = np.full(256, IGNORE, dtype=np.uint8)
-        lut[self.ids] = np.arange(len(self), dtype=np.uint8)
+        for index, group in enumerate(self.groups):
+            lut[list(group)] = index
         return lut
 
     def ids_to_classes(self, label):
@@ -72,7 +118,7 @@ class ClassTable:
         return self.id_lut()[label]
 
     def classes_to_ids(self, class_map):
-        """Class indices -> raw ids (255 stays 255)."""
+        """Class indices -> raw ids, the smallest id of a merged class (255 stays 255)."""
         lut = np.full(256, IGNORE, dtype=np.uint8)
         lut[: len(self)] = self.ids
         return lut[class_map]
@@ -91,6 +137,14 @@ class ClassTable:
         palette = np.zeros((256, 3), dtype=np.uint8)
         palette[: len(self)] = self.colors
         return palette
+
+
+def _table_lines(text):
+    """(line number, line, fields) of each line that is not blank once `#` comments are cut."""
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            yield line_no, line, line.split()
 
 
 def _pack(rgb):

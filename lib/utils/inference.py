@@ -77,16 +77,20 @@ def write_class_map(path, class_map):
 
 
 def palette_for(cfg):
-    """RGB palette of `cfg`: the DATASET.COLOR_MAP table when it has NUM_CLASSES rows, else VOC.
+    """RGB palette of `cfg`: the class table (DATASET.COMPRESS_MAP when set, else COLOR_MAP) when
+    it has NUM_CLASSES rows, else VOC.
 
-    A relative COLOR_MAP is looked up in the current folder, then in the repository root.
+    A relative path is looked up in the current folder, then in the repository root.
     """
-    if cfg.DATASET.COLOR_MAP:
-        name = Path(cfg.DATASET.COLOR_MAP)
-        path = name if name.is_file() else REPO / name
+    data = cfg.DATASET
+    name, load = data.COLOR_MAP, ClassTable.from_file
+    if data.COMPRESS_MAP:
+        name, load = data.COMPRESS_MAP, ClassTable.from_compress_file
+    if name:
+        path = Path(name) if Path(name).is_file() else REPO / name
         if path.is_file():
-            table = ClassTable.from_file(path)
-            if len(table) == cfg.DATASET.NUM_CLASSES:
+            table = load(path)
+            if len(table) == data.NUM_CLASSES:
                 return table.palette()
     return voc_palette()
 

@@ -8,6 +8,7 @@ from dataset_files import blocks, config, smooth_image, train_one_epoch, write_p
 from PIL import Image
 
 import datasets
+from utils.errors import ConfigError
 
 COLOR_MAP = str(REPO / "colorMap.txt")
 # Raw ids of the panorama table (ground 0, wall 2, layered_shelf 10, human 40), 255 (unknown
@@ -105,11 +106,57 @@ def test_class_count_must_match_the_table(tmp_path):
         datasets.build_dataset(cfg, "train")
 
 
-def test_trains_through_tools_train(tmp_path):
+C5 = str(REPO / "compressMap_c5.txt")
+
+
+def compressed_config(root, *opts):
+    return panorama_config(
+        root, "panorama/train_list.txt", "panorama/test_list.txt",
+        "DATASET.COMPRESS_MAP", C5, "DATASET.NUM_CLASSES", "5", *opts,
+    )  # fmt: skip
+
+
+def test_compress_map_merges_raw_ids_into_its_classes(tmp_path):
+    """compressMap_c5.txt: ground {0}, ceiling {1, 20}, structure {2..8}, shelf {10, 11, 13, 14},
+    other {15, 30, 40}; ids it does not list are ignored."""
+    write_panorama(tmp_path / "panorama", ["a"])
+    dataset = datasets.build_dataset(compressed_config(tmp_path), "val")
+    assert dataset[0][1].tolist() == [[0, 2, 3, 4, 255, 255]]  # RAW: 0, 2, 10, 40, 255, 9
+    assert dataset.class_names == ("ground", "ceiling", "structure", "shelf", "other")
+    # predictions: the smallest id of each class, so the ids map back to the same classes
+    path = dataset.save_prediction(np.array([[0, 1, 2, 3, 4]]), "a", tmp_path / "pred")
+    assert np.asarray(Image.open(path)).tolist() == [[0, 1, 2, 10, 15]]
+
+
+def test_compress_map_reads_colour_labels_through_the_color_map(tmp_path):
+    colours = np.array([[[0, 100, 100], [255, 200, 0], [255, 0, 100], [1, 2, 3]]], np.uint8)
+    write_panorama(tmp_path / "panorama", ["c"], label=colours[..., ::-1])
+    dataset = datasets.build_dataset(compressed_config(tmp_path), "val")
+    # ground, hanging_objects (id 20 -> ceiling), human (id 40 -> other), unknown colour
+    assert dataset[0][1].tolist() == [[0, 1, 4, 255]]
+
+
+def test_compress_map_class_count_and_dataset_are_checked(tmp_path):
+    write_panorama(tmp_path / "panorama", ["x"])
+    with pytest.raises(ValueError, match="compressMap_c5.txt lists 5 classes but .* is 17"):
+        datasets.build_dataset(compressed_config(tmp_path, "DATASET.NUM_CLASSES", "17"), "val")
+    cfg = config(
+        "cityscapes", tmp_path, 19, "panorama/train_list.txt", "x", "DATASET.COMPRESS_MAP", C5
+    )
+    with pytest.raises(ConfigError, match="DATASET.COMPRESS_MAP .* Cityscapes has its own"):
+        datasets.build_dataset(cfg, "train")
+
+
+@pytest.mark.parametrize(
+    ("num_classes", "opts"),
+    [(17, ()), (5, ("DATASET.COMPRESS_MAP", C5))],
+    ids=["colorMap", "compressMap_c5"],
+)
+def test_trains_through_tools_train(tmp_path, num_classes, opts):
     label = blocks([0, 2, 10, 40], 32, 32)
     write_panorama(tmp_path / "data" / "panorama", [f"s_{i}" for i in range(4)], label=label)
     out = train_one_epoch(
-        tmp_path, "panorama", 17, "panorama/train_list.txt", "panorama/val_list.txt",
-        "DATASET.COLOR_MAP", COLOR_MAP,
+        tmp_path, "panorama", num_classes, "panorama/train_list.txt", "panorama/val_list.txt",
+        "DATASET.COLOR_MAP", COLOR_MAP, *opts,
     )  # fmt: skip
     assert (out / "final_state.pth").is_file()

@@ -80,3 +80,30 @@ def test_size_mismatch_is_named(folders):
             ["--data-dir", str(data), "--pred-dir", str(pred), "--out-dir", str(data / "out")]
             + ["--color-map", str(color_map), "--quiet"]
         )
+
+
+def test_compress_map_scores_merged_classes(tmp_path):
+    """Label ids 1 and 20 are one class of the merging table (ceiling), so a prediction of
+    hanging_objects (20) on a ceiling (1) pixel is right with --compress-map, wrong without."""
+    data, pred = tmp_path / "data", tmp_path / "pred"
+    write_label(data / "label" / "x.png", np.array([[1, 1, 2, 2]], np.uint8))
+    write_image(data / "image" / "x.jpg", np.zeros((1, 4, 3), np.uint8))
+    write_label(pred / "x.png", np.array([[20, 1, 2, 0]], np.uint8))  # raw ids, as test.py
+    (tmp_path / "colorMap.txt").write_text(
+        "ground 0 0 100 100\nceiling 1 0 255 200\nwall 2 200 200 255\nhanging 20 255 200 0\n"
+    )
+    (tmp_path / "compress.txt").write_text(
+        "ground 0 100 100 0\nceiling 0 255 200 1 20\nwall 200 200 255 2\n"
+    )
+    argv = ["--data-dir", str(data), "--pred-dir", str(pred), "--quiet"]
+    argv += ["--color-map", str(tmp_path / "colorMap.txt")]
+    accuracy = {}
+    for name, extra in (
+        ("plain", []),
+        ("merged", ["--compress-map", str(tmp_path / "compress.txt")]),
+    ):
+        out = tmp_path / name
+        assert analysisResult.main([*argv, "--out-dir", str(out), *extra]) == 0
+        with open(out / "scores.csv", encoding="utf-8") as f:
+            accuracy[name] = float(next(csv.DictReader(f))["accuracy"])
+    assert accuracy == {"plain": 0.5, "merged": 0.75}
