@@ -8,6 +8,7 @@ For each image it writes, under --output and keeping the image's relative path:
   labels/<name>.png    class index per pixel (grey PNG, what tools/analysisResult.py reads)
   color/<name>.png     the classes in colour (DATASET.COLOR_MAP when it fits, else VOC colours)
   overlay/<name>.jpg   the colours blended over the image
+  confidence/<name>.png  with --confidence: 255 x the max softmax probability (grey PNG)
 Images run at their own size times TEST.SCALE_LIST (sliding windows of TEST.IMAGE_SIZE when
 larger). A list file holds one image path per line (the first field, so the project's
 "image label" lists work); relative paths are taken from --root. Unreadable images are reported
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import _init_paths  # noqa: F401
 import cv2
+import numpy as np
 
 from utils import cli
 from utils.allocator import set_allocator_options
@@ -37,6 +39,11 @@ def parse_args(argv=None):
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--root", default=".", help="folder that relative list entries start from")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    parser.add_argument(
+        "--confidence",
+        action="store_true",
+        help="also write confidence/<name>.png: 255 x the max softmax probability per pixel",
+    )
     cli.add_inference_arguments(parser)
     return parser.parse_args(argv)
 
@@ -65,13 +72,18 @@ def find_images(source, root="."):
     return images
 
 
-def save_results(output, name, image, class_map, palette):
-    """Write the class PNG, the colour PNG and the overlay of one image."""
+def save_results(output, name, image, class_map, palette, confidence=None):
+    """Write the class PNG, the colour PNG and the overlay of one image, and the confidence PNG
+    when `confidence` (max probabilities) is given."""
     output = Path(output)
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     write_class_map(output / "labels" / name.with_suffix(".png"), class_map)
     write_image(output / "color" / name.with_suffix(".png"), colorize(class_map, palette))
     write_image(output / "overlay" / name.with_suffix(".jpg"), overlay(rgb, class_map, palette))
+    if confidence is not None:
+        # 255 x probability, truncated, as the fork's label + confidence PNG stored it
+        grey = (confidence * 255).astype(np.uint8)
+        write_class_map(output / "confidence" / name.with_suffix(".png"), grey)
 
 
 def main(argv=None):
@@ -92,9 +104,12 @@ def main(argv=None):
                 except (OSError, ValueError) as err:
                     failed.append(str(err))
                     bar.write(f"warning: skipped {err}", file=sys.stderr)
-            class_maps, _ = segmenter([image for _, image in chunk])
-            for (name, image), class_map in zip(chunk, class_maps, strict=True):
-                save_results(args.output, name, image, class_map, segmenter.palette)
+            class_maps, confidences = segmenter([image for _, image in chunk])
+            for (name, image), class_map, confidence in zip(
+                chunk, class_maps, confidences, strict=True
+            ):
+                confidence = confidence if args.confidence else None
+                save_results(args.output, name, image, class_map, segmenter.palette, confidence)
             bar.update(len(images[start : start + args.batch_size]))
     print(f"wrote the results of {len(images) - len(failed)} image(s) to {args.output}")
     if failed:

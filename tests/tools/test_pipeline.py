@@ -50,6 +50,23 @@ def test_folder_writes_one_result_per_image(tiny, tmp_path):
         assert read_image(output / "overlay" / f"{stem}.jpg").shape == (32, 48, 3)
     for kind in ("labels", "color", "overlay"):
         assert len([p for p in (output / kind).rglob("*") if p.is_file()]) == len(names)
+    assert not (output / "confidence").exists()  # only with --confidence
+
+
+def test_confidence_maps_as_the_fork_stored_them(tiny, tmp_path):
+    cfg_file, weights = tiny
+    write_images(tmp_path / "in", ["a.png", "b.png"])
+    argv = ["--cfg", str(cfg_file), "--pth", str(weights), "--input", str(tmp_path / "in")]
+    argv += ["--output", str(tmp_path / "out"), "--exact", "--confidence"]
+    assert pipeline.main(argv) == 0
+    segmenter = Segmenter.from_files(cfg_file, weights, device="cpu", exact=True)
+    for name in ("a", "b"):
+        _, confidence = segmenter([read_image(tmp_path / "in" / f"{name}.png")])
+        written = cv2.imread(str(tmp_path / "out" / "confidence" / f"{name}.png"), -1)
+        assert written.dtype == np.uint8 and written.shape == (32, 48)
+        expected = np.floor(confidence[0] * 255)
+        assert np.abs(written.astype(int) - expected).max() <= 1  # float rounding at .0 edges
+        assert (written == expected).mean() > 0.99
 
 
 def test_list_file_with_root_and_opts(tiny, tmp_path):
