@@ -102,6 +102,8 @@ _C.TRAIN.AMP = False  # new: mixed precision (fp16 on CUDA, bf16 on CPU)
 _C.TRAIN.CLIP_GRAD = 0.0  # new: clip the gradient norm to this value (0 = off)
 _C.TRAIN.CHECKPOINT_EVERY = 0  # new: also write checkpoint.pth.tar every N iterations (0 = off)
 _C.TRAIN.EVAL_EVERY = 1  # new: validate every N epochs (and after the last one)
+_C.TRAIN.EPOCH_SNAPSHOTS = 0  # new: also write <epoch>.pth (0-based, as the panorama fork) after
+# each epoch, keeping the last N (0 = none, -1 = all, as the fork)
 
 _C.TEST = CN()
 _C.TEST.IMAGE_SIZE = [2048, 1024]  # sliding-window crop, width x height

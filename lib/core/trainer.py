@@ -193,6 +193,9 @@ class Trainer:
                     self.best_miou,
                     self.scaler,
                 )
+                if self.cfg.TRAIN.EPOCH_SNAPSHOTS:
+                    keep = self.cfg.TRAIN.EPOCH_SNAPSHOTS
+                    ckpt.save_epoch_snapshot(self.output_dir, epoch, self.net, keep)
         if self.dist.is_main:
             ckpt.atomic_save(ckpt.network_state(self.net), self.output_dir / ckpt.FINAL)
             logger.info("Hours: %.2f", (time.time() - start) / 3600)

@@ -52,6 +52,20 @@ def network_state(model):
     return {f"model.{key}": value.detach().cpu() for key, value in model.state_dict().items()}
 
 
+def save_epoch_snapshot(folder, epoch, model, keep):
+    """Write `<folder>/<epoch>.pth`, the network weights after `epoch` (0-based), as the panorama
+    fork did, then delete all but the `keep` latest `<number>.pth` files (`keep` < 0: none)."""
+    folder = Path(folder)
+    atomic_save(network_state(model), folder / f"{epoch}.pth")
+    if keep < 0:
+        return
+    snapshots = sorted(
+        (p for p in folder.glob("*.pth") if p.stem.isdigit()), key=lambda p: int(p.stem)
+    )
+    for path in snapshots[: max(len(snapshots) - keep, 0)]:
+        path.unlink()
+
+
 def rng_state():
     """Python, NumPy and torch generator states, as types `weights_only` loading accepts."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()

@@ -48,3 +48,18 @@ def test_checkpoint_round_trip_restores_weights_optimizer_and_rng(tmp_path):
     assert torch.equal(other_optimizer.state_dict()["state"][0]["momentum_buffer"], momentum)
     assert (random.random(), np.random.rand()) == expected[:2]
     assert torch.equal(torch.rand(1), expected[2])
+
+
+@pytest.mark.parametrize(("keep", "left"), [(2, ["3", "4"]), (-1, ["0", "1", "2", "3", "4"])])
+def test_epoch_snapshots_keep_the_last_n(tmp_path, keep, left):
+    model = torch.nn.Conv2d(3, 4, 1)
+    (tmp_path / "best.pth").write_bytes(b"not a snapshot")
+    for epoch in range(5):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        ckpt.save_epoch_snapshot(tmp_path, epoch, model, keep)
+    snapshots = sorted(p.stem for p in tmp_path.glob("*.pth") if p.stem.isdigit())
+    assert snapshots == left
+    assert (tmp_path / "best.pth").read_bytes() == b"not a snapshot"
+    state = torch.load(tmp_path / "4.pth", weights_only=True)
+    assert set(state) == {"model.weight", "model.bias"} and (state["model.weight"] == 4).all()
