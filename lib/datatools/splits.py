@@ -1,8 +1,15 @@
-"""train/val/test lists of a panorama-style dataset (`image/<name>.jpg`, `label/<name>.png`).
+"""train/val/test lists of a panorama-style dataset or of the DeepGlobe layout.
 
-A label with more than `max_ignore` of its pixels at the ignore value (colours that are not in
-the class table) is left out, as is a label without its image. The rest is shuffled with a seed
-and cut by the ratio; each list holds base names, one per line, sorted.
+Panorama (`image/<name>.jpg`, `label/<name>.png`): a label with more than `max_ignore` of its
+pixels at the ignore value (colours that are not in the class table) is left out, as is a label
+without its image. The rest is shuffled with a seed and cut by the ratio; each list holds base
+names, one per line, sorted.
+
+DeepGlobe (the land-use fork's `x/<split>/` images and `y/<split>/` labels): one `<split>.lst`
+per split folder, `x/<split>/<image> y/<split>/<label>` per line, image-only where the split has
+no labels; images and labels pair in sorted order, as the fork's tools paired them. The fork's
+train/val split (a seeded shuffle of the pairs, the first `ratio` of them to val) can cut x/train
+into the train and val lists.
 """
 
 import random
@@ -10,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datatools.io import read_label
+from datatools.io import image_files, read_label
+from utils.errors import DataError
 from utils.logger import progress_bar
 
 SPLITS = ("train", "val", "test")
@@ -76,4 +84,71 @@ def write_lists(splits, out_dir, dropped=()):
         written[split] = path
     text = "".join(f"{name}\t{detail}\n" for name, _, detail in dropped)
     (out_dir / "dropped.txt").write_text(text, encoding="utf-8")
+    return written
+
+
+def paired_files(image_dir, label_dir):
+    """[(image, label)] of two folders, paired in sorted order; their counts must match."""
+    images, labels = image_files(image_dir), image_files(label_dir, "label")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{image_dir} holds {len(images)} images but {label_dir} holds {len(labels)} labels; "
+            "they pair in sorted order, so the counts must match"
+        )
+    return list(zip(images, labels, strict=True))
+
+
+def val_split(pairs, ratio=0.18, seed=2):
+    """(train pairs, val pairs): the pairs shuffled with `seed`, the first int(len * ratio) to
+    val, as the land-use fork's split_train_test (random.seed(2), ratio 0.18) chose them."""
+    if not 0 <= ratio <= 1:
+        raise DataError(f"the val ratio is a fraction in [0, 1], got {ratio}")
+    shuffled = list(pairs)
+    random.Random(seed).shuffle(shuffled)
+    count = int(len(shuffled) * ratio)
+    return sorted(shuffled[count:]), sorted(shuffled[:count])
+
+
+def deepglobe_lists(data_dir, val_ratio=None, seed=2):
+    """{split: list lines} of `data_dir/x/<split>/` (+ `data_dir/y/<split>/`), paths relative
+    to `data_dir`; with `val_ratio`, x/train's pairs are cut into "train" and "val"."""
+    data_dir = Path(data_dir)
+    x_dir = data_dir / "x"
+    splits = sorted(p.name for p in x_dir.iterdir() if p.is_dir()) if x_dir.is_dir() else []
+    if not splits:
+        raise DataError(f"no split folders in {x_dir} (expected x/train, x/val, x/test)")
+    lists = {}
+    for split in splits:
+        images = image_files(x_dir / split)
+        if not images:
+            raise DataError(f"no images in {x_dir / split}")
+        labels = data_dir / "y" / split
+        if labels.is_dir() and image_files(labels, "label"):
+            pairs = paired_files(x_dir / split, data_dir / "y" / split)
+            lists[split] = [
+                tuple(p.relative_to(data_dir).as_posix() for p in pair) for pair in pairs
+            ]
+        else:
+            lists[split] = [(p.relative_to(data_dir).as_posix(),) for p in images]
+    if val_ratio is not None:
+        if "val" in lists:
+            raise DataError(
+                f"{x_dir / 'val'} exists: the val ratio cuts x/train into the train and val lists; "
+                "use the folder or the ratio"
+            )
+        if "train" not in lists or len(lists["train"][0]) != 2:
+            raise DataError(f"the val ratio needs labelled pairs in {x_dir / 'train'}")
+        lists["train"], lists["val"] = val_split(lists["train"], val_ratio, seed)
+    return lists
+
+
+def write_list_files(lists, out_dir):
+    """Write `<split>.lst` files ("image label" or "image" per line); {split: path}."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for split, lines in lists.items():
+        path = out_dir / f"{split}.lst"
+        path.write_text("".join(" ".join(line) + "\n" for line in lines), encoding="utf-8")
+        written[split] = path
     return written
