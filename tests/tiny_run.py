@@ -33,12 +33,30 @@ TINY_EXTRA = [
 ]  # fmt: skip
 
 
+TINY_OCR = ["MODEL.OCR.MID_CHANNELS", "16", "MODEL.OCR.KEY_CHANNELS", "8"]
+# A Lite-HRNet YAML narrowed: stem, modules, blocks and widths of every stage.
+TINY_LITE = [
+    "MODEL.EXTRA.stem.stem_channels", "8",
+    "MODEL.EXTRA.stem.out_channels", "8",
+    "MODEL.EXTRA.stages_spec.num_modules", "[1, 1, 1]",
+    "MODEL.EXTRA.stages_spec.num_blocks", "[1, 1, 1]",
+    "MODEL.EXTRA.stages_spec.num_channels", "[[8, 16], [8, 16, 32], [8, 16, 32, 64]]",
+]  # fmt: skip
+
+
 def tiny_config(name="seg_hrnet", num_classes=5, *opts):
     """A config of a tiny HRNet (or OCR) model, no files involved."""
-    extra = ["MODEL.OCR.MID_CHANNELS", "16", "MODEL.OCR.KEY_CHANNELS", "8"]
     return load_config(
         None,
-        ["MODEL.NAME", name, "DATASET.NUM_CLASSES", str(num_classes), *TINY_EXTRA, *extra, *opts],
+        [
+            "MODEL.NAME",
+            name,
+            "DATASET.NUM_CLASSES",
+            str(num_classes),
+            *TINY_EXTRA,
+            *TINY_OCR,
+            *opts,
+        ],
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import train
 from conftest import REPO
-from tiny_run import output_dir, write_tiny_run
+from tiny_run import TINY_LITE, output_dir, write_tiny_run
 
 import models
 from config import load_config
@@ -129,13 +129,6 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
 
 
 LITE = "experiments/cityscapes/seg_lite_hrnet_w32.yaml"
-SMALL_LITE = [
-    "MODEL.EXTRA.stem.stem_channels", "8",
-    "MODEL.EXTRA.stem.out_channels", "8",
-    "MODEL.EXTRA.stages_spec.num_modules", "[1, 1, 1]",
-    "MODEL.EXTRA.stages_spec.num_blocks", "[1, 1, 1]",
-    "MODEL.EXTRA.stages_spec.num_channels", "[[8, 16], [8, 16, 32], [8, 16, 32, 64]]",
-]  # fmt: skip
 
 
 def tiny_overrides(tmp_path):
@@ -160,7 +153,7 @@ def test_lite_hrnet_and_hanet_train_and_test_like_any_model(tmp_path, name):
 
     tiny = write_tiny_run(tmp_path, size=64)
     if name == "seg_litehrnet":
-        cfg_file, opts = REPO / LITE, [*tiny_overrides(tmp_path), *SMALL_LITE]
+        cfg_file, opts = REPO / LITE, [*tiny_overrides(tmp_path), *TINY_LITE]
     else:
         cfg_file, opts = tiny, ["MODEL.NAME", name, "MODEL.HANET.POS_ENCODING", "True"]
     assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *opts]) == 0
