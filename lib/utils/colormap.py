@@ -31,78 +31,56 @@ class ClassTable:
 
     @classmethod
     def from_file(cls, path):
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"class table {path} does not exist (expected lines 'name id R G B')"
-            )
-        return cls.parse(path.read_text(encoding="utf-8"), str(path))
-
-    @classmethod
-    def parse(cls, text, source="colorMap.txt"):
-        names, ids, colors = [], [], []
-        for line_no, line, fields in _table_lines(text):
-            try:
-                if len(fields) != 5:
-                    raise ValueError
-                raw_id, *rgb = (int(f) for f in fields[1:])
-                if not (0 <= raw_id < IGNORE and all(0 <= c <= 255 for c in rgb)):
-                    raise ValueError
-            except ValueError:
-                raise ValueError(
-                    f"{source}:{line_no}: expected 'name id R G B' with an id in 0..254 and "
-                    f"colours in 0..255, got {line!r}"
-                ) from None
-            if raw_id in ids:
-                raise ValueError(f"{source}:{line_no}: id {raw_id} is used twice")
-            names.append(fields[0])
-            ids.append(raw_id)
-            colors.append(rgb)
-        if not names:
-            raise ValueError(f"{source}: no classes (expected lines 'name id R G B')")
-        groups = tuple((raw_id,) for raw_id in ids)
-        return cls(
-            tuple(names), np.array(ids, np.int64), np.array(colors, np.uint8), groups, source
-        )
+        """The classes of a colorMap file (`name id R G B` per line)."""
+        return cls._read(path, "color")
 
     @classmethod
     def from_compress_file(cls, path):
         """The merged classes of a compressMap file (`name R G B id1 id2 ...` per line)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"class merging table {path} does not exist (expected lines 'name R G B id1 id2 "
-                "...', as the panorama fork's compressMap.txt)"
-            )
-        return cls.parse_compress(path.read_text(encoding="utf-8"), str(path))
+        return cls._read(path, "compress")
+
+    @classmethod
+    def parse(cls, text, source="colorMap.txt"):
+        return cls._parse(text, source, "color")
 
     @classmethod
     def parse_compress(cls, text, source="compressMap.txt"):
-        names, groups, colors, seen = [], [], [], {}
+        return cls._parse(text, source, "compress")
+
+    @classmethod
+    def _read(cls, path, layout):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"class table {path} does not exist (expected lines {LAYOUTS[layout][0]})"
+            )
+        return cls._parse(path.read_text(encoding="utf-8"), str(path), layout)
+
+    @classmethod
+    def _parse(cls, text, source, layout):
+        form, split = LAYOUTS[layout]
+        names, groups, colors, owners = [], [], [], {}
         for line_no, line, fields in _table_lines(text):
             try:
-                if len(fields) < 5:
-                    raise ValueError
-                rgb = [int(f) for f in fields[1:4]]
-                raw_ids = [int(f) for f in fields[4:]]
+                rgb, raw_ids = split(fields)
                 if not all(0 <= c <= 255 for c in rgb) or not all(0 <= i < IGNORE for i in raw_ids):
                     raise ValueError
             except ValueError:
                 raise ValueError(
-                    f"{source}:{line_no}: expected 'name R G B id1 id2 ...' with colours in "
-                    f"0..255 and ids in 0..254, got {line!r}"
+                    f"{source}:{line_no}: expected {form} with colours in 0..255 and ids in "
+                    f"0..254, got {line!r}"
                 ) from None
             for raw_id in raw_ids:
-                if raw_id in seen:
+                if raw_id in owners:
                     raise ValueError(
-                        f"{source}:{line_no}: id {raw_id} is already in class {seen[raw_id]!r}"
+                        f"{source}:{line_no}: id {raw_id} is already in class {owners[raw_id]!r}"
                     )
-                seen[raw_id] = fields[0]
+                owners[raw_id] = fields[0]
             names.append(fields[0])
             groups.append(tuple(raw_ids))
             colors.append(rgb)
         if not names:
-            raise ValueError(f"{source}: no classes (expected lines 'name R G B id1 id2 ...')")
+            raise ValueError(f"{source}: no classes (expected lines {form})")
         ids = np.array([min(group) for group in groups], np.int64)
         return cls(tuple(names), ids, np.array(colors, np.uint8), tuple(groups), source)
 
@@ -137,6 +115,28 @@ class ClassTable:
         palette = np.zeros((256, 3), dtype=np.uint8)
         palette[: len(self)] = self.colors
         return palette
+
+
+def _color_map_fields(fields):
+    """(R G B, [id]) of a colorMap line `name id R G B`; ValueError if malformed."""
+    if len(fields) != 5:
+        raise ValueError
+    raw_id, *rgb = (int(f) for f in fields[1:])
+    return rgb, [raw_id]
+
+
+def _compress_map_fields(fields):
+    """(R G B, [id1, id2, ...]) of a compressMap line `name R G B id1 id2 ...`."""
+    if len(fields) < 5:
+        raise ValueError
+    return [int(f) for f in fields[1:4]], [int(f) for f in fields[4:]]
+
+
+# layout -> (line format for messages, field parser)
+LAYOUTS = {
+    "color": ("'name id R G B'", _color_map_fields),
+    "compress": ("'name R G B id1 id2 ...'", _compress_map_fields),
+}
 
 
 def _table_lines(text):
