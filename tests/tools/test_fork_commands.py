@@ -51,6 +51,8 @@ PLACEHOLDERS = {
     "S": "data/scenes",  # large scenes to tile
     "T": "data/tiles",  # their tiles
 }
+# Where a fork's rows mean another folder by the same letter.
+GROUP_PLACEHOLDERS = {"ssj": {"P": "data/daodixian_pred"}}  # 0/255 wire masks of I's images
 SMALL = {
     "WORKERS": "0",
     "TRAIN.IMAGE_SIZE": "[64, 64]",
@@ -114,13 +116,15 @@ def test_readme_tables_cover_the_forks():
     assert {"panorama", "ai702", "ssj", "land-use"} <= set(GROUPS)
 
 
-def argv_of(command):
-    """The command's words, placeholders replaced and optional `[--flag value]` parts dropped."""
-    words = shlex.split(re.sub(r"\s\[--[^\]]*\]", "", command))
+def argv_of(row):
+    """The row's command words, placeholders replaced and optional `[--flag value]` parts
+    dropped."""
+    placeholders = {**PLACEHOLDERS, **GROUP_PLACEHOLDERS.get(row.group, {})}
+    words = shlex.split(re.sub(r"\s\[--[^\]]*\]", "", row.command))
     out = []
     for word in words:
         head, sep, rest = word.partition("/")
-        out.append(PLACEHOLDERS[head] + sep + rest if head in PLACEHOLDERS else word)
+        out.append(placeholders[head] + sep + rest if head in placeholders else word)
     return out
 
 
@@ -137,7 +141,7 @@ def test_every_row_parses_and_its_config_loads(monkeypatch):
     """Fast: each row names an existing tool, its flags parse, its YAML and KEY VALUE load."""
     monkeypatch.chdir(REPO)
     for row in ROWS:
-        script, args, _ = launch(argv_of(row.command))
+        script, args, _ = launch(argv_of(row))
         assert (REPO / script).is_file(), f"README line {row.line}: {script} does not exist"
         parsed = tool(script).parse_args(args)
         if getattr(parsed, "cfg", None):
@@ -214,6 +218,7 @@ def write_daodixian(data):
     items = []
     for i in range(3):
         write_image(data / "daodixian_raw" / f"job{i}.jpeg", image(64, 64, i))
+        write_label(data / "daodixian_pred" / f"job{i}.png", regions([0, 255], 64, 64, i))
         poly = [[0.1, 0.2], [0.5, 0.2], [0.5, 0.6], [0.1, 0.6]]
         items.append({"uris": [f"bucket/job{i}.jpeg"], "results": {"polys": [{"poly": poly}]}})
     (data / "daodixian_job.json").write_text(json.dumps({"items": items}))
@@ -320,7 +325,7 @@ def prepare(script, args, checked):
 def run_row(row, root, checked):
     """Run one row from `root` (the working folder); `checked` holds the MODEL.PRETRAINED files
     whose absence was checked already."""
-    script, args, torchrun = launch(argv_of(row.command))
+    script, args, torchrun = launch(argv_of(row))
     processes = 1
     if torchrun:
         flag = next((w for w in torchrun if w.startswith("--nproc_per_node")), "=1")
@@ -348,7 +353,7 @@ def run_group(group, template, tmp_path, monkeypatch, keep=lambda row: True):
 
 
 def without_model(row):
-    return "--cfg" not in argv_of(row.command)
+    return "--cfg" not in argv_of(row)
 
 
 @pytest.mark.parametrize(
