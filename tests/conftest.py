@@ -1,5 +1,6 @@
 """Shared fixtures: paths, small configs, a fixed thread count for the 2-core CI machine."""
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,13 @@ RELEASED_LAYOUTS = {
     },
     "bare": lambda s: dict(s),
 }
+
+
+def free_port():
+    """A TCP port nobody listens on now (for torchrun's --master_port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

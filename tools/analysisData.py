@@ -44,6 +44,7 @@ def parse_args(argv=None):
         help="also draw the means (and standard deviations) as a bar chart PNG",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -65,4 +66,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

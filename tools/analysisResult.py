@@ -63,6 +63,7 @@ def parse_args(argv=None):
         help="score over all pixels, unlabelled (255) ones counting as errors",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.top_k < 0:
         parser.error(f"--top-k must be >= 0, got {args.top_k}")
@@ -108,4 +109,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

@@ -24,6 +24,7 @@ import numpy as np
 
 from utils import cli
 from utils.allocator import set_allocator_options
+from utils.errors import CheckpointError, ConfigError, DataError, UserError
 from utils.inference import Segmenter
 from utils.logger import progress_bar
 from utils.visualize import colorize
@@ -41,6 +42,7 @@ def parse_args(argv=None):
         "--scale-factor", type=float, default=0.5, help="resize frames by this before inference"
     )
     cli.add_inference_arguments(parser)
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.scale_factor <= 0:
         parser.error("--batch-size must be >= 1 and --scale-factor > 0")
@@ -75,7 +77,7 @@ def open_writer(path, fps, size):
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
         if writer.isOpened():
             return writer
-    raise SystemExit(f"error: OpenCV cannot write {path} with any of {', '.join(codecs)}")
+    raise UserError(f"OpenCV cannot write {path} with any of {', '.join(codecs)}")
 
 
 def frame_batches(capture, batch_size, scale):
@@ -101,16 +103,16 @@ def main(argv=None):
     args = parse_args(argv)
     source, target = Path(args.input_video), Path(args.output_video)
     if target.suffix.lower() not in FOURCCS:
-        raise SystemExit(
-            f"error: --output-video {target} must end in {', '.join(FOURCCS)} (the formats written)"
+        raise ConfigError(
+            f"--output-video {target} must end in {', '.join(FOURCCS)} (the formats written)"
         )
     if not source.is_file():
-        raise SystemExit(f"error: input video {source} does not exist")
+        raise DataError(f"input video {source} does not exist")
     if args.pth and not Path(args.pth).is_file():
-        raise SystemExit(f"error: weights file {args.pth} does not exist")
+        raise CheckpointError(f"weights file {args.pth} does not exist")
     capture = cv2.VideoCapture(str(source))
     if not capture.isOpened():
-        raise SystemExit(f"error: OpenCV cannot read the video {source}")
+        raise DataError(f"OpenCV cannot read the video {source}")
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
 
@@ -138,11 +140,11 @@ def main(argv=None):
         if writer is not None:
             writer.release()
     if not written:
-        raise SystemExit(f"error: OpenCV read no frames from {source}")
+        raise DataError(f"OpenCV read no frames from {source}")
     print(f"wrote {written} frames to {target}")
     return 0
 
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

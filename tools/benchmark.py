@@ -105,6 +105,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-mallopt", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-only", default=None, help=argparse.SUPPRESS)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not (args.data or args.cfg):
         parser.error("--info, --speed, --allocator and --multiscale need --cfg X.yaml [...]")
@@ -488,4 +489,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

@@ -40,7 +40,7 @@ import datasets
 from config import load_config
 from datatools import browse
 from datatools.io import read_image, read_label
-from datatools.polygons import daodixian_items, detect_format, json_files, load_json
+from datatools.polygons import daodixian_items, detect_format, json_files
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import run_tool
@@ -48,6 +48,7 @@ from utils.colormap import ClassTable
 from utils.errors import DataError
 from utils.inference import palette_for
 from utils.logger import progress_bar
+from utils.text import load_json
 from utils.visualize import write_image
 
 
@@ -132,6 +133,7 @@ def parse_args(argv=None):
         help="what to draw (default: boxes, as the fork)",
     )
     contours.add_argument("--thickness", type=int, default=2, help="line width (default: 2)")
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -17,6 +17,7 @@ import _init_paths  # noqa: F401
 from datasets.pascal_ctx import VOC_DIR, convert_detail_json
 from utils import cli
 from utils.allocator import set_allocator_options
+from utils.errors import DataError
 
 
 def parse_args(argv=None):
@@ -28,6 +29,7 @@ def parse_args(argv=None):
         "--json", default=None, help=f"annotations (default: <root>/{VOC_DIR}/trainval_merged.json)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -36,7 +38,7 @@ def main(argv=None):
     root = Path(args.root)
     json_file = Path(args.json) if args.json else root / VOC_DIR / "trainval_merged.json"
     if not json_file.is_file():
-        raise SystemExit(f"error: annotation file {json_file} does not exist (see --json)")
+        raise DataError(f"annotation file {json_file} does not exist (see --json)")
     written = convert_detail_json(json_file, root, show_progress=not args.quiet)
     for phase, (path, count) in written.items():
         print(f"{phase}: {count} images -> {path}")
@@ -45,4 +47,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

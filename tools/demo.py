@@ -7,7 +7,8 @@ triangles) to data/demo/ in the generic `custom` layout (images/, labels/, train
 colorMap.txt), trains HRNetV2-W18-Small-v1 from scratch with tools/train.py's code, evaluates it
 on the validation split with tools/test.py's code, and writes colour predictions, overlays,
 label-vs-prediction pictures and the confusion-matrix and per-class IoU charts.
-It prints the mIoU and where every output is.
+It prints the mIoU and where every output is. A second run continues the first one where it
+stopped (AUTO_RESUME True), so a finished demo is evaluated again without training.
 """
 
 import argparse
@@ -49,6 +50,7 @@ def parse_args(argv=None):
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
     cli.add_log_level_argument(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -56,7 +58,8 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.time()
     root = write_demo_dataset(args.root, args.num_train, args.num_val, args.size)
-    opts = ["DATASET.ROOT", str(root), "DATASET.COLOR_MAP", str(root / "colorMap.txt"), *args.opts]
+    opts = ["DATASET.ROOT", str(root), "DATASET.COLOR_MAP", str(root / "colorMap.txt")]
+    opts = ["AUTO_RESUME", "True", *opts, *args.opts]
     cfg = load_config(args.cfg, opts)
     dist = distributed.init(args.device)
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
@@ -85,4 +88,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

@@ -29,6 +29,7 @@ from config import load_config
 from core.data import eval_loader
 from utils import cli
 from utils.allocator import set_allocator_options
+from utils.errors import UserError
 from utils.fast_inference import optimize
 
 logger = logging.getLogger("export_onnx")
@@ -57,6 +58,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=10, help="latency runs per model")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.onnx is None and args.output is None:
         parser.error("give --output to export, or --onnx FILE ... with --evaluate")
@@ -71,8 +73,8 @@ def import_deploy():
     try:
         import deploy
     except ImportError as error:
-        raise SystemExit(
-            f"error: {error}; install the deployment extras: pip install -r requirements-deploy.txt"
+        raise UserError(
+            f"{error}; install the deployment extras: pip install -r requirements-deploy.txt"
         ) from error
     return deploy
 
@@ -184,4 +186,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

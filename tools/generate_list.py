@@ -78,6 +78,7 @@ def parse_args(argv=None):
         "--ignore-label", type=int, default=None, help="panorama: ignore value (default: 255)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     panorama_only = ("ratio", "max_ignore", "ignore_label")
     if args.layout == "deepglobe":

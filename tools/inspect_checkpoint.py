@@ -44,6 +44,7 @@ def parse_args(argv=None):
         default=3,
         help="how many of the closest YAMLs to show for a file that fits none (default: 3)",
     )
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -29,8 +29,8 @@ from datatools.polygons import (
 )
 from utils import cli
 from utils.allocator import set_allocator_options
-from utils.cli import run_tool
 from utils.colormap import ClassTable
+from utils.errors import ConfigError
 from utils.logger import progress_bar
 
 
@@ -81,6 +81,7 @@ def parse_args(argv=None):
         "--copy-images", action="store_true", help="copy the images into <split>_<tag>/images/"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not 0 <= args.background <= 255:
         parser.error(f"--background must be in 0..255, got {args.background}")
@@ -109,7 +110,7 @@ def main(argv=None):
         print(f"labelme: {skipped} line/point shape(s) skipped (they cover no area)")
     if by_format["daodixian"]:
         if not args.image_root:
-            raise SystemExit("error: daodixian jobs need --image-root (the folder of the images)")
+            raise ConfigError("daodixian jobs need --image-root (the folder of the images)")
         counts = convert_daodixian(
             by_format["daodixian"],
             args.image_root,
@@ -130,4 +131,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(run_tool(main))
+    sys.exit(cli.run_tool(main))

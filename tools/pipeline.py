@@ -11,7 +11,8 @@ For each image it writes, under --output and keeping the image's relative path:
   confidence/<name>.png  with --confidence: 255 x the max softmax probability (grey PNG)
 Images run at their own size times TEST.SCALE_LIST (sliding windows of TEST.IMAGE_SIZE when
 larger). A list file holds one image path per line (the first field, so the project's
-"image label" lists work); relative paths are taken from --root. Unreadable images are reported
+"image label" lists work; fields are split at tabs when a line holds one, so paths may hold
+spaces); relative paths are taken from --root. Unreadable images are reported
 and skipped; the exit status is then 1.
 """
 
@@ -22,8 +23,10 @@ import _init_paths  # noqa: F401
 import cv2
 import numpy as np
 
+from datasets.base_dataset import list_lines
 from utils import cli
 from utils.allocator import set_allocator_options
+from utils.errors import CheckpointError, DataError
 from utils.inference import Segmenter, read_image, write_class_map
 from utils.logger import progress_bar
 from utils.visualize import colorize, overlay, write_image
@@ -45,6 +48,7 @@ def parse_args(argv=None):
         help="also write confidence/<name>.png: 255 x the max softmax probability per pixel",
     )
     cli.add_inference_arguments(parser)
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -54,21 +58,16 @@ def find_images(source, root="."):
     if source.is_dir():
         paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not paths:
-            raise SystemExit(
-                f"error: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {source}"
-            )
+            raise DataError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {source}")
         return [(p, p.relative_to(source)) for p in paths]
     if not source.is_file():
-        raise SystemExit(f"error: input {source} does not exist")
+        raise DataError(f"input {source} does not exist")
     if source.suffix.lower() not in LIST_EXTENSIONS:
         return [(source, Path(source.name))]
     images = []
-    for line in source.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            entry = Path(line.split()[0])
-            images.append((Path(root) / entry, Path(entry.name) if entry.is_absolute() else entry))
-    if not images:
-        raise SystemExit(f"error: list file {source} names no images")
+    for _, fields, _ in list_lines(source):
+        entry = Path(fields[0])
+        images.append((Path(root) / entry, Path(entry.name) if entry.is_absolute() else entry))
     return images
 
 
@@ -90,7 +89,7 @@ def main(argv=None):
     args = parse_args(argv)
     images = find_images(args.input, args.root)
     if args.pth and not Path(args.pth).is_file():
-        raise SystemExit(f"error: weights file {args.pth} does not exist")
+        raise CheckpointError(f"weights file {args.pth} does not exist")
     segmenter = Segmenter.from_files(
         args.cfg, args.pth, args.opts, args.device, args.exact, args.batch_size
     )
@@ -125,4 +124,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

@@ -30,6 +30,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--legend", nargs="+", help="a name per run (default: the folder names)")
     parser.add_argument("--title", default=None, help="a title above the charts")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.legend and len(args.legend) != len(args.runs):
         parser.error(f"--legend has {len(args.legend)} names for {len(args.runs)} runs")

@@ -84,6 +84,7 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=4, help="WORKERS (default: 4)")
     parser.add_argument("--force", action="store_true", help="replace files that exist")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -18,6 +18,7 @@ from datatools.panorama import list_stores, preprocess
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.colormap import ClassTable
+from utils.errors import DataError
 
 
 def parse_args(argv=None):
@@ -49,6 +50,7 @@ def parse_args(argv=None):
         "the class table)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.count < 1 or args.width < 1 or args.height < 1:
         parser.error("--count, --width and --height must be positive")
@@ -62,7 +64,7 @@ def main(argv=None):
     out = Path(args.out) if args.out else Path(args.root) / "merge"
     stores = args.stores or list_stores(args.root, exclude=[out])
     if not stores:
-        raise SystemExit(f"error: no store folders under {args.root}")
+        raise DataError(f"no store folders under {args.root}")
     table = ClassTable.from_file(args.color_map)
     panoramas, crops = preprocess(
         args.root,
@@ -84,4 +86,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

@@ -26,7 +26,7 @@ import numpy as np
 
 import datasets
 import models
-from config import config_name, load_config
+from config import config_name, load_config, unused_settings
 from core.data import eval_loader
 from core.function import format_scores, predict_dataset
 from core.predictor import Predictor
@@ -34,6 +34,7 @@ from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.charts import save_score_charts
 from utils.checkpoint import FINAL
+from utils.errors import CheckpointError, UserError
 from utils.fast_inference import optimize
 from utils.logger import run_dirs, setup_logging
 from utils.metrics import segmentation_scores
@@ -55,6 +56,7 @@ def parse_args(argv=None):
     parser.add_argument("--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     cli.add_log_level_argument(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
+    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -64,9 +66,8 @@ def load_onnx(path, cfg, device, exact):
     try:
         import deploy  # onnx / onnxruntime are optional dependencies
     except ImportError as error:
-        raise SystemExit(
-            f"error: {error}; evaluating {path} needs ONNX Runtime: "
-            "pip install -r requirements-deploy.txt"
+        raise UserError(
+            f"{error}; evaluating {path} needs ONNX Runtime: pip install -r requirements-deploy.txt"
         ) from error
     logger = logging.getLogger("test")
     if exact:
@@ -85,11 +86,14 @@ def main(argv=None):
     output_dir, _ = run_dirs(cfg, args.cfg)
     setup_logging(output_dir, "test", config_name(args.cfg), dist.is_main, args.log_level)
     logger = logging.getLogger("test")
+    if dist.is_main:
+        for message in unused_settings(cfg):
+            logger.warning(message)
 
     model_file = Path(cfg.TEST.MODEL_FILE) if cfg.TEST.MODEL_FILE else output_dir / FINAL
     if not model_file.is_file():
-        raise SystemExit(
-            f"error: model file {model_file} does not exist; train first or pass "
+        raise CheckpointError(
+            f"model file {model_file} does not exist; train first or pass "
             "TEST.MODEL_FILE path/to/weights.pth (or model.onnx)"
         )
     if model_file.suffix.lower() == ".onnx":
@@ -145,4 +149,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

@@ -9,6 +9,11 @@ the log and metrics.jsonl; TensorBoard events (losses, learning rates, IoU per c
 confusion matrix and validation pictures, the config) to LOG_DIR/<dataset>/<model>/<cfg name>/:
   tensorboard --logdir log
   python tools/plot_runs.py OUTPUT_DIR/<dataset>/<cfg name>      the curves as a PNG
+
+A folder that already holds a run is not overwritten: add AUTO_RESUME True to continue it,
+exactly where it stopped (also under torchrun --max-restarts=N, which restarts killed
+processes). Mistakes in the settings, data or checkpoints stop the run at once with one line,
+`error: <message>`, and exit status 2 (--debug or HRNET_DEBUG=1: with the traceback).
 """
 
 import argparse
@@ -28,12 +33,16 @@ from utils.logger import run_dirs, setup_logging
 def parse_args(argv=None):
     parser = cli.ArgumentParser(__doc__)
     parser.add_argument("--cfg", required=True, help="experiment YAML file")
-    parser.add_argument("--seed", type=int, default=304, help="random seed (default 304)")
+    parser.add_argument("--seed", type=int, default=304, help="random seed, >= 0 (default 304)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
     parser.add_argument("--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     cli.add_log_level_argument(parser)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
-    return parser.parse_args(argv)
+    cli.add_debug_argument(parser)
+    args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    return args
 
 
 def main(argv=None):
@@ -57,4 +66,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     set_allocator_options()
-    sys.exit(main())
+    sys.exit(cli.run_tool(main))

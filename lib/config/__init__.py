@@ -1,8 +1,10 @@
 """Configuration: `cfg = load_config(cfg_file, opts)` returns a frozen yacs CfgNode.
 
 Every key and its default lives in `default.py`. A key that is not there fails with its name,
-the file (or the command line) it came from and the nearest known key. `MODEL.EXTRA` accepts
-any key: the model that reads it checks it.
+the file (or the command line) it came from and the nearest known key; a value outside what a
+key allows (a size that is not positive, an unknown choice) fails naming the key and the
+allowed values. `MODEL.EXTRA` accepts any key: the model that reads it checks it.
+`unused_settings(cfg)` says which keys kept for old YAMLs are set (they do nothing).
 """
 
 import difflib
@@ -12,10 +14,11 @@ import yaml
 from yacs.config import CfgNode
 
 from utils.errors import ConfigError
+from utils.text import read_text
 
-from .default import get_defaults
+from .default import UNUSED, get_defaults
 
-__all__ = ["ConfigError", "get_defaults", "load_config", "config_name"]
+__all__ = ["ConfigError", "get_defaults", "load_config", "config_name", "unused_settings"]
 
 
 def load_config(cfg_file=None, opts=()):
@@ -26,19 +29,79 @@ def load_config(cfg_file=None, opts=()):
         if not path.is_file():
             raise ConfigError(f"config file {cfg_file} does not exist")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(read_text(path, "config file"))
         except yaml.YAMLError as err:
             raise ConfigError(f"{cfg_file}: not valid YAML: {err}") from err
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"{cfg_file}: expected a mapping of config keys at the top level")
         _merge(cfg, data or {}, source=str(cfg_file), root=cfg)
     opts = list(opts or [])
+    flags = [o for o in opts if str(o).startswith("--")]
+    if flags:
+        raise ConfigError(
+            f"command line: {flags[0]} comes after the KEY VALUE overrides; put the flags "
+            "(--...) first and the overrides last"
+        )
     if len(opts) % 2:
         raise ConfigError(f"command-line options must be KEY VALUE pairs, got an odd list: {opts}")
     for key, value in zip(opts[0::2], opts[1::2], strict=True):
         _set_option(cfg, key, value)
+    check_settings(cfg)
     cfg.freeze()
     return cfg
+
+
+def _value(cfg, key):
+    for part in key.split("."):
+        cfg = cfg[part]
+    return cfg
+
+
+def check_settings(cfg):
+    """ConfigError naming the first key whose value is outside what it allows."""
+    train = cfg.TRAIN
+    for key in ("TRAIN.IMAGE_SIZE", "TEST.IMAGE_SIZE"):
+        size = _value(cfg, key)
+        if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+            raise ConfigError(
+                f"{key} is {list(size)}; expected two positive integers: width height"
+            )
+    at_least = {
+        "TRAIN.BATCH_SIZE_PER_GPU": 1,
+        "TEST.BATCH_SIZE_PER_GPU": 1,
+        "WORKERS": 0,
+        "PRINT_FREQ": 1,
+        "TRAIN.END_EPOCH": 0,
+        "TRAIN.EXTRA_EPOCH": 0,
+        "TRAIN.CHECKPOINT_EVERY": 0,
+        "TRAIN.EVAL_EVERY": 1,
+        "TRAIN.BASE_SIZE": 1,
+        "TEST.BASE_SIZE": 1,
+    }
+    for key, low in at_least.items():
+        if _value(cfg, key) < low:
+            raise ConfigError(f"{key} is {_value(cfg, key)}; expected an integer >= {low}")
+    if train.END_EPOCH + train.EXTRA_EPOCH == 0:
+        raise ConfigError(
+            "TRAIN.END_EPOCH is 0 and there is no extra phase (TRAIN.EXTRA_EPOCH 0): nothing to "
+            "train; expected TRAIN.END_EPOCH >= 1"
+        )
+    rates = [("TRAIN.LR", train.LR)]
+    if train.EXTRA_EPOCH:
+        rates.append(("TRAIN.EXTRA_LR", train.EXTRA_LR))
+    for key, rate in rates:
+        if not rate > 0:
+            raise ConfigError(f"{key} is {rate}; expected a positive learning rate")
+
+
+def unused_settings(cfg):
+    """One message per key kept only for old YAMLs that `cfg` sets to a non-default value."""
+    defaults = get_defaults()
+    return [
+        f"{key} {_value(cfg, key)!r} is ignored: {why}"
+        for key, why in UNUSED.items()
+        if _value(cfg, key) != _value(defaults, key)
+    ]
 
 
 def config_name(cfg_file):

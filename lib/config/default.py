@@ -125,6 +125,25 @@ _C.DEBUG.SAVE_HEATMAPS_GT = False  # kept for old YAMLs (unused)
 _C.DEBUG.SAVE_HEATMAPS_PRED = False  # kept for old YAMLs (unused)
 
 
+# Keys kept only so old YAMLs load: setting one does nothing, which is said when it is set.
+UNUSED = {
+    "GPUS": "the number of processes comes from torchrun (--nproc_per_node)",
+    "RANK": "the rank comes from torchrun (the RANK environment variable)",
+    "TRAIN.LR_STEP": "the learning rate follows the poly schedule",
+    "TRAIN.LR_FACTOR": "the learning rate follows the poly schedule",
+    "TRAIN.BEGIN_EPOCH": "the first epoch comes from the checkpoint (AUTO_RESUME)",
+    "TRAIN.FREEZE_LAYERS": "the original code never read it",
+    "TRAIN.FREEZE_EPOCHS": "the original code never read it",
+    "LOSS.CLASS_BALANCE": "class weights come from DATASET.CLASS_WEIGHTS or the dataset",
+    "TEST.MULTI_SCALE": "the test scales are TEST.SCALE_LIST",
+    "DEBUG.DEBUG": "the original code never read it",
+    "DEBUG.SAVE_BATCH_IMAGES_GT": "the original code never read it",
+    "DEBUG.SAVE_BATCH_IMAGES_PRED": "the original code never read it",
+    "DEBUG.SAVE_HEATMAPS_GT": "the original code never read it",
+    "DEBUG.SAVE_HEATMAPS_PRED": "the original code never read it",
+}
+
+
 def get_defaults():
     """A fresh, mutable copy of the defaults."""
     return _C.clone()

@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from utils.errors import ConfigError
+
 __all__ = ["CrossEntropy", "OhemCrossEntropy", "build_criterion"]
 
 
@@ -68,7 +70,7 @@ class CrossEntropy(nn.Module):
         if not isinstance(outputs, list | tuple):
             outputs = [outputs]
         if len(outputs) != len(self.balance_weights):
-            raise ValueError(
+            raise ConfigError(
                 f"the model gave {len(outputs)} outputs but LOSS.BALANCE_WEIGHTS has "
                 f"{len(self.balance_weights)} weights {self.balance_weights}; give one per output"
             )
@@ -127,7 +129,7 @@ def build_criterion(cfg, class_weights=None):
     weight = _class_weights(class_weights)
     num_classes = cfg.DATASET.NUM_CLASSES
     if weight is not None and weight.numel() != num_classes:
-        raise ValueError(
+        raise ConfigError(
             f"{weight.numel()} class weights given for DATASET.NUM_CLASSES {num_classes}: "
             f"{weight.tolist()}"
         )

@@ -1,4 +1,8 @@
-"""Samplers and loaders: deterministic, sharded across processes, resumable mid-epoch."""
+"""Samplers and loaders: deterministic, sharded across processes, resumable mid-epoch.
+
+A dataset error in a DataLoader worker (a `UserError`: a missing file, a bad label) reaches the
+training process as itself, with its one-line message, not as PyTorch's wrapped traceback.
+"""
 
 import functools
 import logging
@@ -8,6 +12,8 @@ import cv2
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from utils.errors import DataError, UserError
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,6 +22,8 @@ class TrainSampler(Sampler):
 
     Process `rank` of `world_size` takes every `world_size`-th index, so one global batch of
     `batch_size * world_size` holds the same samples as one single-process batch of that size.
+    It yields `(index, seed, epoch)` keys: the dataset draws each sample's augmentation from
+    them, so it does not depend on the process, the worker or a resume.
     `set_epoch(epoch, skip_batches)` resumes inside an epoch.
     """
 
@@ -42,7 +50,8 @@ class TrainSampler(Sampler):
             order = torch.arange(self.num_samples)
         order = order[: self.batches_per_epoch * self.batch_size * self.world_size]
         mine = order[self.rank :: self.world_size]
-        return iter(mine[self.skip_batches * self.batch_size :].tolist())
+        kept = mine[self.skip_batches * self.batch_size :].tolist()
+        return iter([(index, self.seed, self.epoch) for index in kept])
 
     def __len__(self):
         return (self.batches_per_epoch - self.skip_batches) * self.batch_size
@@ -106,39 +115,83 @@ def loader_workers(workers):
     return cpus
 
 
-def _worker_init(worker_id):
-    # Each worker is already one of several processes: OpenCV's own thread pool only competes.
-    cv2.setNumThreads(1)
+class _Failed:
+    """A `UserError` raised while loading a sample, carried to the training process as data
+    (PyTorch would re-raise it wrapped in a multi-line worker traceback)."""
+
+    def __init__(self, error):
+        self.error = error
+
+
+class _Guarded:
+    """A dataset whose items are `_Failed` instead of raising a `UserError`."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        try:
+            return self.dataset[key]
+        except UserError as error:
+            return _Failed(error)
+
+
+def _guarded_collate(collate):
+    def collate_or_fail(samples):
+        failed = [s for s in samples if isinstance(s, _Failed)]
+        return failed[0] if failed else collate(samples)
+
+    return collate_or_fail
+
+
+class Loader(DataLoader):
+    """A DataLoader over `dataset` that raises a sample's `UserError` itself, from any worker."""
+
+    def __init__(self, dataset, collate_fn=None, **options):
+        collate = collate_fn or torch.utils.data.default_collate
+        super().__init__(_Guarded(dataset), collate_fn=_guarded_collate(collate), **options)
+
+    def __iter__(self):
+        if self.num_workers > 0:
+            # Each worker is already one of several processes: OpenCV's thread pool would only
+            # compete. Set here, before the workers are forked: a pool of this process copied
+            # into a worker mid-state can deadlock it (cv2.setNumThreads in a worker did).
+            cv2.setNumThreads(1)
+        for batch in super().__iter__():
+            if isinstance(batch, _Failed):
+                raise batch.error
+            yield batch
 
 
 def train_loader(dataset, batch_size, workers, pin_memory, world_size, rank, shuffle, seed):
     sampler = TrainSampler(len(dataset), batch_size, world_size, rank, shuffle, seed)
     if sampler.batches_per_epoch == 0:
-        raise ValueError(
-            f"the training list has {len(dataset)} samples, fewer than one global batch of "
-            f"{batch_size * world_size} (TRAIN.BATCH_SIZE_PER_GPU x processes)"
+        raise DataError(
+            f"the training list {dataset.list_file} has {len(dataset)} samples, fewer than one "
+            f"global batch of {batch_size * world_size} (TRAIN.BATCH_SIZE_PER_GPU {batch_size} "
+            f"x {world_size} processes)"
         )
-    return DataLoader(
+    return Loader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,
         num_workers=loader_workers(workers),
         pin_memory=pin_memory,
         drop_last=True,
-        worker_init_fn=_worker_init,
-        # Its own generator: creating an iterator must not draw from the global torch RNG,
-        # so a resumed run continues with exactly the random state it saved.
+        # Its own generator: creating an iterator must not draw from the global torch RNG.
         generator=torch.Generator().manual_seed(seed),
     )
 
 
 def eval_loader(dataset, batch_size, workers, pin_memory, world_size, rank, ignore_label):
-    return DataLoader(
+    return Loader(
         dataset,
         batch_size=batch_size,
         sampler=ShardSampler(len(dataset), world_size, rank),
         num_workers=loader_workers(workers),
         pin_memory=pin_memory,
         collate_fn=pad_collate(ignore_label),
-        worker_init_fn=_worker_init,
     )

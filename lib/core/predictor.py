@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from utils.errors import ConfigError
+
 __all__ = ["LIP_FLIP_PAIRS", "Predictor", "scaled_size", "window_starts"]
 
 # Left/right arm, leg and shoe of LIP: their channels swap when the image is mirrored.
@@ -79,7 +81,7 @@ class Predictor:
         self.output_index = int(output_index)
         self.scales = [float(s) for s in scales]
         if not self.scales or min(self.scales) <= 0:
-            raise ValueError(f"scales must be positive numbers, got {list(scales)}")
+            raise ConfigError(f"TEST.SCALE_LIST must be positive numbers, got {list(scales)}")
         self.flip = bool(flip)
         self._set_sizes(crop_size, base_size)
         if device is None:
@@ -119,7 +121,9 @@ class Predictor:
     def _set_sizes(self, crop_size, base_size):
         self.crop_size = None if crop_size is None else tuple(int(c) for c in crop_size)
         if self.crop_size is not None and (len(self.crop_size) != 2 or min(self.crop_size) < 1):
-            raise ValueError(f"crop_size must be (height, width) >= 1, got {crop_size}")
+            raise ConfigError(
+                f"the crop (TEST.IMAGE_SIZE, width height) must be two sizes >= 1, got {crop_size}"
+            )
         self.base_size = int(base_size) if base_size else None
 
     def _flip_permutation(self, flip_pairs):
@@ -199,15 +203,15 @@ class Predictor:
         outputs = self.model(inputs)
         if isinstance(outputs, list | tuple):
             if not -len(outputs) <= self.output_index < len(outputs):
-                raise ValueError(
+                raise ConfigError(
                     f"TEST.OUTPUT_INDEX {self.output_index} does not pick one of the model's "
                     f"{len(outputs)} outputs"
                 )
             outputs = outputs[self.output_index]
         if outputs.dim() != 4 or outputs.shape[1] != self.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"the model gave an output of shape {tuple(outputs.shape)}; expected "
-                f"(N, {self.num_classes}, h, w) for {self.num_classes} classes"
+                f"(N, {self.num_classes}, h, w) for DATASET.NUM_CLASSES {self.num_classes}"
             )
         logits = F.interpolate(
             outputs.float(), size=tile, mode="bilinear", align_corners=self.align_corners

@@ -1,6 +1,14 @@
 """The training loop: one object whose steps (epoch, validation, checkpointing, logging) are
-separate methods, built from an explicit `cfg` and the process's `DistInfo`."""
+separate methods, built from an explicit `cfg` and the process's `DistInfo`.
 
+Every random draw of a run is a function of the seed and the position in the run: the data
+order of (seed, epoch), each sample's augmentation of (seed, epoch, sample index), each step's
+model randomness (dropout, HANet's position noise) of (seed, rank, epoch, iteration). So a run
+gives the same weights with any number of DataLoader workers, and a killed run resumed from its
+checkpoint ends with the weights of the uninterrupted run, in one process or several.
+"""
+
+import io
 import logging
 import math
 import random
@@ -13,17 +21,24 @@ from torch.nn.parallel import DistributedDataParallel
 
 import datasets
 import models
+from config import unused_settings
 from core.criterion import build_criterion
 from core.data import eval_loader, train_loader
 from core.lr_schedule import lr_at, set_lr
 from core.run_log import RunLog, learning_rates
 from utils import checkpoint as ckpt
-from utils.distributed import all_reduce_sum, barrier
+from utils import faults
+from utils.distributed import all_reduce_sum, barrier, broadcast_object, together
+from utils.errors import CheckpointError, ConfigError, DataError, OtherProcessFailed, UserError
 from utils.inference import palette_for
 from utils.logger import progress_bar
 from utils.metrics import confusion_matrix, segmentation_scores
 
 logger = logging.getLogger(__name__)
+
+# The run stops when its first this-many batches hold no class pixel at all (nor does a whole
+# epoch): every pixel is ignored, the loss is 0 and nothing is learned.
+EMPTY_BATCHES = 10
 
 
 def seed_everything(seed):
@@ -32,6 +47,12 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def step_seed(seed, rank, epoch, iteration):
+    """The torch seed of one training step of one process (dropout, HANet's position noise)."""
+    state = np.random.SeedSequence((seed, rank, epoch, iteration)).generate_state(1, np.uint64)
+    return int(state[0])
 
 
 def build_optimizer(cfg, model):
@@ -58,7 +79,7 @@ def build_optimizer(cfg, model):
     if name in ("adam", "adamw"):
         optimizer = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         return optimizer(groups, lr=cfg.TRAIN.LR, weight_decay=cfg.TRAIN.WD)
-    raise ValueError(f"TRAIN.OPTIMIZER is {cfg.TRAIN.OPTIMIZER!r}; expected sgd, adam or adamw")
+    raise ConfigError(f"TRAIN.OPTIMIZER is {cfg.TRAIN.OPTIMIZER!r}; expected sgd, adam or adamw")
 
 
 def autocast(device, enabled):
@@ -76,26 +97,28 @@ def to_device(images, labels, device):
 class Trainer:
     """Everything a training run holds; `train()` runs it from where the last checkpoint stopped.
 
-    The global generators are seeded with `seed` + rank first, so a run's initialisation and
-    augmentation follow its seed alone; the data order follows `seed` and the epoch.
+    The global generators are seeded with `seed` + rank first (the model's initialisation);
+    everything random after that follows the seed and the position in the run (see the module).
+    Every list is read and every listed file checked, and the first sample of the training and
+    validation lists loaded, before any training. Rank 0 decides whether the run resumes.
     """
 
     def __init__(self, cfg, dist, output_dir, tensorboard_dir=None, seed=304):
         seed_everything(seed + dist.rank)
         self.cfg = cfg
         self.dist = dist
+        self.seed = seed
         self.device = dist.device
         self.output_dir = output_dir
         self.amp = cfg.TRAIN.AMP
         self.num_classes = cfg.DATASET.NUM_CLASSES
         self.ignore_label = cfg.TRAIN.IGNORE_LABEL
+        if dist.is_main:
+            for message in unused_settings(cfg):
+                logger.warning(message)
 
-        self.train_set = datasets.build_dataset(cfg, "train")
-        self.extra_set = None
-        if cfg.TRAIN.EXTRA_EPOCH > 0:
-            split = "extra_train" if cfg.DATASET.EXTRA_TRAIN_SET else "train"
-            self.extra_set = datasets.build_dataset(cfg, split)
-        self.val_set = datasets.build_dataset(cfg, "val")
+        with together():
+            self.build_data(cfg, seed)
 
         model = models.build_model(cfg).to(self.device)
         if dist.distributed and self.device.type == "cuda":
@@ -112,7 +135,37 @@ class Trainer:
         use_scaler = self.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
 
+        self.start_epoch, self.start_iter, self.best_miou = 0, 0, 0.0
+        self.validation_due = False  # the checkpoint was written before its epoch's validation
+        self.checkpoint_path = output_dir / ckpt.CHECKPOINT
+        self.resume()
+        self.batches_run, self.labelled_run = 0, 0  # for the EMPTY_BATCHES check
+
+        self.run_log = RunLog(
+            output_dir,
+            tensorboard_dir,
+            self.val_set.class_names,
+            palette_for(cfg),
+            self.ignore_label,
+            enabled=dist.is_main,
+        )
+
+    def build_data(self, cfg, seed):
+        """The datasets (every listed file checked) and loaders; the first training and
+        validation samples are loaded, so a systematic data mistake stops the run now."""
+        dist = self.dist
+        self.train_set = datasets.build_dataset(cfg, "train")
+        self.extra_set = None
+        if cfg.TRAIN.EXTRA_EPOCH > 0:
+            split = "extra_train" if cfg.DATASET.EXTRA_TRAIN_SET else "train"
+            self.extra_set = datasets.build_dataset(cfg, split)
+        self.val_set = datasets.build_dataset(cfg, "val")
+        for dataset in (self.train_set, self.extra_set, self.val_set):
+            if dataset is not None:
+                dataset[0]
+
         batch = cfg.TRAIN.BATCH_SIZE_PER_GPU
+        self.global_batch = batch * dist.world_size
         pin = cfg.PIN_MEMORY and self.device.type == "cuda"
         make = lambda dataset: train_loader(  # noqa: E731
             dataset, batch, cfg.WORKERS, pin, dist.world_size, dist.rank, cfg.TRAIN.SHUFFLE, seed
@@ -129,29 +182,88 @@ class Trainer:
             self.ignore_label,
         )
 
-        self.run_log = RunLog(
-            output_dir,
-            tensorboard_dir,
-            self.val_set.class_names,
-            palette_for(cfg),
-            self.ignore_label,
-            enabled=dist.is_main,
+    # -- resume ----------------------------------------------------------------------------
+
+    def resume(self):
+        """Rank 0 decides whether the run resumes and reads the checkpoint; every process
+        continues from its copy, so processes whose folders differ never diverge."""
+        data = None
+        with together():
+            if self.dist.is_main:
+                ckpt.remove_stale_temporaries(self.output_dir)
+                data = self.read_checkpoint()
+                if data is not None:
+                    self.restore(data)
+        data = broadcast_object(data)
+        if data is not None and not self.dist.is_main:
+            self.restore(data)
+
+    def read_checkpoint(self):
+        """The bytes of checkpoint.pth.tar when this run resumes, else None; a UserError when
+        the folder holds a run that this one would overwrite."""
+        path = self.checkpoint_path
+        resume = self.cfg.AUTO_RESUME or self.cfg.TRAIN.RESUME
+        if not path.is_file():
+            if resume:
+                logger.info("AUTO_RESUME: there is no %s yet; training starts from scratch", path)
+            return None
+        if not resume:
+            raise ConfigError(
+                f"{path} exists: {self.output_dir} holds a run that this one would overwrite; "
+                "continue it with AUTO_RESUME True, or start a new run in another folder "
+                "(OUTPUT_DIR other/ or a YAML of another name), or delete the folder"
+            )
+        return path.read_bytes()
+
+    def restore(self, data):
+        """Load a checkpoint's bytes into the model, optimizer, scaler and run position."""
+        path = self.checkpoint_path
+        try:
+            state = ckpt.read_file(io.BytesIO(data), path)
+        except CheckpointError as error:
+            raise CheckpointError(f"{error}; {ckpt.START_FRESH.format(path)}") from error
+        ckpt.load_checkpoint(state, path, self.net, self.optimizer, self.scaler)
+        saved_batch = state.get("global_batch", self.global_batch)
+        if saved_batch != self.global_batch:
+            raise CheckpointError(
+                f"{path} was written by a run with a global batch of {saved_batch}; this one has "
+                f"{self.global_batch} (TRAIN.BATCH_SIZE_PER_GPU {self.cfg.TRAIN.BATCH_SIZE_PER_GPU}"
+                f" x {self.dist.world_size} processes): resume with the same global batch, or "
+                "start a new run in another OUTPUT_DIR"
+            )
+        self.start_epoch, self.start_iter = state["epoch"], state["iteration"]
+        self.best_miou = state["best_mIoU"]
+        self.validation_due = bool(state.get("validate", False))
+        saved_seed = state.get("seed", self.seed)
+        if saved_seed != self.seed:
+            logger.info("resuming with the run's seed %d (not --seed %d)", saved_seed, self.seed)
+            self.seed = saved_seed
+            for loader in (self.train_loader, self.extra_loader):
+                if loader is not None:
+                    loader.sampler.seed = saved_seed
+        logger.info(
+            "=> resumed from %s at epoch %d, iteration %d (best mIoU %.4f)",
+            path,
+            self.start_epoch,
+            self.start_iter,
+            self.best_miou,
         )
 
-        self.start_epoch, self.start_iter, self.best_miou = 0, 0, 0.0
-        self.checkpoint_path = output_dir / ckpt.CHECKPOINT
-        if dist.is_main:
-            ckpt.remove_stale_temporaries(output_dir)
-        if (cfg.AUTO_RESUME or cfg.TRAIN.RESUME) and self.checkpoint_path.is_file():
-            self.start_epoch, self.start_iter, self.best_miou = ckpt.load_checkpoint(
-                self.checkpoint_path, self.net, self.optimizer, self.scaler
-            )
-            logger.info(
-                "=> resumed from %s at epoch %d, iteration %d (best mIoU %.4f)",
+    def save(self, epoch, iteration, validate=False):
+        """checkpoint.pth.tar (rank 0): training continues at batch `iteration` of `epoch`;
+        `validate`: the validation of epoch `epoch - 1` has not run yet."""
+        if self.dist.is_main:
+            ckpt.save_checkpoint(
                 self.checkpoint_path,
-                self.start_epoch,
-                self.start_iter,
+                self.net,
+                self.optimizer,
+                epoch,
+                iteration,
                 self.best_miou,
+                self.scaler,
+                seed=self.seed,
+                global_batch=self.global_batch,
+                validate=validate,
             )
 
     @property
@@ -174,28 +286,24 @@ class Trainer:
         return steps
 
     def train(self):
-        """Run every remaining epoch, validating and checkpointing as configured."""
+        """Run every remaining epoch, validating and checkpointing as configured. The
+        checkpoint of an epoch is written before its validation, so a crash there loses no
+        training; the resumed run validates first."""
         start = time.time()
         self.run_log.config(self.cfg.dump(), self.steps_before(self.start_epoch) + self.start_iter)
+        if self.validation_due:
+            self.evaluate(self.start_epoch - 1)
         for epoch in range(self.start_epoch, self.end_epoch):
             self.train_epoch(epoch, self.start_iter)
             self.start_iter = 0
             last = epoch + 1 == self.end_epoch
-            if (epoch + 1) % max(1, self.cfg.TRAIN.EVAL_EVERY) == 0 or last:
+            due = (epoch + 1) % self.cfg.TRAIN.EVAL_EVERY == 0 or last
+            self.save(epoch + 1, 0, validate=due)
+            if self.cfg.TRAIN.EPOCH_SNAPSHOTS and self.dist.is_main:
+                keep = self.cfg.TRAIN.EPOCH_SNAPSHOTS
+                ckpt.save_epoch_snapshot(self.output_dir, epoch, self.net, keep)
+            if due:
                 self.evaluate(epoch)
-            if self.dist.is_main:
-                ckpt.save_checkpoint(
-                    self.checkpoint_path,
-                    self.net,
-                    self.optimizer,
-                    epoch + 1,
-                    0,
-                    self.best_miou,
-                    self.scaler,
-                )
-                if self.cfg.TRAIN.EPOCH_SNAPSHOTS:
-                    keep = self.cfg.TRAIN.EPOCH_SNAPSHOTS
-                    ckpt.save_epoch_snapshot(self.output_dir, epoch, self.net, keep)
         if self.dist.is_main:
             ckpt.atomic_save(ckpt.network_state(self.net), self.output_dir / ckpt.FINAL)
             logger.info("Hours: %.2f", (time.time() - start) / 3600)
@@ -209,44 +317,84 @@ class Trainer:
         iters = loader.sampler.batches_per_epoch
         loader.sampler.set_epoch(epoch, skip_batches=start_iter)
         self.model.train()
-        bar = progress_bar(
+        with progress_bar(
             total=iters,
             initial=start_iter,
             desc=f"epoch {epoch + 1}/{self.end_epoch}",
             enabled=self.dist.is_main,
-        )
-        loss_sum, loss_count = 0.0, 0
-        for i, (images, labels, *_rest) in enumerate(loader, start=start_iter):
-            lr = lr_at(base_lr, phase_epoch * iters + i, phase_epochs * iters)
-            set_lr(self.optimizer, lr)
-            loss = self.step(images, labels)
-            loss_sum, loss_count = loss_sum + loss, loss_count + 1
-            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-            bar.update()
-            if (i + 1) % cfg.PRINT_FREQ == 0:
-                self.run_log.train_step(
-                    epoch + 1,
-                    self.end_epoch,
-                    i + 1,
-                    iters,
-                    self.steps_before(epoch) + i + 1,
-                    learning_rates(self.optimizer),
-                    loss_sum / loss_count,
-                )
-            every = cfg.TRAIN.CHECKPOINT_EVERY
-            if every and (i + 1) % every == 0 and i + 1 < iters and self.dist.is_main:
-                ckpt.save_checkpoint(
-                    self.checkpoint_path,
-                    self.net,
-                    self.optimizer,
-                    epoch,
-                    i + 1,
-                    self.best_miou,
-                    self.scaler,
-                )
-        bar.close()
+        ) as bar:  # closed, ending its line, also when an error stops the epoch
+            loss_sum, loss_count = 0.0, 0
+            crops = torch.zeros(2, dtype=torch.float64)  # [crops, crops with a class pixel]
+            for i, (images, labels, *_rest) in enumerate(loader, start=start_iter):
+                labelled = self.check_labels(labels, epoch)
+                crops += torch.tensor([len(labels), labelled], dtype=torch.float64)
+                lr = lr_at(base_lr, phase_epoch * iters + i, phase_epochs * iters)
+                set_lr(self.optimizer, lr)
+                torch.manual_seed(step_seed(self.seed, self.dist.rank, epoch, i))
+                loss = self.step(images, labels)
+                faults.reached("step")
+                loss_sum, loss_count = loss_sum + loss, loss_count + 1
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+                bar.update()
+                if (i + 1) % cfg.PRINT_FREQ == 0:
+                    self.run_log.train_step(
+                        epoch + 1,
+                        self.end_epoch,
+                        i + 1,
+                        iters,
+                        self.steps_before(epoch) + i + 1,
+                        learning_rates(self.optimizer),
+                        loss_sum / loss_count,
+                    )
+                every = cfg.TRAIN.CHECKPOINT_EVERY
+                if every and (i + 1) % every == 0 and i + 1 < iters:
+                    self.save(epoch, i + 1)
+        self.check_epoch_labels(epoch, crops)
         if loss_count:
             self.run_log.epoch_loss(epoch + 1, loss_sum / loss_count)
+
+    # -- labels without a class pixel ------------------------------------------------------
+
+    def check_labels(self, labels, epoch):
+        """The number of crops of `labels` with a class pixel; stops the run when its first
+        EMPTY_BATCHES batches (of all processes) have none."""
+        labelled = int((labels != self.ignore_label).flatten(1).any(1).sum())
+        if self.batches_run < EMPTY_BATCHES:
+            self.batches_run += 1
+            self.labelled_run += all_reduce_sum(torch.tensor([float(labelled)])).item()
+            if self.batches_run == EMPTY_BATCHES and not self.labelled_run:
+                what = f"the first {EMPTY_BATCHES} batches"
+                self.stop(DataError(self.no_class_pixel(what, epoch)))
+        return labelled
+
+    def check_epoch_labels(self, epoch, crops):
+        """Log how many training crops of the epoch had no class pixel; stop if all."""
+        total, labelled = all_reduce_sum(crops).tolist()
+        if total and labelled < total and self.dist.is_main:
+            logger.warning(
+                "epoch %d: %d of %d training crops had no class pixel (every pixel ignored)",
+                epoch + 1,
+                total - labelled,
+                total,
+            )
+        if total and not labelled:
+            self.stop(DataError(self.no_class_pixel(f"epoch {epoch + 1}", epoch)))
+
+    def no_class_pixel(self, what, epoch):
+        dataset = self.train_set if epoch < self.cfg.TRAIN.END_EPOCH else self.extra_set
+        return (
+            f"{what} of {dataset.list_file} held no class pixel: every label pixel is ignored, "
+            f"so the loss is 0 and nothing is learned; the labels must hold the class values of "
+            f"{type(dataset).__name__} (DATASET.NUM_CLASSES {self.num_classes}), not only the "
+            "ignore value"
+        )
+
+    def stop(self, error):
+        """Raise `error`, a decision every process took alike: on rank 0; the others stop
+        quietly, so the message is printed once."""
+        if self.dist.is_main:
+            raise error
+        raise OtherProcessFailed(str(error))
 
     def step(self, images, labels):
         """One optimisation step; returns the loss averaged over processes."""
@@ -271,7 +419,7 @@ class Trainer:
             self.optimizer.step()
         reduced = all_reduce_sum(loss.detach().clone()) / self.dist.world_size
         if not math.isfinite(reduced.item()):
-            raise FloatingPointError(f"the training loss became {reduced.item()}; lower TRAIN.LR")
+            self.stop(UserError(f"the training loss became {reduced.item()}; lower TRAIN.LR"))
         return reduced.item()
 
     def evaluate(self, epoch):
@@ -325,6 +473,7 @@ def validate(
         for raw_images, labels, *_rest in progress_bar(
             loader, progress, desc="validate", leave=False
         ):
+            faults.reached("validation")
             images, labels = to_device(raw_images, labels, device)
             with autocast(device, amp):
                 outputs = model(images)

@@ -7,6 +7,8 @@ batch into the network input with `normalize(batch)` after moving it to the devi
 import numpy as np
 import torch.nn.functional as F
 
+from utils.errors import ConfigError
+
 # Each dataset module registers its class on import.
 from . import (  # noqa: F401
     ade20k,
@@ -62,7 +64,10 @@ def build_dataset(cfg, split):
     if split in ("train", "extra_train"):
         list_path = data.TRAIN_SET if split == "train" else data.EXTRA_TRAIN_SET
         if not list_path:
-            raise ValueError("DATASET.EXTRA_TRAIN_SET is empty; set it to the extra training list")
+            raise ConfigError(
+                "DATASET.EXTRA_TRAIN_SET is empty; set it to the extra training list (TRAIN."
+                "EXTRA_EPOCH > 0 trains on it)"
+            )
         width, height = train.IMAGE_SIZE
         return dataset_class(
             list_path=list_path,

@@ -10,18 +10,25 @@ A dataset item is `(image, label, size, name)`:
 - `size`: (height, width) of the image as read from disk.
 - `name`: the image file name without extension (names saved predictions).
 
-List files hold `image label` per line (whitespace separated; further columns are ignored), or
-`image` alone in test lists. The list is at DATASET.ROOT/<list path>; the paths in it are relative
+List files hold `image label` per line, or `image` alone in test lists, separated by whitespace
+(further columns are ignored); a line holding a tab is split at tabs only, so file names may
+hold spaces. They are UTF-8 or GBK
+text (`utils.text`). The list is at DATASET.ROOT/<list path>; the paths in it are relative
 to DATASET.ROOT, except when the first image of the list is not there but is under
 DATASET.ROOT/<dataset folder> (the original layout, e.g. data/cityscapes/leftImg8bit/...): then the
-whole list is read from that folder.
+whole list is read from that folder. Every listed file is checked for existence when the dataset
+is built, so a missing file stops a run before it trains.
 
 Labels are mapped with a lookup table indexed by the raw pixel value: a class index, ignored, or
-not allowed (an error naming the file and the values).
+not allowed (an error naming the file and the values). A JPEG label, a colour image where raw
+values are expected and swapped list columns are errors that say what the file looks like.
+
+The training augmentation of a sample is drawn from a generator seeded with (seed, epoch,
+sample index), never from a process's global generator, so every process and DataLoader worker,
+and a resumed run, draws the same augmentation for the same sample.
 """
 
 import io
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +38,8 @@ import torch
 from torch.utils.data import Dataset
 
 from core.predictor import scaled_size
-from utils.errors import ConfigError
+from utils.errors import ConfigError, DataError
+from utils.text import read_text
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -44,6 +52,9 @@ MODES = ("train", "val", "test")
 # Nudges exact nearest-neighbour ties past warpAffine's fixed-point rounding, so they fall on the
 # same source pixel as cv2.resize's floor(x * scale).
 _NEAREST_EPS = 1e-3
+
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+MISSING_SHOWN = 5  # missing files named in the error (with the count of all of them)
 
 
 def normalize(images, mean=IMAGENET_MEAN, std=IMAGENET_STD):
@@ -77,24 +88,26 @@ def apply_lut(lut, array):
 
 
 def list_lines(list_file):
-    """(line number, fields, stripped line) of each non-blank line of a list file (UTF-8, a byte
-    order mark allowed); ValueError when there is none."""
+    """(line number, fields, stripped line) of each non-blank line of a list file (UTF-8 or GBK);
+    fields are split at tabs when the line holds one, else at whitespace. DataError when there
+    is no line."""
     lines = []
-    for line_no, line in enumerate(list_file.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for line_no, line in enumerate(read_text(list_file, "list file").splitlines(), 1):
         if line.strip():
-            lines.append((line_no, line.split(), line.strip()))
+            fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
+            lines.append((line_no, [f for f in fields if f], line.strip()))
     if not lines:
-        raise ValueError(f"list file {list_file} is empty")
+        raise DataError(f"list file {list_file} is empty")
     return lines
 
 
 def read_file(path, what, where):
     """The bytes of `path` as a uint8 array (works with non-ASCII paths, unlike cv2.imread)."""
     if not path.is_file():
-        raise FileNotFoundError(f"{where}: {what} {path} does not exist")
+        raise DataError(f"{where}: {what} {path} does not exist")
     data = np.fromfile(path, np.uint8)
     if data.size == 0:
-        raise ValueError(f"{where}: {what} {path} is empty")
+        raise DataError(f"{where}: {what} {path} is empty")
     return data
 
 
@@ -102,30 +115,74 @@ def read_image(path, where):
     """A BGR uint8 image (H, W, 3); `where` ("list:line") prefixes the error messages."""
     image = cv2.imdecode(read_file(path, "image", where), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"{where}: image {path} cannot be decoded")
+        raise DataError(f"{where}: image {path} cannot be decoded as an image")
     return image
+
+
+class LabelFileError(DataError):
+    """A label file that is not what the dataset reads: a JPEG, a colour image where raw values
+    are expected, colours that are not in the class table."""
+
+
+def check_not_jpeg(data, path, where):
+    """JPEG compression changes pixel values: a JPEG label is an error, whatever its name."""
+    if data[:3].tobytes() == JPEG_SIGNATURE:
+        raise LabelFileError(
+            f"{where}: label {path} is a JPEG file: JPEG compression changes the label values; "
+            "expected a PNG (lossless) of the raw label values"
+        )
+
+
+def describe_colour_label(label):
+    """What a 3- or 4-channel label image looks like, for error messages."""
+    channels = label[..., :3]
+    if (channels == channels[..., :1]).all():
+        return "is an RGB image whose three channels are equal (grey values saved as colour)"
+    return f"is a colour image ({label.shape[2]} channels)"
 
 
 def read_label(path, where):
     """The raw values of a single-channel (grey or palette) label image, uint8 or uint16 (H, W)."""
     data = read_file(path, "label", where)
+    check_not_jpeg(data, path, where)
     label = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if label is None:
-        raise ValueError(f"{where}: label {path} cannot be decoded")
+        raise DataError(f"{where}: label {path} cannot be decoded as an image")
     if label.ndim == 3:
         # OpenCV expands palette PNGs to colour; the palette indices are the labels.
         from PIL import Image
 
         with Image.open(io.BytesIO(data.tobytes())) as pil:
             if pil.mode != "P":
-                raise ValueError(
-                    f"{where}: label {path} has {label.shape[2]} channels; expected one channel "
-                    "(grey or palette PNG holding the raw label values)"
+                raise LabelFileError(
+                    f"{where}: label {path} {describe_colour_label(label)}; expected one channel "
+                    "(a grey or palette PNG holding the raw label values)"
                 )
             label = np.asarray(pil)
     if label.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"{where}: label {path} is {label.dtype}; expected 8 or 16 bits")
+        raise DataError(f"{where}: label {path} is {label.dtype}; expected 8 or 16 bits")
     return label
+
+
+def looks_like_label(path):
+    """Whether the image file `path` has one channel (grey or palette), as labels have."""
+    data = np.fromfile(path, np.uint8)
+    if data[:3].tobytes() == JPEG_SIGNATURE:
+        return False
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    return image is not None and (image.ndim == 2 or is_palette_png(data))
+
+
+def is_palette_png(data):
+    """Whether the file bytes `data` are a palette PNG (whose indices are the label values)."""
+    # PNG colour type 3 (byte 25 of the IHDR chunk) is a palette image.
+    return data.size > 25 and data[1:4].tobytes() == b"PNG" and data[25] == 3
+
+
+def augmentation_rng(seed, epoch, index):
+    """The generator of one training sample's augmentation: a function of (seed, epoch,
+    sample index) alone, the same in any process, worker or resumed run."""
+    return np.random.default_rng((int(seed), int(epoch), int(index)))
 
 
 @dataclass(frozen=True)
@@ -195,11 +252,11 @@ class BaseDataset(Dataset):
         self.num_classes = int(num_classes)
         if self.num_classes_choices and self.num_classes not in self.num_classes_choices:
             choices = " or ".join(str(n) for n in self.num_classes_choices)
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} has {choices} classes; DATASET.NUM_CLASSES is {num_classes}"
             )
         if 0 <= ignore_label < self.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"TRAIN.IGNORE_LABEL {ignore_label} is a class index (0..{self.num_classes - 1}); "
                 "use 255 or -1"
             )
@@ -216,7 +273,7 @@ class BaseDataset(Dataset):
         self.center_crop = bool(center_crop)
         weights = class_weights if class_weights else self.default_class_weights
         if weights is not None and len(weights) != self.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"DATASET.CLASS_WEIGHTS has {len(weights)} values for {self.num_classes} classes"
             )
         self.class_weights = None if weights is None else [float(w) for w in weights]
@@ -228,6 +285,7 @@ class BaseDataset(Dataset):
             self.samples = self.samples[: int(num_samples)]
         self.labelled = self.samples[0].label is not None
         self._build_tables()
+        self.check_files()
 
     # -- list ------------------------------------------------------------------------------
 
@@ -236,7 +294,7 @@ class BaseDataset(Dataset):
         if not path.is_file() and list_path in self.split_lists:
             path = Path(root) / self.split_lists[list_path]
         if not path.is_file():
-            raise FileNotFoundError(
+            raise DataError(
                 f"list file {path} does not exist (DATASET.ROOT {str(root)!r} joined with the "
                 f"list {list_path!r}){self.list_hint}"
             )
@@ -246,7 +304,7 @@ class BaseDataset(Dataset):
         rows = []
         for line_no, items, line in list_lines(list_file):
             if len(items) == 1 and self.mode != "test":
-                raise ValueError(
+                raise DataError(
                     f"{list_file}:{line_no}: expected 'image label', got {line!r} "
                     "(image-only lines are for test lists)"
                 )
@@ -255,7 +313,7 @@ class BaseDataset(Dataset):
         for line_no, _, label in rows:
             if (label is None) != (first_label is None):
                 has = "has no label" if label is None else "has a label"
-                raise ValueError(f"{list_file}:{line_no}: {has}, unlike line {first_line}")
+                raise DataError(f"{list_file}:{line_no}: {has}, unlike line {first_line}")
         base = Path(root)
         if self.folder and not (base / rows[0][1]).exists():
             if (base / self.folder / rows[0][1]).exists():
@@ -264,6 +322,26 @@ class BaseDataset(Dataset):
             Sample(base / image, None if label is None else base / label, line_no, Path(image).stem)
             for line_no, image, label in rows
         ]
+
+    def check_files(self):
+        """DataError naming the first few listed files that do not exist (with list file and
+        line) and how many there are; one stat per file, fast even for 100k files."""
+        missing = [
+            (sample.line, kind, path)
+            for sample in self.samples
+            for kind, path in (("image", sample.image), ("label", sample.label))
+            if path is not None and not path.is_file()
+        ]
+        if missing:
+            shown = "; ".join(
+                f"line {line} {kind} {path}" for line, kind, path in missing[:MISSING_SHOWN]
+            )
+            more = ", ..." if len(missing) > MISSING_SHOWN else ""
+            raise DataError(
+                f"{self.list_file}: {len(missing)} listed file(s) do not exist: {shown}{more} "
+                "(paths are relative to DATASET.ROOT; in a list whose file names hold spaces, "
+                "separate the columns with a tab)"
+            )
 
     def __len__(self):
         return len(self.samples)
@@ -319,9 +397,15 @@ class BaseDataset(Dataset):
         if (label == self._invalid_value).any():
             bad = np.unique(raw[label == self._invalid_value])
             shown = ", ".join(str(v) for v in bad[:10]) + (" ..." if len(bad) > 10 else "")
-            raise ValueError(
+            hint = ""
+            if len(bad) > 10:
+                hint = (
+                    f"; {len(bad)} different values: a label saved as JPEG or resized with "
+                    "interpolation looks like this (write labels as PNG, resize them nearest)"
+                )
+            raise DataError(
                 f"{where} has value(s) {shown} that are neither a class of {type(self).__name__} "
-                f"(NUM_CLASSES {self.num_classes}) nor ignored"
+                f"(NUM_CLASSES {self.num_classes}) nor ignored{hint}"
             )
         return label
 
@@ -340,25 +424,26 @@ class BaseDataset(Dataset):
         path = save_dir / f"{name}.png"
         ok, data = cv2.imencode(".png", self.label_to_ids(class_map))
         if not ok:
-            raise ValueError(f"cannot encode the prediction for {path}")
+            raise DataError(f"cannot encode the prediction for {path}")
         data.tofile(path)
         return path
 
     # -- augmentation ----------------------------------------------------------------------
 
-    def random_params(self, height, width):
-        """Draw one training augmentation for an image of (height, width): a dict of the resized
-        `size` (h, w), the crop `offset` (y, x), `flip` and the brightness `shift`."""
+    def random_params(self, height, width, rng):
+        """Draw one training augmentation for an image of (height, width) from `rng` (a NumPy
+        Generator): a dict of the resized `size` (h, w), the crop `offset` (y, x), `flip` and
+        the brightness `shift`."""
         src_h, src_w = self.crop_size if self.squash_to_crop else (height, width)
-        scale = 0.5 + random.randint(0, self.scale_factor) / 10 if self.multi_scale else 1.0
+        scale = 0.5 + rng.integers(0, self.scale_factor + 1) / 10 if self.multi_scale else 1.0
         new_h, new_w = scaled_size(src_h, src_w, int(self.base_size * scale + 0.5))
         crop_h, crop_w = self.crop_size
-        x0 = random.randint(0, max(new_w - crop_w, 0))
-        y0 = random.randint(0, max(new_h - crop_h, 0))
-        flip = self.flip and random.random() < 0.5
+        x0 = int(rng.integers(0, max(new_w - crop_w, 0) + 1))
+        y0 = int(rng.integers(0, max(new_h - crop_h, 0) + 1))
+        flip = self.flip and rng.random() < 0.5
         shift = 0
-        if self.random_brightness and random.random() < 0.5:
-            shift = random.randint(-self.brightness_shift, self.brightness_shift)
+        if self.random_brightness and rng.random() < 0.5:
+            shift = int(rng.integers(-self.brightness_shift, self.brightness_shift + 1))
         return {"size": (new_h, new_w), "offset": (y0, x0), "flip": flip, "shift": shift}
 
     def scale_crop(self, image, label, size, offset, flip):
@@ -430,8 +515,14 @@ class BaseDataset(Dataset):
             out[out == self._ignore_value] = self.ignore_label
         return out
 
-    def __getitem__(self, index):
-        """(image uint8 (3, H, W) RGB, label int64 (H, W), size (h, w), name); see the module."""
+    def __getitem__(self, key):
+        """(image uint8 (3, H, W) RGB, label int64 (H, W), size (h, w), name); see the module.
+
+        `key` is a sample index, or (index, seed, epoch) as `core.data.TrainSampler` yields
+        them: the training augmentation is drawn from `augmentation_rng(seed, epoch, index)`
+        (seed and epoch 0 for a bare index).
+        """
+        index, seed, epoch = key if isinstance(key, tuple) else (key, 0, 0)
         sample = self.samples[index]
         where = f"{self.list_file}:{sample.line}"
         image = read_image(sample.image, where)
@@ -439,15 +530,24 @@ class BaseDataset(Dataset):
         if sample.label is None:
             label = None
         else:
-            raw = self.load_label(sample.label, where)
+            try:
+                raw = self.load_label(sample.label, where)
+            except LabelFileError as error:
+                if not looks_like_label(sample.image):
+                    raise
+                raise LabelFileError(
+                    f"{error}; the image {sample.image} has one channel, as a label has: are the "
+                    "two columns of the list swapped? (expected 'image label')"
+                ) from None
             if raw.shape != size:
-                raise ValueError(
+                raise DataError(
                     f"{where}: label {sample.label} is {raw.shape[1]}x{raw.shape[0]} but image "
                     f"{sample.image} is {size[1]}x{size[0]}"
                 )
             label = self.map_label(raw, f"{where}: label {sample.label}")
         if self.mode == "train":
-            image, label = self.augment(image, label, self.random_params(*size))
+            rng = augmentation_rng(seed, epoch, index)
+            image, label = self.augment(image, label, self.random_params(*size, rng))
         elif self.center_crop and label is not None:
             image, label = self.center_crop_sample(image, label)
         image = torch.from_numpy(np.stack(cv2.split(image)[::-1]))  # BGR HWC -> RGB CHW

@@ -4,24 +4,39 @@
     ("image label" per line, image only for test lists), and DATASET.COLOR_MAP, a class table
     with one `name id R G B` line per class (see utils/colormap.py).
 
-Label images hold either raw ids (grey or palette PNG) or class colours (RGB PNG). Ids and
-colours that are not in the table are ignored (TRAIN.IGNORE_LABEL). Predictions are saved as
-raw ids.
+Label images hold either raw ids (grey or palette PNG) or class colours (RGB PNG). Raw id 255
+and the ids and colour of the table's `ignore` lines are ignored (TRAIN.IGNORE_LABEL); any other
+id or colour that is not in the table is an error naming the file and the values. Predictions
+are saved as raw ids.
 
 With DATASET.COMPRESS_MAP (the panorama fork's compressMap.txt, `name R G B id1 id2 ...`) the
-classes are its lines instead: each merges the raw ids it lists, ids it does not list are
-ignored, colour labels are read as ids through COLOR_MAP first, and a prediction is saved as the
-smallest id of its class.
+classes are its lines instead: each merges the raw ids it lists, the ids of COLOR_MAP it does
+not list are ignored, colour labels are read as ids through COLOR_MAP first, and a prediction is
+saved as the smallest id of its class.
 """
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from utils import colormap
-from utils.colormap import ClassTable
+from utils.colormap import UNKNOWN, ClassTable
+from utils.errors import ConfigError
 
-from .base_dataset import IGNORE, BaseDataset, read_file, read_label
+from .base_dataset import (
+    IGNORE,
+    INVALID,
+    BaseDataset,
+    LabelFileError,
+    check_not_jpeg,
+    describe_colour_label,
+    is_palette_png,
+    read_file,
+    read_label,
+)
 from .registry import register_dataset
+
+COLOURS_SHOWN = 5
 
 
 @register_dataset("custom")
@@ -50,25 +65,40 @@ class CustomDataset(BaseDataset):
     def label_table(self):
         # Checked here, before the base class sizes its tables by NUM_CLASSES.
         if len(self.table) != self.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.table.source} lists {len(self.table)} classes but DATASET.NUM_CLASSES is "
                 f"{self.num_classes}"
             )
-        lut = self.table.id_lut().astype(np.int64)
-        return np.where(lut == colormap.IGNORE, IGNORE, lut)
+        table = np.full(256, INVALID, np.int64)
+        if self.compress_map and Path(self.color_map).is_file():
+            table[self.label_colors.ids] = IGNORE  # the ids the merged classes leave out
+        for index, group in enumerate(self.table.groups):
+            table[list(group)] = index
+        table[[*self.table.ignored_ids, 255]] = IGNORE
+        return table
 
     def load_label(self, path, where):
         data = read_file(path, "label", where)
+        check_not_jpeg(data, path, where)
         decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if decoded is not None and decoded.ndim == 3 and not _is_palette(data):
+        if decoded is not None and decoded.ndim == 3 and not is_palette_png(data):
             colors = self.label_colors
-            return colors.classes_to_ids(colors.colors_to_classes(decoded[..., 2::-1]))
+            classes = colors.lookup_colors(decoded[..., 2::-1])
+            unknown = classes == UNKNOWN
+            if unknown.any():
+                self._unknown_colours(decoded, unknown, path, where)
+            return colors.classes_to_ids(classes.astype(np.uint8))
         return read_label(path, where)
+
+    def _unknown_colours(self, decoded, unknown, path, where):
+        colours = np.unique(decoded[..., 2::-1][unknown], axis=0)
+        shown = ", ".join(str(tuple(int(c) for c in rgb)) for rgb in colours[:COLOURS_SHOWN])
+        more = f" ... ({len(colours)} in all)" if len(colours) > COLOURS_SHOWN else ""
+        raise LabelFileError(
+            f"{where}: label {path} {describe_colour_label(decoded)} with colour(s) {shown}{more} "
+            f"that are not in {self.label_colors.source}; expected class colours of the table "
+            "(a line 'ignore 255 R G B' makes a colour ignored), or a single-channel PNG of ids"
+        )
 
     def palette(self):
         return self.table.palette()
-
-
-def _is_palette(data):
-    # PNG colour type 3 (byte 25 of the IHDR chunk) is a palette image: its indices are ids.
-    return data.size > 25 and bytes(data[1:4]) == b"PNG" and data[25] == 3

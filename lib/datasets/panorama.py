@@ -6,18 +6,21 @@ On disk, as tools/preprocessPanorama.py and tools/generate_list.py write it:
     <data>/label/<name>.png                 raw ids of DATASET.COLOR_MAP (grey PNG)
     <data>/{train,val,test}_list.txt        one base name <name> per line
 
-Ids that are not in the class table (255 for colours preprocessPanorama did not know) are
-ignored; the class index is the table's line number. DATASET.COMPRESS_MAP merges ids into fewer
-classes (the fork's compressMap.txt; see datasets/custom.py). <data> is DATASET.ROOT/panorama (the
-original layout), DATASET.ROOT itself, or the list file's folder: the first one holding the first
-listed image. The list is DATASET.ROOT/<list>, or <list> as given (relative to the working
-folder), which is how the original read `data/panorama/train_list.txt` with ROOT `data/`.
+Id 255 (colours preprocessPanorama did not know) is ignored; any other id that is not in the
+class table is an error naming the file. The class index is the table's line number.
+DATASET.COMPRESS_MAP merges ids into fewer classes (the fork's compressMap.txt; see
+datasets/custom.py). <data> is DATASET.ROOT/panorama (the original layout), DATASET.ROOT itself,
+or the list file's folder: the first one holding the first listed image. The list is
+DATASET.ROOT/<list>, or <list> as given (relative to the working folder), which is how the
+original read `data/panorama/train_list.txt` with ROOT `data/`.
 
 As in the original, a list whose file name contains "test" is read without labels in test
 mode, so tools/test.py writes predictions (raw ids, `<name>.png`) for it instead of scores.
 """
 
 from pathlib import Path
+
+from utils.errors import DataError
 
 from .base_dataset import Sample, list_lines
 from .custom import CustomDataset
@@ -34,7 +37,7 @@ class Panorama(CustomDataset):
         for path in (under_root, Path(list_path)):
             if path.is_file():
                 return path
-        raise FileNotFoundError(
+        raise DataError(
             f"list file {list_path!r} is neither under DATASET.ROOT ({under_root}) nor at "
             f"{Path(list_path).absolute()}"
         )
@@ -43,7 +46,7 @@ class Panorama(CustomDataset):
         rows = []
         for line_no, items, line in list_lines(list_file):
             if len(items) > 1:
-                raise ValueError(
+                raise DataError(
                     f"{list_file}:{line_no}: expected one base name per line (image/<name>.jpg, "
                     f"label/<name>.png), got {line!r}"
                 )
@@ -66,6 +69,6 @@ class Panorama(CustomDataset):
             if (folder / "image" / f"{first_name}{self.image_suffix}").is_file():
                 return folder
         looked = ", ".join(str(c / "image") for c in candidates)
-        raise FileNotFoundError(
+        raise DataError(
             f"{list_file}:1: image {first_name}{self.image_suffix} is in none of {looked}"
         )

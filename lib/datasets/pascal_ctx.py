@@ -13,12 +13,14 @@ work unchanged: the names `train`, `val` and `testval` stand for pascal_ctx/trai
 pascal_ctx/val.lst under DATASET.ROOT.
 """
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from utils.errors import DataError, UserError
+from utils.text import load_json
 
 from .base_dataset import BaseDataset, identity_table, read_image, reduce_zero_table
 from .registry import register_dataset
@@ -78,7 +80,7 @@ def _rle_mask(rle, height, width, where):
     try:
         from pycocotools import mask as mask_utils
     except ImportError as err:
-        raise RuntimeError(
+        raise UserError(
             f"{where}: RLE segmentations need pycocotools: pip install -r requirements-data.txt"
         ) from err
     if isinstance(rle["counts"], list):
@@ -87,7 +89,7 @@ def _rle_mask(rle, height, width, where):
         rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
     mask = mask_utils.decode(rle).astype(bool)
     if mask.shape != (height, width):
-        raise ValueError(f"{where}: RLE size {mask.shape} differs from the image {height}x{width}")
+        raise DataError(f"{where}: RLE size {mask.shape} differs from the image {height}x{width}")
     return mask
 
 
@@ -97,7 +99,7 @@ def segmentation_mask(segmentation, height, width, where="annotation"):
         return _polygons_mask(segmentation, height, width)
     if isinstance(segmentation, dict) and "counts" in segmentation:
         return _rle_mask(segmentation, height, width, where)
-    raise ValueError(f"{where}: segmentation is neither a polygon list nor an RLE dict")
+    raise DataError(f"{where}: segmentation is neither a polygon list nor an RLE dict")
 
 
 def convert_detail_json(json_file, root, voc_dir=VOC_DIR, show_progress=False):
@@ -108,7 +110,7 @@ def convert_detail_json(json_file, root, voc_dir=VOC_DIR, show_progress=False):
     """
     root = Path(root)
     json_file = Path(json_file)
-    data = json.loads(json_file.read_text(encoding="utf-8"))
+    data = load_json(json_file)
     to_class = {category: k for k, category in enumerate(CATEGORY_IDS)}
     annotations = defaultdict(list)
     for annotation in data.get("annotations", []):
@@ -134,7 +136,7 @@ def convert_detail_json(json_file, root, voc_dir=VOC_DIR, show_progress=False):
         for annotation in annotations.get(image_id, []):
             category = annotation["category_id"]
             if category not in to_class:
-                raise ValueError(
+                raise DataError(
                     f"{where}: category_id {category} is not one of the 59 PASCAL-Context "
                     "classes nor background"
                 )

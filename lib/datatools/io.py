@@ -13,10 +13,10 @@ def read_image(path):
     """RGB uint8 image (H, W, 3); decoded from bytes so that non-ASCII paths work."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist")
+        raise DataError(f"image {path} does not exist")
     image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"cannot decode image {path}")
+        raise DataError(f"cannot decode image {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -24,30 +24,30 @@ def read_label(path):
     """Single-channel label image (H, W) as stored: grey values or palette indices."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"label {path} does not exist")
+        raise DataError(f"label {path} does not exist")
     try:
         with Image.open(path) as image:
             # PIL keeps palette PNGs as indices; cv2 would turn them into grey levels.
             if image.mode not in ("L", "P", "I", "I;16"):
-                raise ValueError(
+                raise DataError(
                     f"label {path} has mode {image.mode}, expected a single-channel PNG "
                     "(grey values or a palette)"
                 )
             return np.array(image)
     except OSError as error:
-        raise ValueError(f"cannot decode label {path}: {error}") from None
+        raise DataError(f"cannot decode label {path}: {error}") from None
 
 
 def read_color_label(path):
     """RGB label image (H, W, 3) uint8, for colour-coded annotations."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"colour label {path} does not exist")
+        raise DataError(f"colour label {path} does not exist")
     try:
         with Image.open(path) as image:
             return np.array(image.convert("RGB"))
     except OSError as error:
-        raise ValueError(f"cannot decode colour label {path}: {error}") from None
+        raise DataError(f"cannot decode colour label {path}: {error}") from None
 
 
 def write_label(path, label):

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from datatools.io import read_color_label, read_image, read_label, write_label
+from utils.errors import DataError
 from utils.logger import progress_bar
 from utils.visualize import write_image
 
@@ -80,7 +81,7 @@ def list_stores(root, exclude=()):
     """Sub-folders of `root` (sorted), except `merge` and the folders in `exclude`."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"panorama root {root} does not exist (see --root)")
+        raise DataError(f"panorama root {root} does not exist (see --root)")
     skip = {Path(p).resolve() for p in exclude}
     return [
         p.name
@@ -97,7 +98,7 @@ def find_panoramas(root, stores):
     root = Path(root)
     missing_stores = [s for s in stores if not (root / s).is_dir()]
     if missing_stores:
-        raise FileNotFoundError(
+        raise DataError(
             f"store folder(s) {', '.join(missing_stores)} not found under {root}; "
             f"present: {', '.join(list_stores(root)) or 'none'}"
         )
@@ -117,8 +118,8 @@ def find_panoramas(root, stores):
                 missing.append(str(item.color_label))
             panoramas.append(item)
     if missing:
-        shown = "\n  ".join(missing[:10]) + ("\n  ..." if len(missing) > 10 else "")
-        raise FileNotFoundError(f"{len(missing)} panorama(s) have no colour label:\n  {shown}")
+        shown = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+        raise DataError(f"{len(missing)} panorama(s) have no colour label: {shown}")
     return panoramas
 
 
@@ -173,7 +174,7 @@ def preprocess(
     """Crop every panorama of the stores; returns (number of panoramas, number of crops)."""
     panoramas = find_panoramas(root, stores)
     if not panoramas:
-        raise FileNotFoundError(f"no .jpg panoramas in {root}/{{{','.join(stores)}}}")
+        raise DataError(f"no .jpg panoramas in {root}/{{{','.join(stores)}}}")
     crops = 0
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         jobs = [

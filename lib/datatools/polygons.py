@@ -11,7 +11,6 @@
 Shapes are filled in file order (later ones on top) with PIL, boundary pixels included.
 """
 
-import json
 import shutil
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from PIL import Image, ImageDraw
 from datatools.io import write_label
 from utils.errors import DataError
 from utils.logger import progress_bar
+from utils.text import load_json
 
 # Cityscapes labels (cityscapesScripts helpers/labels.py): name, labelId, colour.
 CITYSCAPES_LABELS = (
@@ -68,14 +68,6 @@ ENCODINGS = ("ids", "color")
 FORMATS = ("labelme", "cityscapes", "daodixian")
 
 
-def load_json(path):
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read JSON {path}: {error}") from None
-
-
 def json_files(inputs):
     """The JSON files of `inputs`: files as given, folders searched recursively for *.json."""
     files = []
@@ -101,7 +93,7 @@ def detect_format(data, source):
             return "cityscapes"
         if "items" in data:
             return "daodixian"
-    raise ValueError(
+    raise DataError(
         f"{source}: not a known polygon format (labelme 'shapes', Cityscapes 'objects' + "
         "'imgHeight', daodixian 'items'); pass --format"
     )
@@ -124,16 +116,16 @@ def _size(data, height_key, width_key, source):
     try:
         return int(data[width_key]), int(data[height_key])
     except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{source}: needs integer '{height_key}' and '{width_key}'") from None
+        raise DataError(f"{source}: needs integer '{height_key}' and '{width_key}'") from None
 
 
 def _points(raw, source, where):
     try:
         points = [(float(x), float(y)) for x, y in raw]
     except (TypeError, ValueError):
-        raise ValueError(f"{source}: {where}: points must be [[x, y], ...], got {raw!r}") from None
+        raise DataError(f"{source}: {where}: points must be [[x, y], ...], got {raw!r}") from None
     if not points:
-        raise ValueError(f"{source}: {where}: no points")
+        raise DataError(f"{source}: {where}: no points")
     return points
 
 
@@ -154,7 +146,7 @@ def labelme_shapes(data, source="labelme JSON"):
             shapes.append(({"linestrip": "line", "points": "point"}.get(kind, kind), points, name))
             continue
         if len(points) != 2:
-            raise ValueError(f"{source}: {where}: a {kind} needs 2 points, got {len(points)}")
+            raise DataError(f"{source}: {where}: a {kind} needs 2 points, got {len(points)}")
         (x0, y0), (x1, y1) = points
         if kind == "rectangle":
             shapes.append(("polygon", [(x0, y0), (x1, y0), (x1, y1), (x0, y1)], name))
@@ -181,7 +173,7 @@ def labelme_label(data, table, encoding="ids", background=255, source="labelme J
             skipped += 1
             continue
         if name not in lookup:
-            raise ValueError(
+            raise DataError(
                 f"{source}: shape {index} ({name!r}): label {name!r} is not a class of "
                 f"{table.source} ({', '.join(table.names)})"
             )
@@ -205,7 +197,7 @@ def cityscapes_shapes(data, source="Cityscapes JSON"):
         if name not in CITYSCAPES and isinstance(name, str) and name.endswith("group"):
             name = name[: -len("group")]
         if name not in CITYSCAPES:
-            raise ValueError(
+            raise DataError(
                 f"{source}: object {index}: label {obj.get('label')!r} is not a Cityscapes label"
             )
         label_id, color = CITYSCAPES[name]
@@ -266,7 +258,7 @@ def daodixian_items(data, source):
     """(file name, polygons) of every annotated item of a daodixian job, in file order."""
     items = data.get("items")
     if not isinstance(items, list):
-        raise ValueError(f"{source}: 'items' must be a list")
+        raise DataError(f"{source}: 'items' must be a list")
     annotated = []
     for index, item in enumerate(items):
         results = item.get("results")
@@ -276,7 +268,7 @@ def daodixian_items(data, source):
             file_name = Path(item["uris"][0]).name
             polys = [p["poly"] for p in results["polys"]]
         except (KeyError, IndexError, TypeError):
-            raise ValueError(
+            raise DataError(
                 f"{source}: item {index}: expected 'uris': [path, ...] and 'results': "
                 "{'polys': [{'poly': [[x, y], ...]}, ...]}"
             ) from None
@@ -332,7 +324,7 @@ def convert_daodixian(
         folder = f"{split}_{tag}"
         image_path = image_root / file_name
         if not image_path.is_file():
-            raise FileNotFoundError(f"image {image_path} of a daodixian item does not exist")
+            raise DataError(f"image {image_path} of a daodixian item does not exist")
         with Image.open(image_path) as image:
             width, height = image.size
         label = daodixian_label(polys, width, height, encoding, file_name)

@@ -26,6 +26,7 @@ from datatools.io import (
 from datatools.splits import split_names
 from datatools.statistics import format_table
 from utils.cli import shown_path
+from utils.colormap import IGNORE, IGNORE_NAME
 from utils.errors import DataError, UserError
 from utils.logger import progress_bar
 from utils.visualize import voc_palette
@@ -202,16 +203,18 @@ def class_table_text(found, kind):
     lines = [
         "# Class table written by tools/prepare_dataset.py: one class per line, 'name id R G B'.",
         "# Rename the classes; the line number is the class index, `id` the value in id labels,",
-        "# R G B the colour in colour labels and pictures. Delete a line to ignore its value.",
+        "# R G B the colour in colour labels and pictures. Lines named 'ignore' are not classes:",
+        "# their value is ignored (and so is id 255); any other value must have a line.",
     ]
     for v in found:
-        if v.class_index is None:
-            continue
+        ignored = v.class_index is None
         if kind == "ids":
+            if v.value == IGNORE:  # always ignored
+                continue
             raw_id, colour = v.value, palette[v.value]
         else:
-            raw_id, colour = v.class_index, v.value
-        name = f"class_{raw_id}"
+            raw_id, colour = (IGNORE if ignored else v.class_index), v.value
+        name = IGNORE_NAME if ignored else f"class_{raw_id}"
         lines.append(f"{name} {raw_id} {colour[0]} {colour[1]} {colour[2]}")
     return "\n".join(lines) + "\n"
 

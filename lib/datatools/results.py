@@ -13,6 +13,7 @@ import numpy as np
 
 from datatools.io import read_image, read_label
 from utils.colormap import IGNORE
+from utils.errors import DataError
 from utils.logger import progress_bar
 from utils.visualize import colorize, write_image
 
@@ -50,7 +51,7 @@ def load_pair(data_dir, pred_path, table, values="ids", pred_values="ids"):
     if pred_values == "ids":
         prediction = table.ids_to_classes(prediction.astype(np.uint8))
     if prediction.shape != label.shape:
-        raise ValueError(
+        raise DataError(
             f"prediction {pred_path} is {prediction.shape[1]}x{prediction.shape[0]} but label "
             f"{label_path} is {label.shape[1]}x{label.shape[0]}"
         )
@@ -64,7 +65,7 @@ def score_folder(
     pred_dir = Path(pred_dir)
     predictions = sorted(pred_dir.glob("*.png"))
     if not predictions:
-        raise FileNotFoundError(f"no .png predictions in {pred_dir} (see --pred-dir)")
+        raise DataError(f"no .png predictions in {pred_dir} (see --pred-dir)")
     scores = []
     for path in progress_bar(predictions, enabled=progress, unit="image"):
         label, prediction = load_pair(data_dir, path, table, values, pred_values)
@@ -94,7 +95,7 @@ def write_scores(path, ranked, unscored=()):
 def comparison(image, label, prediction, palette):
     """image | label colours | prediction colours, side by side (RGB)."""
     if image.shape[:2] != label.shape:
-        raise ValueError(
+        raise DataError(
             f"image is {image.shape[1]}x{image.shape[0]}, label {label.shape[1]}x{label.shape[0]}"
         )
     return np.hstack([image, colorize(label, palette), colorize(prediction, palette)])
@@ -113,6 +114,6 @@ def write_comparisons(folder, scores, data_dir, pred_dir, table, values="ids", p
         image = read_image(Path(data_dir) / "image" / f"{s.name}.jpg")
         try:
             picture = comparison(image, label, prediction, palette)
-        except ValueError as error:
-            raise ValueError(f"{s.name}: {error}") from None
+        except DataError as error:
+            raise DataError(f"{s.name}: {error}") from None
         write_image(folder / f"{i:03d}_{s.name}_compare.png", picture)

@@ -54,10 +54,10 @@ def screen_labels(data_dir, max_ignore=0.01, ignore_label=255, progress=True):
     """
     label_dir, image_dir = Path(data_dir) / "label", Path(data_dir) / "image"
     if not label_dir.is_dir():
-        raise FileNotFoundError(f"label folder {label_dir} does not exist (see --data-dir)")
+        raise DataError(f"label folder {label_dir} does not exist (see --data-dir)")
     labels = sorted(label_dir.glob("*.png"))
     if not labels:
-        raise FileNotFoundError(f"no .png labels in {label_dir}")
+        raise DataError(f"no .png labels in {label_dir}")
     kept, dropped = [], []
     for path in progress_bar(labels, enabled=progress, unit="label"):
         name = path.stem

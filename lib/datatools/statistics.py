@@ -11,18 +11,20 @@ from pathlib import Path
 import numpy as np
 
 from datatools.io import read_label
+from utils.errors import DataError
 from utils.logger import progress_bar
+from utils.text import read_text
 
 
 def read_list(path):
     """Base names of a list file, one per line (blank lines skipped)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"list {path} does not exist (run tools/generate_list.py)")
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        raise DataError(f"list {path} does not exist (run tools/generate_list.py)")
+    names = [line.strip() for line in read_text(path, "list").splitlines()]
     names = [n for n in names if n]
     if not names:
-        raise ValueError(f"list {path} is empty")
+        raise DataError(f"list {path} is empty")
     return names
 
 

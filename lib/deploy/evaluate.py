@@ -8,6 +8,7 @@ import torch
 
 from core.function import predict_dataset
 from core.predictor import Predictor
+from utils.errors import DataError
 from utils.metrics import segmentation_scores
 
 __all__ = ["evaluate", "export_window", "format_table", "latency_ms"]
@@ -52,7 +53,7 @@ def evaluate(model, cfg, loader, device="cpu", on_prediction=None, show_progress
         show_progress=show_progress,
     )
     if confusion is None:
-        raise ValueError(f"{cfg.DATASET.TEST_SET} has no labels: nothing to evaluate")
+        raise DataError(f"{cfg.DATASET.TEST_SET} has no labels: nothing to evaluate")
     return segmentation_scores(confusion)
 
 

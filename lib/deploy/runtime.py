@@ -5,6 +5,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from utils.errors import ConfigError
+
 __all__ = ["OnnxModel", "providers_for"]
 
 
@@ -48,7 +50,7 @@ class OnnxModel(nn.Module):
     def forward(self, x):
         if self.fixed_size is not None and tuple(x.shape[2:]) != self.fixed_size:
             height, width = self.fixed_size
-            raise ValueError(
+            raise ConfigError(
                 f"{self.path} was exported for {height}x{width} input, got "
                 f"{x.shape[2]}x{x.shape[3]}: set TEST.IMAGE_SIZE {width},{height} (the crop) "
                 "or export with --dynamic"

@@ -7,6 +7,8 @@ what makes the name known.
 import logging
 from pathlib import Path
 
+from utils.errors import CheckpointError, ConfigError
+
 from . import (  # noqa: F401  (registers the models)
     seg_hrnet,
     seg_hrnet_hanet,
@@ -40,7 +42,7 @@ def build_model(cfg, pretrained=True):
     reinit = list(cfg.MODEL.FINETUNE_REINIT)
     if pretrained and reinit:
         if not cfg.MODEL.PRETRAINED:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.FINETUNE_REINIT {reinit} needs MODEL.PRETRAINED, the segmentation "
                 "checkpoint to fine-tune from; set it, or set MODEL.FINETUNE_REINIT [] to train "
                 "without one"
@@ -62,13 +64,13 @@ def finetune(model, path, reinit):
         matched = [k for k in keys if k == prefix or k.startswith(prefix + ".")]
         if not matched:
             top = sorted({k.split(".")[0] for k in keys})
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.FINETUNE_REINIT prefix {prefix!r} matches no key of {type(model).__name__} "
                 f"(its modules: {', '.join(top)})"
             )
         chosen += [k for k in matched if k not in chosen]
     if not Path(path).is_file():
-        raise FileNotFoundError(
+        raise CheckpointError(
             f"MODEL.PRETRAINED {path} does not exist: with MODEL.FINETUNE_REINIT set it is the "
             "segmentation checkpoint to fine-tune from"
         )

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from utils.errors import ConfigError
+
 from .pooling import adaptive_pool2d
 
 # Rows are pooled to POSITION_UNITS // POS_RFACTOR heights (16 for the paper's POS_RFACTOR 8).
@@ -166,5 +168,5 @@ def hanet_options(node):
     ]
     for ok, message in checks:
         if not ok:
-            raise ValueError(f"MODEL.HANET: {message}; got {dict(node)}")
+            raise ConfigError(f"MODEL.HANET: {message}; got {dict(node)}")
     return options

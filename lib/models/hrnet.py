@@ -10,10 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from utils.errors import ConfigError
+
 STAGE_KEYS = {"NUM_MODULES", "NUM_BRANCHES", "BLOCK", "NUM_BLOCKS", "NUM_CHANNELS", "FUSE_METHOD"}
 # Almost every official YAML spells STAGE1.NUM_BRANCHES as NUM_RANCHES; the value is never read.
 STAGE1_TYPO_KEYS = {"NUM_RANCHES"}
 EXTRA_KEYS = {"FINAL_CONV_KERNEL", "STAGE1", "STAGE2", "STAGE3", "STAGE4"}
+FUSE_METHODS = ("SUM",)  # how branches are fused: the original (and only) method adds them
 
 
 def conv3x3(in_channels, out_channels, stride=1):
@@ -157,16 +160,16 @@ def check_extra(extra):
     """Fail on an unknown or missing MODEL.EXTRA key instead of silently ignoring it."""
     unknown = set(extra) - EXTRA_KEYS
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown MODEL.EXTRA key(s) for HRNet: {sorted(unknown)}; known: {sorted(EXTRA_KEYS)}"
         )
     for name in ("STAGE1", "STAGE2", "STAGE3", "STAGE4"):
         if name not in extra:
-            raise ValueError(f"MODEL.EXTRA.{name} is missing")
+            raise ConfigError(f"MODEL.EXTRA.{name} is missing")
         allowed = STAGE_KEYS | (STAGE1_TYPO_KEYS if name == "STAGE1" else set())
         unknown = set(extra[name]) - allowed
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown key(s) MODEL.EXTRA.{name}.{sorted(unknown)}; known: {sorted(allowed)}"
             )
         required = {"BLOCK", "NUM_BLOCKS", "NUM_CHANNELS"}
@@ -174,11 +177,16 @@ def check_extra(extra):
             required |= {"NUM_MODULES", "NUM_BRANCHES"}
         missing = required - set(extra[name])
         if missing:
-            raise ValueError(f"MODEL.EXTRA.{name} lacks {sorted(missing)}")
+            raise ConfigError(f"MODEL.EXTRA.{name} lacks {sorted(missing)}")
         if extra[name]["BLOCK"] not in BLOCKS:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.EXTRA.{name}.BLOCK is {extra[name]['BLOCK']!r}; expected one of "
                 f"{sorted(BLOCKS)}"
+            )
+        fuse = extra[name].get("FUSE_METHOD", FUSE_METHODS[0])
+        if fuse not in FUSE_METHODS:
+            raise ConfigError(
+                f"MODEL.EXTRA.{name}.FUSE_METHOD is {fuse!r}; expected one of {list(FUSE_METHODS)}"
             )
 
 
@@ -233,7 +241,7 @@ class HighResolutionNet(nn.Module):
     def _make_stage(spec, in_channels, bn_momentum, align_corners):
         block = BLOCKS[spec["BLOCK"]]
         if not (spec["NUM_BRANCHES"] == len(spec["NUM_BLOCKS"]) == len(spec["NUM_CHANNELS"])):
-            raise ValueError(
+            raise ConfigError(
                 f"stage spec NUM_BRANCHES={spec['NUM_BRANCHES']} does not match NUM_BLOCKS "
                 f"{list(spec['NUM_BLOCKS'])} and NUM_CHANNELS {list(spec['NUM_CHANNELS'])}"
             )

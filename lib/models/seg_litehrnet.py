@@ -25,6 +25,8 @@ and must keep building the model its checkpoints were trained with; new YAMLs wr
 import torch.nn.functional as F
 from torch import nn
 
+from utils.errors import ConfigError
+
 from .hanet import HANet, hanet_options
 from .litehrnet_blocks import (
     ConditionalChannelWeighting,
@@ -156,51 +158,51 @@ def check_extra(extra):
     """Fail on an unknown, missing or inconsistent MODEL.EXTRA key, naming it."""
     unknown = set(extra) - EXTRA_KEYS
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown MODEL.EXTRA key(s) for seg_litehrnet: {sorted(unknown)}; known: "
             f"{sorted(EXTRA_KEYS)}"
         )
     for key, known in (("stem", STEM_KEYS), ("stages_spec", STAGE_KEYS)):
         if key not in extra:
-            raise ValueError(f"MODEL.EXTRA.{key} is missing")
+            raise ConfigError(f"MODEL.EXTRA.{key} is missing")
         if set(extra[key]) != known:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.EXTRA.{key} has keys {sorted(extra[key])}; expected {sorted(known)}"
             )
     if "num_stages" not in extra:
-        raise ValueError("MODEL.EXTRA.num_stages is missing")
+        raise ConfigError("MODEL.EXTRA.num_stages is missing")
     num_stages = extra["num_stages"]
     spec = extra["stages_spec"]
     for key in sorted(STAGE_KEYS):
         if len(spec[key]) != num_stages:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.EXTRA.stages_spec.{key} has {len(spec[key])} entries; num_stages is "
                 f"{num_stages}"
             )
     for s in range(num_stages):
         channels = list(spec["num_channels"][s])
         if spec["num_branches"][s] != len(channels):
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.EXTRA.stages_spec: stage {s} has num_branches {spec['num_branches'][s]} "
                 f"but num_channels {channels}"
             )
         if spec["module_type"][s] not in MODULE_TYPES:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.EXTRA.stages_spec.module_type[{s}] is {spec['module_type'][s]!r}; "
                 f"expected one of {MODULE_TYPES}"
             )
         if any(c % 2 for c in channels):
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.EXTRA.stages_spec.num_channels[{s}] = {channels}: shuffle blocks split "
                 "channels in halves, so every width must be even"
             )
     if not extra.get("with_head", True):
-        raise ValueError("MODEL.EXTRA.with_head must be true: the head produces the logits")
+        raise ConfigError("MODEL.EXTRA.with_head must be true: the head produces the logits")
     if extra.get("with_hanet", True):
         last = list(spec["num_channels"][-1])
         for s in range(num_stages):
             if list(spec["num_channels"][s]) != last[: len(spec["num_channels"][s])]:
-                raise ValueError(
+                raise ConfigError(
                     "MODEL.EXTRA.with_hanet shares one HANet per branch across stages, so a "
                     f"branch must keep its width; stage {s} has {list(spec['num_channels'][s])}, "
                     f"the last stage {last}"

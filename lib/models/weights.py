@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from utils.checkpoint import read_file
 from utils.errors import CheckpointError
 
 from .hrnet import BACKBONE_PREFIXES
@@ -30,13 +31,8 @@ def read_checkpoint(path):
     """The object stored in a weights file, read with `torch.load(weights_only=True)`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointMismatchError(
-            f"{path}: cannot be read as a PyTorch weights file with weights_only=True ({err})"
-        ) from err
+        raise CheckpointError(f"weights file {path} does not exist")
+    return read_file(path)
 
 
 def _raw_state(data, path):
@@ -172,7 +168,8 @@ def load_weights(model, path, reinit=()):
     differences = compare_shapes(shapes_of(state), shapes_of(model_state))
     if any(differences):
         raise CheckpointMismatchError(
-            f"{path} does not fit {type(model).__name__}:\n  " + format_differences(*differences)
+            f"{path} does not fit {type(model).__name__}: "
+            + format_differences(*differences, sep="; ")
         )
     model.load_state_dict(state, strict=True)
     if kept:
@@ -191,7 +188,7 @@ def load_imagenet(model, path):
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise CheckpointError(
             f"MODEL.PRETRAINED {path} does not exist: put the HRNet-Image-Classification weights "
             "under pretrained_models/ (see pretrained_models/README.md) or set MODEL.PRETRAINED ''"
         )

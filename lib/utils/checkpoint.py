@@ -1,43 +1,81 @@
 """Atomic checkpoint files and the training state needed to resume exactly.
 
 Files are written to a temporary file in the same folder, flushed and fsync'ed, then renamed
-over the target, so a killed run never leaves a half-written checkpoint. Network weights are
-stored under `model.<key>`, the layout of the original code, so files move freely between this
-project and the original one. Everything loads with `torch.load(weights_only=True)`.
+over the target, so a killed run never leaves a half-written checkpoint; they get the
+permissions of any file the user creates (the umask). Network weights are stored under
+`model.<key>`, the layout of the original code, so files move freely between this project and
+the original one. Everything loads with `torch.load(weights_only=True)`; a file that cannot be
+read or resumed is a `CheckpointError` naming it and what to do.
 """
 
+import errno
+import io
 import os
-import random
-import tempfile
+import secrets
+import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
+
+from utils import faults
+from utils.errors import CheckpointError
 
 CHECKPOINT = "checkpoint.pth.tar"
 BEST = "best.pth"
 FINAL = "final_state.pth"
 
+# What a training checkpoint holds besides the weights (the original's keys and ours).
+RUN_KEYS = ("epoch", "iteration", "best_mIoU", "optimizer")
+START_FRESH = "move {} away (or set OUTPUT_DIR elsewhere) to start a new run"
+
 
 def atomic_save(obj, path):
-    """`torch.save(obj, path)` that either fully happens or not at all."""
+    """`torch.save(obj, path)` that either fully happens or not at all; a full disk is a
+    `CheckpointError` naming the path and the size that did not fit."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        # os.open applies the umask (mkstemp would make the file private to its owner).
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        faults.reached("checkpoint")
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)
+        if _disk_full(error):
+            raise CheckpointError(_disk_full_message(obj, path)) from error
         raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _disk_full(error):
+    codes = (errno.ENOSPC, errno.EDQUOT)
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in codes:
+            return True
+        # torch.save reports a failed write as a RuntimeError naming the OS error.
+        if isinstance(error, RuntimeError) and "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _disk_full_message(obj, path):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    free = shutil.disk_usage(path.parent).free
+    kept = " (the previous file is intact)" if path.exists() else ""
+    return (
+        f"cannot write {path}: the disk is full ({buffer.tell() / 2**20:.1f} MiB did not fit, "
+        f"{free / 2**20:.1f} MiB free){kept}; free some space or set OUTPUT_DIR to another disk"
+    )
 
 
 def remove_stale_temporaries(folder):
@@ -66,31 +104,29 @@ def save_epoch_snapshot(folder, epoch, model, keep):
         path.unlink()
 
 
-def rng_state():
-    """Python, NumPy and torch generator states, as types `weights_only` loading accepts."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def load_error_reason(error):
+    """One line saying why `torch.load(weights_only=True)` failed (its messages are long)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        details = [line for line in lines[1:] if not line.startswith("Check the documentation")]
+        return "it holds Python objects that safe loading refuses: " + " ".join(details[:1])
+    return lines[0] if lines else type(error).__name__
 
 
-def set_rng_state(state):
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def read_file(source, name=None):
+    """`torch.load(source, weights_only=True)` on the CPU; `source` is a path or a binary file
+    (then `name` names it). A file that is damaged, not a PyTorch file or holds code is a
+    `CheckpointError`."""
+    try:
+        return torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as error:
+        reason = load_error_reason(error)
+        raise CheckpointError(f"{name or source} cannot be read: {reason}") from error
 
 
-def save_checkpoint(path, model, optimizer, epoch, iteration, best_miou, scaler=None):
-    """Write `checkpoint.pth.tar`: the original keys plus iteration, scaler and RNG states.
+def save_checkpoint(path, model, optimizer, epoch, iteration, best_miou, scaler=None, **run):
+    """Write `checkpoint.pth.tar`: the original keys, the iteration, the scaler and `run`
+    (what `core.trainer.Trainer` needs to continue exactly: seed, batch size, ...).
 
     `epoch` and `iteration` say where training continues: epoch `epoch`, batch `iteration`.
     """
@@ -102,20 +138,32 @@ def save_checkpoint(path, model, optimizer, epoch, iteration, best_miou, scaler=
             "state_dict": network_state(model),
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": rng_state(),
+            **run,
         },
         path,
     )
 
 
-def load_checkpoint(path, model, optimizer, scaler=None):
-    """Restore what `save_checkpoint` wrote; returns (epoch, iteration, best_mIoU)."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
+def load_checkpoint(data, source, model, optimizer, scaler=None):
+    """Restore what `save_checkpoint` wrote (`data`, read from `source` by `read_file`) into the
+    model, optimizer and scaler; returns `data`. A file that is not a training checkpoint or
+    does not fit the model is a `CheckpointError` saying what to do."""
+    fresh = START_FRESH.format(source)
+    if not isinstance(data, dict) or not all(key in data for key in (*RUN_KEYS, "state_dict")):
+        raise CheckpointError(
+            f"{source} is not a training checkpoint (it lacks {', '.join(RUN_KEYS)}; weights "
+            f"alone cannot resume a run): {fresh}"
+        )
     state = {key.removeprefix("model."): value for key, value in data["state_dict"].items()}
-    getattr(model, "module", model).load_state_dict(state, strict=True)
-    optimizer.load_state_dict(data["optimizer"])
+    try:
+        getattr(model, "module", model).load_state_dict(state, strict=True)
+        optimizer.load_state_dict(data["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        reason = str(error).splitlines()[0]
+        raise CheckpointError(
+            f"{source} was written by another model or optimizer ({reason}); resume with the "
+            f"config that wrote it, or {fresh}"
+        ) from error
     if scaler is not None and data.get("scaler"):
         scaler.load_state_dict(data["scaler"])
-    if data.get("rng"):
-        set_rng_state(data["rng"])
-    return data["epoch"], data.get("iteration", 0), data["best_mIoU"]
+    return data

@@ -5,11 +5,12 @@ import os
 import sys
 from pathlib import Path
 
-from utils.errors import UserError
+from utils.errors import OtherProcessFailed, UserError
 
 __all__ = [
     "ArgumentParser",
     "add_class_table_arguments",
+    "add_debug_argument",
     "add_inference_arguments",
     "add_log_level_argument",
     "add_model_arguments",
@@ -115,18 +116,57 @@ def add_log_level_argument(parser):
 DEBUG_ENV = "HRNET_DEBUG"
 
 
+def add_debug_argument(parser):
+    """--debug, which `run_tool` reads: errors show their Python traceback."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"on an error, show the Python traceback too (or set {DEBUG_ENV}=1)",
+    )
+
+
 def run_tool(main, argv=None):
     """Run a tool's `main(argv)` and return its exit status: a `UserError` is printed as one
     line `error: <message>` on stderr with status 2, unless `--debug` is on the command line or
-    the environment variable HRNET_DEBUG is set (then the traceback is shown)."""
+    the environment variable HRNET_DEBUG is set (then the traceback is shown).
+
+    In a multi-process job every process does the same; a process that stops because another
+    one failed exits with status 2 quietly (`OtherProcessFailed`), or, when it lost the
+    connection to a process that died, with one line saying so.
+    """
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     if "--debug" in args:
         args.remove("--debug")
     try:
         return main(args)
+    except OtherProcessFailed:
+        if debug:
+            raise
+        return 2
     except UserError as error:
         if debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        _print_error(str(error))
         return 2
+    except RuntimeError as error:
+        if debug or not _lost_another_process(error):
+            raise
+        _print_error(
+            f"process {os.environ.get('RANK')} lost the connection to another process of this "
+            "job, which stopped or was killed (see its message)"
+        )
+        return 2
+
+
+def _print_error(message):
+    # The processes of a job share the terminal: another one's progress bar may be mid-line.
+    start = "\n" if int(os.environ.get("RANK", "0")) > 0 else ""
+    print(f"{start}error: {message}", file=sys.stderr)
+
+
+def _lost_another_process(error):
+    # What gloo raises in the survivors when a process of the job dies mid-collective.
+    multi_process = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    lost = ("Connection closed by peer", "Connection reset by peer")
+    return multi_process and any(text in str(error) for text in lost)

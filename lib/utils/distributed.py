@@ -5,10 +5,13 @@ without them the run is a single process. NCCL is used on CUDA, gloo on the CPU.
 """
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from utils.errors import ConfigError, OtherProcessFailed, UserError
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,20 @@ class DistInfo:
 def pick_device(name=None, local_rank=0):
     """`name` ('cpu', 'cuda', 'cuda:1') or the best available: this process's GPU, else the CPU."""
     if name:
-        device = torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"--device {name}: expected cpu, cuda or cuda:N") from None
+        if device.type not in ("cpu", "cuda"):
+            raise ConfigError(f"--device {name}: expected cpu, cuda or cuda:N")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(
+                f"--device {name}: this PyTorch sees no CUDA GPU (a CPU-only build, or no "
+                "driver); use --device cpu"
+            )
+        count = torch.cuda.device_count() if device.type == "cuda" else 0
+        if device.type == "cuda" and device.index is not None and device.index >= count:
+            raise ConfigError(f"--device {name}: there are {count} GPU(s), cuda:0..{count - 1}")
     else:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda":
@@ -53,7 +69,12 @@ def init(device=None, local_rank=None):
     device = pick_device(device, local_rank)
     if world_size > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, init_method="env://")
+        store, rank, world_size = next(dist.rendezvous("env://"))
+        # torchrun --max-restarts keeps one store for every attempt; a restarted process group
+        # reading the dead attempt's addresses never connects, so each attempt has its keys.
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        store = dist.PrefixStore(f"hrnet_attempt_{attempt}", store)
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world_size)
     return DistInfo(rank=rank, local_rank=local_rank, world_size=world_size, device=device)
 
 
@@ -80,3 +101,34 @@ def all_reduce_sum(tensor):
         return tensor.copy_(on_device)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+@contextmanager
+def together():
+    """Run a block on every process of the job: when it raises a `UserError` on some of them,
+    it stops all of them (no process is left waiting in a collective). The failing processes
+    raise their own error, the others `OtherProcessFailed`. Without a process group it is a plain
+    block."""
+    error = None
+    try:
+        yield
+    except UserError as caught:
+        if not dist.is_initialized():
+            raise
+        error = caught
+    if not dist.is_initialized():
+        return
+    failed = all_reduce_sum(torch.tensor([float(error is not None)]))
+    if error is not None:
+        raise error
+    if failed.item():
+        raise OtherProcessFailed("another process of this job stopped with an error")
+
+
+def broadcast_object(obj):
+    """`obj` of rank 0 on every process (a picklable object, e.g. bytes)."""
+    if not dist.is_initialized():
+        return obj
+    holder = [obj]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]

@@ -5,7 +5,7 @@ Every tool prints a `UserError` as one line, `error: <message>`, and exits with 
 the file, key or value and what was expected.
 """
 
-__all__ = ["CheckpointError", "ConfigError", "DataError", "UserError"]
+__all__ = ["CheckpointError", "ConfigError", "DataError", "OtherProcessFailed", "UserError"]
 
 
 class UserError(Exception):
@@ -22,3 +22,8 @@ class DataError(UserError, ValueError):
 
 class CheckpointError(UserError, RuntimeError):
     """A weights or checkpoint file that cannot be read or does not fit the model or run."""
+
+
+class OtherProcessFailed(UserError):
+    """Raised in the processes of a multi-process job that stop because another process of the
+    job failed with a `UserError`; that process prints the message, these exit quietly."""

@@ -28,6 +28,7 @@ from config import load_config
 from core.predictor import Predictor, scaled_size
 from utils.colormap import ClassTable
 from utils.distributed import pick_device
+from utils.errors import ConfigError, DataError
 from utils.fast_inference import optimize
 from utils.visualize import voc_palette
 
@@ -59,10 +60,10 @@ def read_image(path):
     """BGR uint8 image of `path` (any file name, non-ASCII included); ValueError if unreadable."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist")
+        raise DataError(f"image {path} does not exist")
     image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"{path}: not an image OpenCV can read")
+        raise DataError(f"{path}: not an image OpenCV can read")
     return image
 
 
@@ -107,7 +108,7 @@ class Segmenter:
 
     def __init__(self, predictor, *, preprocess_function=default_preprocess_function, palette=None):
         if not 1 <= predictor.num_classes <= 256:
-            raise ValueError(
+            raise ConfigError(
                 f"class maps are uint8: 1..256 classes supported, got {predictor.num_classes}"
             )
         # Batches that fit in the crop run through a copy without one: the Predictor pads an
@@ -133,7 +134,7 @@ class Segmenter:
         model itself in fp32.
         """
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
         device = pick_device(device)
         model = model.to(device).eval()
         if not exact:
@@ -147,7 +148,7 @@ class Segmenter:
         cfg = load_config(cfg_file, opts)
         weights = weights or cfg.TEST.MODEL_FILE
         if not weights:
-            raise ValueError(f"no weights file: pass one or set TEST.MODEL_FILE in {cfg_file}")
+            raise ConfigError(f"no weights file: pass --pth or set TEST.MODEL_FILE in {cfg_file}")
         model = models.build_model(cfg, pretrained=False)
         models.load_weights(model, weights)
         return cls.from_config(cfg, model, device, batch_size, exact)

@@ -1,5 +1,7 @@
 """Name -> builder tables for models and datasets: `@REGISTRY.register("name")` on the builder."""
 
+from utils.errors import ConfigError
+
 
 class Registry:
     """Builders by name; `config_key` names the setting that selects one (for error messages)."""
@@ -23,7 +25,7 @@ class Registry:
 
     def get(self, name):
         if name not in self._entries:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown {self.config_key} {name!r}; known {self.kind}s: {', '.join(self.names())}"
             )
         return self._entries[name]

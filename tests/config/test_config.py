@@ -9,7 +9,7 @@ import yaml
 from yacs.config import CfgNode
 
 import models
-from config import ConfigError, load_config
+from config import ConfigError, load_config, unused_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -268,3 +268,33 @@ def test_shipped_list_files():
     for name in ("train", "val", "trainval", "test"):
         lines = (ROOT / f"data/list/cityscapes/{name}.lst").read_text().splitlines()
         assert lines and all(line.startswith(("leftImg8bit/", "gtFine/")) for line in lines)
+
+
+def test_keys_kept_for_old_yamls_are_reported_only_when_set():
+    assert unused_settings(load_config(None)) == []
+    cfg = load_config(None, ["TRAIN.LR_STEP", "[30, 60]", "TEST.MULTI_SCALE", "True"])
+    assert unused_settings(cfg) == [
+        "TRAIN.LR_STEP [30, 60] is ignored: the learning rate follows the poly schedule",
+        "TEST.MULTI_SCALE True is ignored: the test scales are TEST.SCALE_LIST",
+    ]
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["TRAIN.END_EPOCH", "0", "TRAIN.EXTRA_EPOCH", "2"], None),  # the extra phase only
+        (["TRAIN.EXTRA_EPOCH", "2", "TRAIN.EXTRA_LR", "0"], r"TRAIN\.EXTRA_LR is 0\.0; expected"),
+        (["TEST.IMAGE_SIZE", "[0, 10]"], r"TEST\.IMAGE_SIZE is \[0, 10\]; expected two positive"),
+        (["TEST.IMAGE_SIZE", "[1.5, 10]"], r"TEST\.IMAGE_SIZE is \[1\.5, 10\]"),
+        (["PRINT_FREQ", "0"], r"PRINT_FREQ is 0; expected an integer >= 1"),
+        (["TRAIN.EVAL_EVERY", "0"], r"TRAIN\.EVAL_EVERY is 0; expected an integer >= 1"),
+        (["TEST.BATCH_SIZE_PER_GPU", "0"], r"TEST\.BATCH_SIZE_PER_GPU is 0; expected"),
+        (["TRAIN.LR", "0.1", "--seed", "3"], r"--seed comes after the KEY VALUE overrides"),
+    ],
+)
+def test_settings_outside_what_a_key_allows(opts, message):
+    if message is None:
+        load_config(None, opts)
+    else:
+        with pytest.raises(ConfigError, match=message):
+            load_config(None, opts)

@@ -22,7 +22,9 @@ def test_epochs_shuffle_differently_and_resume_skips_done_batches():
     epoch0 = list(sampler)
     sampler.set_epoch(1)
     epoch1 = list(sampler)
-    assert sorted(epoch0) == sorted(epoch1) and epoch0 != epoch1
+    assert all(key[1:] == (1, 0) for key in epoch0) and all(k[1:] == (1, 1) for k in epoch1)
+    order0, order1 = [k[0] for k in epoch0], [k[0] for k in epoch1]
+    assert sorted(order0) == sorted(order1) and order0 != order1
     sampler.set_epoch(1, skip_batches=2)
     assert list(sampler) == epoch1[6:] and len(sampler) == 6
 

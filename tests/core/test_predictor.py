@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from config import get_defaults
 from core.predictor import LIP_FLIP_PAIRS, Predictor, scaled_size, window_starts
+from utils.errors import ConfigError
 
 K = 4
 
@@ -147,7 +148,7 @@ def test_with_sizes_is_a_copy_with_other_sizes():
     whole = windows.with_sizes(crop_size=None, base_size=None)
     assert (windows.crop_size, windows.base_size) == ((16, 16), 48)  # the original is unchanged
     torch.testing.assert_close(whole(image), Predictor(model, K, **settings)(image))
-    with pytest.raises(ValueError, match=r"crop_size must be \(height, width\) >= 1"):
+    with pytest.raises(ConfigError, match=r"crop \(TEST.IMAGE_SIZE, width height\) must be two"):
         windows.with_sizes((16,), None)
 
 

@@ -1,7 +1,5 @@
 """The base dataset: lists, reading, label tables, augmentation, errors, build_dataset."""
 
-import random
-
 import cv2
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from PIL import Image
 
 import datasets
 from datasets.base_dataset import BaseDataset, normalize
+from utils.errors import DataError
 
 
 def base(root, list_name="train.lst", num_classes=4, **kwargs):
@@ -75,9 +74,8 @@ def test_list_with_tabs_blank_lines_and_non_ascii_paths(tmp_path, trailing_slash
 
 def test_train_sample_has_crop_shape_and_dtypes(tmp_path):
     one_pair(tmp_path)
-    random.seed(0)
-    for _ in range(5):
-        image, label, size, _ = base(tmp_path)[0]
+    for epoch in range(5):
+        image, label, size, _ = base(tmp_path)[0, 0, epoch]
         assert image.shape == (3, 24, 32) and image.dtype == torch.uint8
         assert label.shape == (24, 32) and label.dtype == torch.int64
         assert size == (20, 30)
@@ -88,10 +86,10 @@ def test_scale_crop_equals_resize_pad_and_crop(tmp_path):
     _, label = one_pair(tmp_path, height=30, width=44, values=(0, 1, 2, 3))
     image = smooth_image(30, 44)
     dataset = base(tmp_path, base_size=44, scale_factor=16, crop_size=(24, 32))
-    random.seed(3)
+    rng = np.random.default_rng(3)
     agreement = []
     for _ in range(40):
-        params = dataset.random_params(30, 44)
+        params = dataset.random_params(30, 44, rng)
         got_image, got_label = dataset.scale_crop(
             image.copy(), label.copy(), params["size"], params["offset"], params["flip"]
         )
@@ -136,10 +134,10 @@ def test_brightness_shift_saturates_and_downsample_halves_the_label(tmp_path):
 
 def test_random_brightness_is_drawn_only_when_enabled(tmp_path):
     one_pair(tmp_path)
-    random.seed(1)
-    assert all(base(tmp_path).random_params(20, 30)["shift"] == 0 for _ in range(20))
+    rng = np.random.default_rng(1)
+    assert all(base(tmp_path).random_params(20, 30, rng)["shift"] == 0 for _ in range(20))
     bright = base(tmp_path, random_brightness=True, brightness_shift=10)
-    shifts = [bright.random_params(20, 30)["shift"] for _ in range(40)]
+    shifts = [bright.random_params(20, 30, rng)["shift"] for _ in range(40)]
     assert any(shifts) and all(-10 <= s <= 10 for s in shifts)
 
 
@@ -170,20 +168,28 @@ def test_unknown_label_value_names_the_file_line_and_value(tmp_path):
         base(tmp_path, mode="val")[0]
 
 
-def test_missing_image_names_the_list_line_and_path(tmp_path):
+def test_missing_files_are_found_when_the_dataset_is_built(tmp_path):
     one_pair(tmp_path)
     with open(tmp_path / "train.lst", "a") as f:
         f.write("img/missing.png lbl/a.png\n")
+        for k in range(7):
+            f.write(f"img/a.png lbl/gone{k}.png\n")
+    pattern = r"train\.lst: 8 listed file\(s\) do not exist: line 2 image .*missing\.png; line 3"
+    with pytest.raises(DataError, match=pattern) as error:
+        base(tmp_path)
+    assert str(error.value).count("line ") == 5 and "gone4" not in str(error.value)
+
+
+def test_unreadable_image_names_the_list_line_and_path(tmp_path):
+    one_pair(tmp_path)
     dataset = base(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"train\.lst:2: image .*missing\.png does not"):
-        dataset[1]
     (tmp_path / "img" / "a.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match=r"train\.lst:1: image .*a\.png cannot be decoded"):
+    with pytest.raises(DataError, match=r"train\.lst:1: image .*a\.png cannot be decoded"):
         dataset[0]
 
 
 def test_list_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="list file .*nothing.lst does not exist"):
+    with pytest.raises(DataError, match="list file .*nothing.lst does not exist"):
         base(tmp_path, "nothing.lst")
     (tmp_path / "empty.lst").write_text("\n  \n")
     with pytest.raises(ValueError, match=r"list file .*empty\.lst is empty"):
@@ -278,3 +284,63 @@ def test_wrong_number_of_classes(tmp_path):
     one_pair(tmp_path)
     with pytest.raises(ValueError, match="LIP has 20 classes; DATASET.NUM_CLASSES is 19"):
         datasets.build_dataset(config("lip", tmp_path, 19), "train")
+
+
+def test_tab_separated_names_with_spaces_and_gbk_lists(tmp_path):
+    pairs = [
+        ("my images/a b.png", smooth_image(20, 30), "my labels/a b.png", blocks((0, 1), 20, 30)),
+        ("商店/图 1.png", smooth_image(20, 30), "标注/图 1.png", blocks((2, 3), 20, 30)),
+    ]
+    list_file = write_pairs(tmp_path, pairs, sep="\t")
+    list_file.write_bytes(list_file.read_text(encoding="utf-8").encode("gbk"))
+    dataset = base(tmp_path, mode="val")
+    assert [s.name for s in dataset.samples] == ["a b", "图 1"]
+    assert set(dataset[1][1].unique().tolist()) <= {2, 3}
+    list_file.write_text("my images/a b.png my labels/a b.png\n")
+    with pytest.raises(DataError, match=r"line 1 image .*my; .*separate the columns with a tab"):
+        base(tmp_path, mode="val")
+
+
+def test_label_files_that_are_not_labels_say_what_they_look_like(tmp_path):
+    label = blocks((0, 1, 2), 20, 30)
+    one_pair(tmp_path)
+    write_png(tmp_path / "lbl/a.png", np.dstack([label] * 3))
+    with pytest.raises(DataError, match=r"a\.png is an RGB image whose three channels are equal"):
+        base(tmp_path, mode="val")[0]
+    write_png(tmp_path / "lbl/a.png", smooth_image(20, 30))
+    with pytest.raises(DataError, match=r"a\.png is a colour image \(3 channels\); expected one"):
+        base(tmp_path, mode="val")[0]
+    (tmp_path / "lbl/a.png").write_bytes(cv2.imencode(".jpg", label)[1].tobytes())
+    with pytest.raises(DataError, match=r"label .*a\.png is a JPEG file: JPEG compression"):
+        base(tmp_path, mode="val")[0]
+
+
+def test_swapped_columns_are_named(tmp_path):
+    one_pair(tmp_path)
+    (tmp_path / "train.lst").write_text("lbl/a.png img/a.png\n")
+    with pytest.raises(DataError, match=r"has one channel, as a label has: are the two columns"):
+        base(tmp_path, mode="val")[0]
+
+
+def test_many_invalid_values_suggest_a_lossy_label(tmp_path):
+    noisy = (np.arange(20 * 30).reshape(20, 30) % 40).astype(np.uint8)  # 0..39 for 4 classes
+    one_pair(tmp_path)
+    write_png(tmp_path / "lbl/a.png", noisy)
+    with pytest.raises(DataError, match=r"36 different values: a label saved as JPEG or resized"):
+        base(tmp_path, mode="val")[0]
+
+
+def test_augmentation_is_a_function_of_seed_epoch_and_index(tmp_path):
+    values = (0, 1, 2, 3)
+    pairs = [
+        (f"img/{k}.png", smooth_image(20, 30, k), f"lbl/{k}.png", blocks(values, 20, 30, k))
+        for k in range(3)
+    ]
+    write_pairs(tmp_path, pairs)
+    dataset = base(tmp_path, base_size=30, scale_factor=10)
+    first = [dataset[k, 5, 2] for k in (2, 0, 1)]
+    again = [dataset[k, 5, 2] for k in (0, 1, 2)]
+    for a, b in zip(first, [again[2], again[0], again[1]], strict=True):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    images = {tuple(dataset[0, 5, epoch][0].flatten()[:50].tolist()) for epoch in range(6)}
+    assert len(images) > 1  # other epochs draw other crops

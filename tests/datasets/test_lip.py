@@ -40,7 +40,7 @@ def test_flip_swaps_the_left_and_right_classes(lip):
 
 def test_training_squashes_to_the_crop_before_rescaling(lip):
     dataset, _ = lip
-    params = dataset.random_params(16, 24)
+    params = dataset.random_params(16, 24, np.random.default_rng(0))
     new_h, new_w = params["size"]
     # The 16x24 image (2:3) takes the 24x32 crop's aspect (3:4) before the random rescale.
     assert abs(new_h / new_w - 24 / 32) < 0.02

@@ -8,13 +8,13 @@ from dataset_files import blocks, config, smooth_image, train_one_epoch, write_p
 from PIL import Image
 
 import datasets
-from utils.errors import ConfigError
+from utils.errors import ConfigError, DataError
 
 COLOR_MAP = str(REPO / "colorMap.txt")
-# Raw ids of the panorama table (ground 0, wall 2, layered_shelf 10, human 40), 255 (unknown
-# colour in preprocessPanorama) and 9 (no class): the last two are ignored.
-RAW = np.array([[0, 2, 10, 40, 255, 9]], np.uint8)
-CLASSES = [[0, 2, 9, 16, 255, 255]]
+# Raw ids of the panorama table (ground 0, wall 2, layered_shelf 10, human 40) and 255 (unknown
+# colour in preprocessPanorama), which is ignored.
+RAW = np.array([[0, 2, 10, 40, 255]], np.uint8)
+CLASSES = [[0, 2, 9, 16, 255]]
 
 
 def write_panorama(data, names, label=RAW):
@@ -32,13 +32,28 @@ def panorama_config(root, train_set, test_set="panorama/val_list.txt", *opts):
     return config("panorama", root, 17, train_set, test_set, "DATASET.COLOR_MAP", COLOR_MAP, *opts)
 
 
+def config_with_table(tmp_path, table):
+    """The panorama config with the class table `table` (text) as DATASET.COLOR_MAP."""
+    path = tmp_path / "colorMap.txt"
+    path.write_text(table + "\n")
+    lists = ("panorama/train_list.txt", "panorama/val_list.txt")
+    return panorama_config(tmp_path, *lists, "DATASET.COLOR_MAP", str(path))
+
+
 def test_raw_ids_map_through_the_class_table(tmp_path):
     write_panorama(tmp_path / "panorama", ["store1_a_36_50", "store1_a_72_50"])
     dataset = datasets.build_dataset(panorama_config(tmp_path, "panorama/train_list.txt"), "val")
     image, label, size, name = dataset[1]
-    assert label.tolist() == CLASSES and size == (1, 6) and name == "store1_a_72_50"
+    assert label.tolist() == CLASSES and size == (1, 5) and name == "store1_a_72_50"
     assert dataset.class_names[:3] == ("ground", "ceiling", "wall")
     assert dataset.class_names[16] == "human_or_moving_objects"
+
+
+def test_an_id_outside_the_table_is_an_error_naming_file_and_value(tmp_path):
+    write_panorama(tmp_path / "panorama", ["a"], label=np.array([[0, 9, 255]], np.uint8))
+    dataset = datasets.build_dataset(panorama_config(tmp_path, "panorama/train_list.txt"), "val")
+    with pytest.raises(DataError, match=r"val_list.txt:1: label .*a\.png has value\(s\) 9 that"):
+        dataset[0]
 
 
 def test_list_path_as_the_original_yaml_writes_it(tmp_path, monkeypatch):
@@ -58,10 +73,10 @@ def test_data_next_to_the_list_outside_root(tmp_path):
 
 
 def test_missing_list_and_missing_images_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.txt.*DATASET.ROOT"):
+    with pytest.raises(DataError, match="nope.txt.*DATASET.ROOT"):
         datasets.build_dataset(panorama_config(tmp_path, "nope.txt"), "train")
     (tmp_path / "train_list.txt").write_text("ghost\n")
-    with pytest.raises(FileNotFoundError, match="train_list.txt:1: image ghost.jpg is in none"):
+    with pytest.raises(DataError, match="train_list.txt:1: image ghost.jpg is in none"):
         datasets.build_dataset(panorama_config(tmp_path, "train_list.txt"), "train")
 
 
@@ -77,24 +92,19 @@ def test_test_list_is_read_without_labels_and_predictions_are_raw_ids(tmp_path):
     assert np.asarray(Image.open(path)).tolist() == [[0, 10, 40]]
 
 
-def test_colour_labels_map_unknown_colours_to_ignore(tmp_path):
+def test_colour_labels_ignore_the_colours_of_id_255_and_refuse_unknown_ones(tmp_path):
     colours = np.array([[[0, 100, 100], [255, 0, 100], [1, 2, 3]]], np.uint8)  # RGB
     write_panorama(tmp_path / "panorama", ["c"], label=colours[..., ::-1])
     dataset = datasets.build_dataset(panorama_config(tmp_path, "panorama/train_list.txt"), "val")
-    assert dataset[0][1].tolist() == [[0, 16, 255]]
+    with pytest.raises(DataError, match=r"c\.png is a colour image .* colour\(s\) \(1, 2, 3\)"):
+        dataset[0]
+    cfg = config_with_table(tmp_path, (REPO / "colorMap.txt").read_text() + "ignore 255 1 2 3")
+    assert datasets.build_dataset(cfg, "val")[0][1].tolist() == [[0, 16, 255]]
 
 
 def test_malformed_class_table_names_the_line(tmp_path):
     write_panorama(tmp_path / "panorama", ["x"])
-    table = tmp_path / "colorMap.txt"
-    table.write_text("ground 0 0 100 100\nceiling 1 0 255 200\nwall 2 200 200\n")
-    cfg = panorama_config(
-        tmp_path,
-        "panorama/train_list.txt",
-        "panorama/val_list.txt",
-        "DATASET.COLOR_MAP",
-        str(table),
-    )
+    cfg = config_with_table(tmp_path, "ground 0 0 100 100\nceiling 1 0 255 200\nwall 2 200 200")
     with pytest.raises(ValueError, match=r"colorMap.txt:3: expected 'name id R G B'"):
         datasets.build_dataset(cfg, "train")
 

@@ -6,6 +6,7 @@ from dataset_files import config, smooth_image, write_pairs
 
 import datasets
 from datasets.pascal_ctx import CATEGORY_IDS, CLASS_NAMES, DETAIL_IDS
+from utils.errors import DataError
 
 RAW = np.array([[0, 1, 2, 59], [0, 30, 58, 255]], np.uint8)
 
@@ -33,9 +34,7 @@ def test_59_classes_ignore_background(root):
 
 
 def test_missing_list_points_to_the_converter(tmp_path):
-    with pytest.raises(
-        FileNotFoundError, match="pascal_ctx/train.lst does not exist.*convert_pascal_ctx"
-    ):
+    with pytest.raises(DataError, match="pascal_ctx/train.lst does not exist.*convert_pascal_ctx"):
         datasets.build_dataset(config("pascal_ctx", tmp_path, 59, "train", "val"), "train")
 
 

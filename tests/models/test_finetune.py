@@ -7,6 +7,7 @@ from helpers import manifest, tiny_config
 
 import models
 from config import load_config
+from utils.errors import CheckpointError
 
 REINIT = ["cls_head", "aux_head.3"]
 CLASS_COUNT_KEYS = ["cls_head.weight", "cls_head.bias", "aux_head.3.weight", "aux_head.3.bias"]
@@ -88,7 +89,7 @@ def test_a_prefix_matching_nothing_is_named(cityscapes_checkpoint):
 
 
 def test_missing_checkpoint_or_no_checkpoint_is_an_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="segmentation checkpoint to fine-tune from"):
+    with pytest.raises(CheckpointError, match="segmentation checkpoint to fine-tune from"):
         models.build_model(finetune_config(tmp_path / "absent.pth"))
     with pytest.raises(ValueError, match="needs MODEL.PRETRAINED"):
         models.build_model(finetune_config(""))

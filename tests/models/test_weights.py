@@ -6,6 +6,7 @@ from conftest import RELEASED_LAYOUTS
 from helpers import W18_SMALL_V1, experiment, manifest, tiny_config
 
 import models
+from utils.errors import CheckpointError
 
 
 def randomised(model, seed=0):
@@ -83,11 +84,11 @@ def test_reinit_keeps_named_layers_and_loads_the_rest(tmp_path):
 
 def test_missing_and_unreadable_files_fail_clearly(tmp_path):
     model = models.build_model(tiny_config())
-    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+    with pytest.raises(CheckpointError, match="nowhere.pth"):
         models.load_weights(model, tmp_path / "nowhere.pth")
     junk = tmp_path / "junk.pth"
     junk.write_text("not a checkpoint")
-    with pytest.raises(models.CheckpointMismatchError, match="junk.pth"):
+    with pytest.raises(CheckpointError, match="junk.pth cannot be read"):
         models.load_weights(model, junk)
 
 
@@ -129,5 +130,5 @@ def test_imagenet_init_of_the_wrong_width_fails(tmp_path):
 
 def test_missing_imagenet_file_names_the_path_and_folder(tmp_path):
     cfg = experiment(W18_SMALL_V1, "MODEL.PRETRAINED", str(tmp_path / "hrnet_w18.pth"))
-    with pytest.raises(FileNotFoundError, match=r"hrnet_w18\.pth.*pretrained_models/"):
+    with pytest.raises(CheckpointError, match=r"hrnet_w18\.pth.*pretrained_models/"):
         models.build_model(cfg)

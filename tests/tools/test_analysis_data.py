@@ -8,6 +8,7 @@ import pytest
 
 from datatools.io import read_image, write_label
 from datatools.statistics import class_statistics
+from utils.errors import UserError
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 IDS = [0, 2, 10]
@@ -72,5 +73,5 @@ def test_class_indices_and_missing_list(dataset):
     root, labels, color_map = dataset
     stats = class_statistics(root, ["val"], [0, 1, 2], progress=False)
     np.testing.assert_allclose(stats["val"][0], expected(labels["val"], [0, 1, 2])[0])
-    with pytest.raises(FileNotFoundError, match="extra_list.txt"):
+    with pytest.raises(UserError, match="extra_list.txt"):
         class_statistics(root, ["extra"], IDS, progress=False)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from tiny_run import write_tiny_model
 
+from utils.errors import UserError
 from utils.inference import Segmenter
 from utils.visualize import colorize, voc_palette
 
@@ -91,15 +92,15 @@ def test_confidence_colours_run_blue_to_red():
 def test_errors(tiny, tmp_path):
     cfg_file, weights, video = tiny
     argv = ["--cfg", str(cfg_file), "--pth", str(weights)]
-    with pytest.raises(SystemExit, match=r"must end in \.avi, \.mkv, \.mp4"):
+    with pytest.raises(UserError, match=r"must end in \.avi, \.mkv, \.mp4"):
         analysisVideo.main([*argv, "--input-video", str(video), "--output-video", "out.mov"])
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00not a video" * 100)
-    with pytest.raises(SystemExit, match="OpenCV cannot read the video .*broken.mp4"):
+    with pytest.raises(UserError, match="OpenCV cannot read the video .*broken.mp4"):
         analysisVideo.main(
             [*argv, "--input_video", str(broken), "--output_video", str(tmp_path / "o.avi")]
         )
-    with pytest.raises(SystemExit, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         analysisVideo.main(
             [*argv, "--input_video", str(tmp_path / "none.mp4"), "--output_video", "o.avi"]
         )

@@ -11,6 +11,7 @@ import pytest
 import datasets
 from config import load_config
 from datasets.pascal_ctx import CATEGORY_IDS, segmentation_mask
+from utils.errors import UserError
 
 VOC = "VOCdevkit/VOC2010"
 CAR, SKY = 59, 360  # Detail category ids of "car" and "sky"
@@ -92,7 +93,7 @@ def test_rle_segmentation(tmp_path):
 
 def test_rle_without_pycocotools_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pycocotools", None)
-    with pytest.raises(RuntimeError, match="pip install -r requirements-data.txt"):
+    with pytest.raises(UserError, match="pip install -r requirements-data.txt"):
         segmentation_mask({"size": [2, 2], "counts": [4]}, 2, 2, "x.json: image a.jpg")
 
 
@@ -101,7 +102,7 @@ def test_unknown_category_and_missing_json(tmp_path):
     write_detail(root, [{"image_id": 1, "category_id": 3, "segmentation": rectangle(0, 0, 1, 1)}])
     with pytest.raises(ValueError, match="2008_000001.jpg: category_id 3 is not one of the 59"):
         convert_pascal_ctx.main(["--root", str(root), "--quiet"])
-    with pytest.raises(SystemExit, match="annotation file .*nothing.json does not exist"):
+    with pytest.raises(UserError, match="annotation file .*nothing.json does not exist"):
         convert_pascal_ctx.main(["--root", str(root), "--json", str(tmp_path / "nothing.json")])
 
 

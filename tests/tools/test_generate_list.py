@@ -71,7 +71,7 @@ def test_max_ignore_flag(tmp_path):
 
 
 def test_missing_label_folder_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="label folder"):
+    with pytest.raises(DataError, match="label folder"):
         generate_list.main(["--data-dir", str(tmp_path / "nothing"), "--quiet"])
 
 

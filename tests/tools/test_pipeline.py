@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from tiny_run import write_tiny_model
 
+from utils.errors import UserError
 from utils.inference import Segmenter, read_image
 from utils.visualize import colorize, voc_palette
 
@@ -97,13 +98,13 @@ def test_unreadable_image_is_reported_and_skipped(tiny, tmp_path, capsys):
 def test_missing_input_and_weights(tiny, tmp_path):
     cfg_file, weights = tiny
     argv = ["--cfg", str(cfg_file), "--output", str(tmp_path / "out")]
-    with pytest.raises(SystemExit, match="input .*missing does not exist"):
+    with pytest.raises(UserError, match="input .*missing does not exist"):
         pipeline.main([*argv, "--pth", str(weights), "--input", str(tmp_path / "missing")])
     write_images(tmp_path, ["one.png"])
-    with pytest.raises(SystemExit, match="weights file .*nope.pth does not exist"):
+    with pytest.raises(UserError, match="weights file .*nope.pth does not exist"):
         pipeline.main(
             [*argv, "--pth", str(tmp_path / "nope.pth"), "--input", str(tmp_path / "one.png")]
         )
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit, match="no images"):
+    with pytest.raises(UserError, match="no images"):
         pipeline.main([*argv, "--pth", str(weights), "--input", str(tmp_path / "empty")])

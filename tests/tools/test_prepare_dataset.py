@@ -90,6 +90,7 @@ def test_colour_labels_become_a_dataset_that_trains(tmp_path, monkeypatch, capsy
     colours = [tuple(c) for c in colours if tuple(c) != IGNORE_COLOUR]
     table = ClassTable.from_file(tmp_path / "data/colorMap.txt")
     assert [tuple(c) for c in table.colors] == sorted(colours)
+    assert table.ignored_colors.tolist() == [list(IGNORE_COLOUR)]  # a line 'ignore 255 R G B'
     assert "255,255,255  ignored" in capsys.readouterr().out
     cfg_file = tmp_path / "experiments/data/tiny_32x32.yaml"
     assert train.main(["--cfg", str(cfg_file), "--device", "cpu"]) == 0

@@ -8,6 +8,7 @@ from PIL import Image
 from datatools.io import read_label
 from datatools.panorama import crop, crop_maps, yaw_angles
 from utils.colormap import ClassTable
+from utils.errors import UserError
 from utils.visualize import write_image
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
@@ -133,7 +134,7 @@ def test_missing_colour_label_is_named(tmp_path):
     make_store(root, "s1", "a")
     (root / "s1" / "a.png").unlink()
     (tmp_path / "colorMap.txt").write_text(TABLE, encoding="utf-8")
-    with pytest.raises(FileNotFoundError, match=r"a\.png"):
+    with pytest.raises(UserError, match=r"a\.png"):
         preprocessPanorama.main(
             ["--root", str(root), "--color-map", str(tmp_path / "colorMap.txt"), "--quiet"]
         )

@@ -14,6 +14,7 @@ from tiny_run import output_dir, spread_weights, write_tiny_run
 import datasets
 import models
 from config import load_config
+from utils.errors import UserError
 from utils.metrics import confusion_matrix, segmentation_scores
 
 
@@ -101,7 +102,7 @@ def test_image_only_list_writes_one_prediction_per_image(trained, tmp_path):
 
 def test_missing_model_file_is_a_clear_error(tmp_path):
     cfg_file = write_tiny_run(tmp_path)
-    with pytest.raises(SystemExit, match="final_state.pth does not exist"):
+    with pytest.raises(UserError, match="final_state.pth does not exist"):
         test_tool.main(["--cfg", str(cfg_file)])
 
 
@@ -145,5 +146,5 @@ def test_onnx_without_onnxruntime_is_a_clear_error(trained, monkeypatch):
     onnx_file = cfg_file.parent / "model.onnx"
     onnx_file.write_bytes(b"")
     monkeypatch.setitem(sys.modules, "deploy", None)  # as if onnx / onnxruntime were missing
-    with pytest.raises(SystemExit, match="pip install -r requirements-deploy.txt"):
+    with pytest.raises(UserError, match="pip install -r requirements-deploy.txt"):
         test_tool.main(["--cfg", str(cfg_file), "TEST.MODEL_FILE", str(onnx_file)])

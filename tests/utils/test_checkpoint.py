@@ -1,12 +1,15 @@
-"""Atomic checkpoint writing and exact restoration of the training state."""
+"""Atomic checkpoint writing, the permissions it gives, a full disk, and what a checkpoint that
+cannot be resumed says."""
 
-import random
+import errno
+import os
+import stat
 
-import numpy as np
 import pytest
 import torch
 
 from utils import checkpoint as ckpt
+from utils.errors import CheckpointError
 
 
 class Exploding:
@@ -14,6 +17,10 @@ class Exploding:
 
     def __reduce__(self):
         raise RuntimeError("disk full")
+
+
+def small_model():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
 
 
 def test_a_failed_save_leaves_the_previous_file_intact(tmp_path):
@@ -25,29 +32,59 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pth.tar"]
 
 
-def test_checkpoint_round_trip_restores_weights_optimizer_and_rng(tmp_path):
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+def test_a_full_disk_names_the_path_and_the_size_and_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pth.tar"
+    ckpt.atomic_save({"epoch": 1}, path)
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    big = {"weights": torch.zeros(512, 1024)}  # 2 MiB
+    with pytest.raises(
+        CheckpointError, match=r"cannot write .*checkpoint\.pth\.tar: the disk is fu"
+    ):
+        ckpt.atomic_save(big, path)
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match=r"\(2\.0 MiB did not fit, .* MiB free\) \(the prev"):
+        monkeypatch.setattr(os, "fsync", no_space)
+        ckpt.atomic_save(big, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pth.tar"]
+
+
+def test_files_get_the_permissions_of_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        ckpt.atomic_save({"epoch": 1}, tmp_path / "a.pth")
+        os.umask(0o002)
+        ckpt.atomic_save({"epoch": 1}, tmp_path / "b.pth")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.pth").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.pth").stat().st_mode) == 0o664
+
+
+def test_checkpoint_round_trip_restores_weights_optimizer_and_run_keys(tmp_path):
+    model = small_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.randn(2, 3, 8, 8)).sum().backward()
     optimizer.step()
     path = tmp_path / "checkpoint.pth.tar"
-    ckpt.save_checkpoint(path, model, optimizer, epoch=3, iteration=7, best_miou=0.25)
-    expected = (random.random(), np.random.rand(), torch.rand(1))
+    ckpt.save_checkpoint(path, model, optimizer, 3, 7, 0.25, seed=5, global_batch=4)
 
-    data = torch.load(path, weights_only=True)
+    data = ckpt.read_file(path)
     assert sorted(data["state_dict"]) == sorted(f"model.{k}" for k in model.state_dict())
-
-    random.random(), np.random.rand(), torch.rand(1)  # move every generator on
-    other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    other = small_model()
     other_optimizer = torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
-    epoch, iteration, best = ckpt.load_checkpoint(path, other, other_optimizer)
-    assert (epoch, iteration, best) == (3, 7, 0.25)
+    restored = ckpt.load_checkpoint(data, path, other, other_optimizer)
+    assert (restored["epoch"], restored["iteration"], restored["best_mIoU"]) == (3, 7, 0.25)
+    assert (restored["seed"], restored["global_batch"]) == (5, 4)
     for key, value in model.state_dict().items():
         assert torch.equal(other.state_dict()[key], value)
     momentum = optimizer.state_dict()["state"][0]["momentum_buffer"]
     assert torch.equal(other_optimizer.state_dict()["state"][0]["momentum_buffer"], momentum)
-    assert (random.random(), np.random.rand()) == expected[:2]
-    assert torch.equal(torch.rand(1), expected[2])
 
 
 @pytest.mark.parametrize(("keep", "left"), [(2, ["3", "4"]), (-1, ["0", "1", "2", "3", "4"])])
@@ -63,3 +100,19 @@ def test_epoch_snapshots_keep_the_last_n(tmp_path, keep, left):
     assert (tmp_path / "best.pth").read_bytes() == b"not a snapshot"
     state = torch.load(tmp_path / "4.pth", weights_only=True)
     assert set(state) == {"model.weight", "model.bias"} and (state["model.weight"] == 4).all()
+
+
+def test_checkpoints_that_cannot_resume_say_what_to_do(tmp_path):
+    model = small_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "checkpoint.pth.tar"
+    path.write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pth\.tar cannot be read: "):
+        ckpt.read_file(path)
+    weights = ckpt.network_state(model)
+    with pytest.raises(CheckpointError, match=r"is not a training checkpoint .* move .* away"):
+        ckpt.load_checkpoint(weights, path, model, optimizer)
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))
+    ckpt.save_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.1), 1, 0, 0.0)
+    with pytest.raises(CheckpointError, match="written by another model or optimizer"):
+        ckpt.load_checkpoint(ckpt.read_file(path), path, model, optimizer)

@@ -1,7 +1,7 @@
 import pytest
 
 from utils.cli import ArgumentParser, add_log_level_argument, run_tool, shown_path
-from utils.errors import ConfigError, DataError, UserError
+from utils.errors import ConfigError, DataError, OtherProcessFailed, UserError
 
 
 def fails_with(error):
@@ -89,3 +89,24 @@ def test_log_level_flag():
     assert parser.parse_args(["--log_level", "debug"]).log_level == "DEBUG"
     with pytest.raises(SystemExit):
         parser.parse_args(["--log-level", "loud"])
+
+
+def test_processes_stopped_by_another_one_exit_quietly(capsys, monkeypatch):
+    monkeypatch.delenv("HRNET_DEBUG", raising=False)
+    assert run_tool(fails_with(OtherProcessFailed("process 1 failed")), []) == 2
+    assert capsys.readouterr().err == ""
+
+
+def test_a_lost_peer_is_one_line_in_a_multi_process_job_only(capsys, monkeypatch):
+    monkeypatch.delenv("HRNET_DEBUG", raising=False)
+    lost = RuntimeError("[pair.cc:553] Connection closed by peer [127.0.0.1]:45198")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert run_tool(fails_with(lost), []) == 2
+    assert capsys.readouterr().err == (  # on a line of its own: rank 0's bar may be mid-line
+        "\nerror: process 1 lost the connection to another process of this job, which stopped "
+        "or was killed (see its message)\n"
+    )
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    with pytest.raises(RuntimeError):
+        run_tool(fails_with(lost), [])

@@ -1,11 +1,13 @@
 """Class tables: colorMap.txt (`name id R G B`) and the panorama fork's compressMap files
-(`name R G B id1 id2 ...`), whose classes merge several raw ids."""
+(`name R G B id1 id2 ...`), whose classes merge several raw ids; `ignore` lines, duplicates,
+GBK names."""
 
 import numpy as np
 import pytest
 from conftest import REPO
 
-from utils.colormap import ClassTable
+from utils.colormap import IGNORE, UNKNOWN, ClassTable
+from utils.errors import DataError
 
 COLOR_MAP = ClassTable.from_file(REPO / "colorMap.txt")
 
@@ -93,10 +95,52 @@ def test_ids_the_map_does_not_list_are_ignored():
     ],
 )
 def test_malformed_compress_maps_name_the_line(text, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DataError, match=message):
         ClassTable.parse_compress(text)
 
 
 def test_missing_compress_map_names_the_format(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.txt does not exist .*name R G B id1"):
+    with pytest.raises(DataError, match="nope.txt does not exist .*name R G B id1"):
         ClassTable.from_compress_file(tmp_path / "nope.txt")
+
+
+TABLE = "ground 0 0 100 100\nwall 2 200 200 255\n# comment\nignore 7 0 0 0\nshelf 10 100 50 0\n"
+
+
+def test_classes_and_the_ignore_lines():
+    table = ClassTable.parse(TABLE + "ignore 255 9 9 9\n")
+    assert table.names == ("ground", "wall", "shelf") and table.ids.tolist() == [0, 2, 10]
+    assert table.ignored_ids.tolist() == [7, 255]
+    rgb = np.array([[[0, 100, 100], [0, 0, 0], [100, 50, 0], [9, 9, 9], [1, 1, 1]]], np.uint8)
+    assert table.lookup_colors(rgb).tolist() == [[0, IGNORE, 2, IGNORE, UNKNOWN]]
+    assert table.colors_to_classes(rgb).tolist() == [[0, 255, 2, 255, 255]]
+    assert table.palette()[:3].tolist() == [[0, 100, 100], [200, 200, 255], [100, 50, 0]]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a 0 1 2 3\nb 0 4 5 6\n", r"colorMap\.txt:2: id 0 is already in class 'a'"),
+        ("a 0 1 2 3\nignore 0 4 5 6\n", r"colorMap\.txt:2: id 0 is already in class 'a'"),
+        (
+            "a 0 1 2 3\nb 1 1 2 3\n",
+            r"colorMap\.txt:2: colour \(1, 2, 3\) is used twice \(also on li",
+        ),
+        ("a 0 1 2 3\nignore 255 1 2 3\n", r"colorMap\.txt:2: colour \(1, 2, 3\) is used twice"),
+        ("a 0 1 2\n", r"colorMap\.txt:1: expected 'name id R G B'"),
+        (
+            "a 255 1 2 3\n",
+            r"colorMap\.txt:1: expected 'name id R G B' .*ids in 0\.\.254 \(255 is the ignore",
+        ),
+        ("# nothing\nignore 3 0 0 0\n", r"colorMap\.txt: no classes"),
+    ],
+)
+def test_errors_name_the_line_and_the_value(text, message):
+    with pytest.raises(DataError, match=message):
+        ClassTable.parse(text)
+
+
+def test_a_gbk_table_is_read(tmp_path):
+    path = tmp_path / "colorMap.txt"
+    path.write_bytes("地面 0 0 100 100\n墙 2 200 200 255\n".encode("gbk"))
+    assert ClassTable.from_file(path).names == ("地面", "墙")

@@ -9,6 +9,7 @@ from tiny_run import TINY_EXTRA, spread_weights, tiny_config
 import models
 from core.predictor import Predictor
 from utils.colormap import ClassTable
+from utils.errors import DataError
 from utils.inference import (
     Segmenter,
     batch_inference,
@@ -185,10 +186,10 @@ def test_inference_writes_class_pngs_non_ascii(model, tmp_path):
 
 
 def test_read_image_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         read_image(tmp_path / "missing.jpg")
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
-    with pytest.raises(ValueError, match="bad.jpg: not an image"):
+    with pytest.raises(DataError, match="bad.jpg: not an image"):
         read_image(tmp_path / "bad.jpg")
 
 
