@@ -49,6 +49,7 @@ def parse_args(argv=None):
         "is ignored)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.size < 1:
         parser.error(f"--size must be positive, got {args.size}")
