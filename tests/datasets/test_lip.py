@@ -6,6 +6,7 @@ from dataset_files import config, smooth_image, write_pairs
 
 import datasets
 from datasets.lip import FLIP_PAIRS
+from utils.errors import DataError
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_training_squashes_to_the_crop_before_rescaling(lip):
 
 def test_missing_training_list_says_how_to_write_it(tmp_path):
     cfg = config("lip", tmp_path, 20, "list/lip/trainList.txt", "list/lip/valList.txt")
-    with pytest.raises(FileNotFoundError, match="trainList.txt is not shipped") as error:
+    with pytest.raises(DataError, match="trainList.txt is not shipped") as error:
         datasets.build_dataset(cfg, "train")
     message = str(error.value)
     assert str(tmp_path / "list/lip/trainList.txt") in message

