@@ -425,7 +425,7 @@ class Trainer:
     def evaluate(self, epoch):
         """Validate, log the scores, and write best.pth on a new best mIoU."""
         loss, scores = validate(
-            self.model,
+            self.net,
             self.criterion,
             self.val_loader,
             self.device,

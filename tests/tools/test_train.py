@@ -82,6 +82,20 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     assert moved > 0
 
 
+def test_a_process_without_validation_images_does_not_stall_the_job(tmp_path):
+    """One validation image for two processes: rank 1 validates nothing, and the job still
+    runs its second epoch (validation runs the unwrapped model, no collective per batch)."""
+    cfg_file = write_tiny_run(tmp_path, num_train=4, num_val=1, size=64, END_EPOCH=2)
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29534",
+        str(REPO / "tools/train.py"), "--cfg", str(cfg_file), "--device", "cpu",
+        "TRAIN.BATCH_SIZE_PER_GPU", "1",
+    ]  # fmt: skip
+    result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(output_dir(tmp_path) / "checkpoint.pth.tar", weights_only=True)["epoch"] == 2
+
+
 LITE = "experiments/cityscapes/seg_lite_hrnet_w32.yaml"
 
 
