@@ -1,18 +1,26 @@
-"""Export a model to ONNX (fp32, optionally fp16 and int8) and evaluate the exported files.
+"""Export a model to ONNX (fp32, optionally fp16 and int8) and TorchScript, and evaluate the
+exported files.
 
-  python tools/export_onnx.py --cfg X.yaml --pth best.pth --output out/model.onnx \
-      [--size H W | --dynamic] [--fp16] [--int8 [--calib-list L.lst] [--calib-count 50]] \
-      [--evaluate] [KEY VALUE ...]
-  python tools/export_onnx.py --cfg X.yaml --pth best.pth --evaluate --onnx a.onnx b.onnx
+  python tools/export_onnx.py --cfg X.yaml --pth best.pth --output out/model.onnx \\
+      [--size H W | --dynamic] [--format onnx torchscript] [--opset 17] \\
+      [--input-name image] [--output-names logits] [--fp16] \\
+      [--int8 [--calib-method minmax entropy percentile] [--no-per-channel] \\
+              [--calib-list L.lst] [--calib-count 50]] \\
+      [--evaluate [--resize keep squash]] [KEY VALUE ...]
+  python tools/export_onnx.py --cfg X.yaml --pth best.pth --evaluate --files a.onnx b.torchscript.pt
 
-Every exported file is checked against PyTorch on a random input (max abs / relative
-difference). --int8 quantises statically with ONNX Runtime, calibrated on --calib-count images
+Each --format writes --output with its suffix (.onnx, .torchscript.pt: TorchScript by
+torch.jit.trace). Every exported file is reloaded and checked against PyTorch on a random input
+(max abs / relative difference; a warning when an fp32 file differs by more than 1e-4).
+--int8 quantises the ONNX file statically with ONNX Runtime, calibrated on --calib-count images
 of --calib-list (default DATASET.TRAIN_SET) resized to the export size and normalised as in
-evaluation. --evaluate runs PyTorch and every ONNX file over DATASET.TEST_SET with the predictor
-and metrics of tools/test.py (TEST scales, flip, sliding window; the crop becomes the export
-size of a fixed-size export), with PyTorch's optimised paths (utils/fast_inference: "exact"
-and "fast"), and prints mIoU, the share of pixels predicted as PyTorch fp32 and latency side by
-side. ONNX Runtime uses as many threads as PyTorch (--threads).
+evaluation, once per --calib-method (<output>_int8.onnx for one method, <output>_int8_<method>.onnx
+for several). --evaluate runs PyTorch and every file over DATASET.TEST_SET with the predictor and
+metrics of tools/test.py (TEST scales, flip, sliding window; the crop becomes the export size of
+a fixed-size export), with PyTorch's optimised paths (utils/fast_inference: "exact" and "fast"),
+in each --resize mode (keep: the aspect-keeping policy; squash: every image resized to the
+network size, as the deploy zoo measured), and prints mIoU, the share of pixels predicted as
+PyTorch fp32 and latency side by side. ONNX Runtime uses as many threads as PyTorch (--threads).
 """
 
 import argparse
@@ -24,12 +32,13 @@ import _init_paths  # noqa: F401
 import torch
 
 import datasets
+import deploy
 import models
 from config import load_config
 from core.data import eval_loader
+from core.resize_mode import RESIZE_MODES
 from utils import cli
 from utils.allocator import set_allocator_options
-from utils.errors import UserError
 from utils.fast_inference import optimize
 
 logger = logging.getLogger("export_onnx")
@@ -38,8 +47,12 @@ logger = logging.getLogger("export_onnx")
 def parse_args(argv=None):
     parser = cli.ArgumentParser(__doc__)
     parser.add_argument("--cfg", required=True, help="experiment YAML file")
-    parser.add_argument("--pth", help="trained weights (default: TEST.MODEL_FILE)")
-    parser.add_argument("--output", help="ONNX file to write (fp16 / int8 files go beside it)")
+    parser.add_argument(
+        "--pth", "--pth_file", help="trained weights (default: TEST.MODEL_FILE; --pth_file: zoo)"
+    )
+    parser.add_argument(
+        "--output", help="file to write, one per --format with its suffix (variants beside it)"
+    )
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument(
         "--size",
@@ -49,114 +62,105 @@ def parse_args(argv=None):
         help="fixed input size (default: TEST.IMAGE_SIZE); also the size of latency runs",
     )
     shape.add_argument("--dynamic", action="store_true", help="dynamic height and width")
-    parser.add_argument("--fp16", action="store_true", help="also write <output>_fp16.onnx")
-    parser.add_argument("--int8", action="store_true", help="also write <output>_int8.onnx")
-    parser.add_argument("--calib-list", help="calibration list file (default DATASET.TRAIN_SET)")
-    parser.add_argument("--calib-count", type=int, default=50, help="calibration images")
+    parser.add_argument(
+        "--format",
+        nargs="+",
+        choices=deploy.format_names(),
+        default=["onnx"],
+        help="export formats (default: onnx)",
+    )
+    onnx = parser.add_argument_group("ONNX")
+    onnx.add_argument(
+        "--opset", type=int, help=f"ONNX opset (default {deploy.OPSET}; the zoo's: 10)"
+    )
+    onnx.add_argument(
+        "--input-name", help=f"name of the input tensor (default: {deploy.INPUT_NAME})"
+    )
+    onnx.add_argument(
+        "--output-names",
+        nargs="+",
+        help="names of the output tensors, one per model output (default: logits; OCR: "
+        "output0 logits)",
+    )
+    onnx.add_argument("--fp16", action="store_true", help="also write <output>_fp16.onnx")
+    onnx.add_argument("--int8", action="store_true", help="also write <output>_int8.onnx")
+    onnx.add_argument(
+        "--calib-method",
+        nargs="+",
+        choices=deploy.CALIBRATION_METHODS,
+        help="int8 calibration: minmax (default), entropy (KL divergence, the zoo's), "
+        "percentile (99.999th); several write one file each",
+    )
+    onnx.add_argument(
+        "--per-channel",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="int8 weights per output channel (default, as the zoo) or per tensor",
+    )
+    onnx.add_argument("--calib-list", help="calibration list file (default DATASET.TRAIN_SET)")
+    onnx.add_argument("--calib-count", type=int, default=50, help="calibration images")
     parser.add_argument("--evaluate", action="store_true", help="mIoU and latency table")
-    parser.add_argument("--onnx", nargs="+", help="evaluate these ONNX files (no export)")
+    parser.add_argument(
+        "--resize",
+        nargs="+",
+        choices=RESIZE_MODES,
+        help="--evaluate in these TEST.RESIZE modes, side by side (default: TEST.RESIZE)",
+    )
+    parser.add_argument(
+        "--files",
+        "--onnx",
+        nargs="+",
+        help="evaluate these exported files (.onnx, TorchScript) instead of exporting",
+    )
     parser.add_argument("--repeats", type=int, default=10, help="latency runs per model")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
-    if args.onnx is None and args.output is None:
-        parser.error("give --output to export, or --onnx FILE ... with --evaluate")
-    if args.onnx is not None and not args.evaluate:
-        parser.error("--onnx evaluates existing files: add --evaluate")
+    if args.files is None and args.output is None:
+        parser.error("give --output to export, or --files FILE ... with --evaluate")
+    if args.files is not None and not args.evaluate:
+        parser.error("--files evaluates existing files: add --evaluate")
+    for path in args.files or []:
+        if deploy.format_of(path) is None:
+            parser.error(f"--files {path}: not an export ({', '.join(deploy.format_names())})")
+    onnx_flags = {
+        "--opset": args.opset,
+        "--input-name": args.input_name,
+        "--output-names": args.output_names,
+        "--fp16": args.fp16 or None,
+        "--int8": args.int8 or None,
+    }
+    if "onnx" not in args.format and any(v is not None for v in onnx_flags.values()):
+        given = [flag for flag, value in onnx_flags.items() if value is not None]
+        parser.error(f"{', '.join(given)} apply to the ONNX export: add onnx to --format")
+    if not args.int8 and (args.calib_method or args.per_channel is not None):
+        parser.error("--calib-method and --per-channel apply to --int8")
+    if args.resize and not args.evaluate:
+        parser.error("--resize chooses the --evaluate modes: add --evaluate")
     return args
 
 
-def import_deploy():
-    """lib/deploy, imported only once --help has been answered: it needs the optional onnx and
-    onnxruntime."""
-    try:
-        import deploy
-    except ImportError as error:
-        raise UserError(
-            f"{error}; install the deployment extras: pip install -r requirements-deploy.txt"
-        ) from error
-    return deploy
+def file_label(path):
+    """The table's name of an existing export: model.torchscript.pt -> "TorchScript model"."""
+    return f"{deploy.format_of(path).label} {deploy.without_suffix(path).name}"
 
 
-def variant_path(output, suffix):
-    output = Path(output)
-    return output.with_name(f"{output.stem}_{suffix}{output.suffix}")
-
-
-def report_difference(model, path, size):
-    deploy = import_deploy()
-    differences = deploy.compare_outputs(
-        model,
-        deploy.OnnxModel(path),
-        torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0)),
-    )
-    text = ", ".join(f"max abs {d['abs']:.3g} rel {d['rel']:.3g}" for d in differences)
-    logger.info("%s vs PyTorch on a random 1x3x%dx%d input: %s", path, *size, text)
-
-
-def export_all(args, cfg, model, size):
-    """Write the fp32 file and the requested variants; (name, path) of each."""
-    deploy = import_deploy()
-    output = Path(args.output)
-    deploy.export_onnx(model, output, size, dynamic=args.dynamic)
-    files = [("ONNX fp32", output)]
-    if args.fp16:
-        files.append(("ONNX fp16", variant_path(output, "fp16")))
-        deploy.convert_fp16(output, files[-1][1])
-    if args.int8:
-        calib_list = args.calib_list or cfg.DATASET.TRAIN_SET
-        logger.info("calibrating int8 on %d images of %s", args.calib_count, calib_list)
-        files.append(("ONNX int8", variant_path(output, "int8")))
-        inputs = datasets.list_inputs(cfg, calib_list, args.calib_count, size)
-        deploy.quantize_int8(output, files[-1][1], (x.numpy() for x in inputs))
-    for _, path in files:
-        report_difference(model, path, size)
-    return files
-
-
-def evaluate_all(cfg, model, weights, files, size, repeats):
-    """The table of PyTorch (eager, exact, fast) and every ONNX file: scores, share of pixels
-    predicted as eager PyTorch (its class maps are kept: H x W bytes per image), latency."""
-    deploy = import_deploy()
-    dataset = datasets.build_dataset(cfg, "test")
-    loader = eval_loader(dataset, 1, cfg.WORKERS, False, 1, 0, cfg.TRAIN.IGNORE_LABEL)
-    x = torch.randn(1, 3, *size)
+def evaluation_candidates(model, weights, files):
+    """(name, file, path, model) of PyTorch (eager, exact, fast) and of every exported file."""
     source = Path(weights).name if weights else "(random init)"
     candidates = [
         ("PyTorch fp32", source, weights, model),
         ("PyTorch exact (folded, channels_last)", source, weights, optimize(model, "exact")),
         ("PyTorch fast (folded, channels_last, bf16)", source, weights, optimize(model, "fast")),
     ]
-    candidates += [(name, Path(path).name, path, deploy.OnnxModel(path)) for name, path in files]
-    reference, rows = {}, []
-    for name, file, path, candidate in candidates:
-        logger.info("evaluating %s on %d images of %s", name, len(dataset), cfg.DATASET.TEST_SET)
-        counts = [0, 0]
-
-        def compare(class_map, image, _, counts=counts, first=not rows):
-            if first:
-                reference[image] = class_map
-            else:
-                counts[0] += int((class_map == reference[image]).sum())
-                counts[1] += class_map.size
-
-        rows.append(
-            {
-                "name": name,
-                "file": file,
-                "megabytes": Path(path).stat().st_size / 2**20 if path else 0.0,
-                "scores": deploy.evaluate(candidate, cfg, loader, on_prediction=compare),
-                "same_pixels": counts[0] / counts[1] if counts[1] else None,
-                "latency": deploy.latency_ms(candidate, x, repeats),
-            }
-        )
-    return deploy.format_table(rows, size)
+    for name, path in files:
+        candidates.append((name, Path(path).name, path, deploy.format_of(path).load(path)))
+    return candidates
 
 
 def main(argv=None):
     args = parse_args(argv)
-    import_deploy()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -175,12 +179,42 @@ def main(argv=None):
         logger.warning("no --pth nor TEST.MODEL_FILE: exporting randomly initialised weights")
     model.eval()
 
-    if args.onnx:
-        files = [(f"ONNX {Path(path).stem}", Path(path)) for path in args.onnx]
+    if args.files:
+        files = [(file_label(path), path) for path in args.files]
     else:
-        files = export_all(args, cfg, model, size)
+        calib_list = args.calib_list or cfg.DATASET.TRAIN_SET
+        if args.int8:
+            logger.info("int8 calibration: %d images of %s", args.calib_count, calib_list)
+        onnx_options = {"opset": args.opset, "input_name": args.input_name}
+        onnx_options["output_names"] = args.output_names
+        files = deploy.export_files(
+            model,
+            args.output,
+            size,
+            formats=args.format,
+            dynamic=args.dynamic,
+            onnx_options={k: v for k, v in onnx_options.items() if v is not None},
+            fp16=args.fp16,
+            int8_methods=(args.calib_method or ["minmax"]) if args.int8 else [],
+            per_channel=args.per_channel is not False,
+            calibration=lambda: (
+                x.numpy() for x in datasets.list_inputs(cfg, calib_list, args.calib_count, size)
+            ),
+        )
+        for name, path in files:
+            deploy.report_parity(model, name, path, size)
     if args.evaluate:
-        print(evaluate_all(cfg, model, weights, files, size, args.repeats))
+        dataset = datasets.build_dataset(cfg, "test")
+        loader = eval_loader(dataset, 1, cfg.WORKERS, False, 1, 0, cfg.TRAIN.IGNORE_LABEL)
+        rows = deploy.evaluate_variants(
+            cfg,
+            evaluation_candidates(model, weights, files),
+            loader,
+            size,
+            args.repeats,
+            args.resize or [cfg.TEST.RESIZE],
+        )
+        print(deploy.format_table(rows, size))
     return 0
 
 

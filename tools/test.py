@@ -4,11 +4,15 @@
       TEST.SCALE_LIST 0.5,0.75,1.0 TEST.FLIP_TEST True
   torchrun --nproc_per_node=N tools/test.py --cfg X.yaml ...      each process takes a shard
   python tools/test.py --cfg X.yaml TEST.MODEL_FILE model.onnx    an export of tools/export_onnx.py
+  python tools/test.py --cfg X.yaml TEST.MODEL_FILE m.onnx TEST.RESIZE squash     the zoo's mode
 
-A TEST.MODEL_FILE ending in .onnx (fp32, fp16 or int8) runs in ONNX Runtime (onnxruntime, from
-requirements-deploy.txt; the CUDA provider when the device is CUDA and onnxruntime-gpu has it,
-else the CPU) through the same predictor; a fixed-size export makes its size the window
-(TEST.IMAGE_SIZE), and --exact does not apply (the file runs as exported).
+A TEST.MODEL_FILE that is an export runs through the same predictor: a .onnx file (fp32, fp16 or
+int8) in ONNX Runtime (onnxruntime, from requirements-deploy.txt; the CUDA provider when the
+device is CUDA and onnxruntime-gpu has it, else the CPU), a TorchScript file (torch.jit.save,
+whatever its name, e.g. model.torchscript.pt) in PyTorch on the device. A fixed-size export
+makes its size the window (TEST.IMAGE_SIZE), and --exact does not apply (the file runs as
+exported). TEST.RESIZE squash resizes every image to TEST.IMAGE_SIZE whatever its aspect ratio
+(the deploy zoo's evaluation) and the probabilities back to the image size.
 
 On a labelled list (DATASET.TEST_SET) it prints the per-class IoU table, mIoU, pixel and mean
 accuracy and saves the confusion matrix (.npy, and a chart with class names, normalised and
@@ -25,16 +29,17 @@ import _init_paths  # noqa: F401
 import numpy as np
 
 import datasets
+import deploy
 import models
 from config import config_name, load_config, unused_settings
 from core.data import eval_loader
 from core.function import format_scores, predict_dataset
-from core.predictor import Predictor
+from core.resize_mode import predictor_from_config
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.charts import save_score_charts
 from utils.checkpoint import FINAL
-from utils.errors import CheckpointError, UserError
+from utils.errors import CheckpointError
 from utils.fast_inference import optimize
 from utils.logger import run_dirs, setup_logging
 from utils.metrics import segmentation_scores
@@ -60,23 +65,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_onnx(path, cfg, device, exact):
-    """(model, cfg, description) for an ONNX file: an `OnnxModel` on `device`'s execution
-    provider, and `cfg` with the window of a fixed-size export (`deploy.export_window`)."""
-    try:
-        import deploy  # onnx / onnxruntime are optional dependencies
-    except ImportError as error:
-        raise UserError(
-            f"{error}; evaluating {path} needs ONNX Runtime: pip install -r requirements-deploy.txt"
-        ) from error
-    logger = logging.getLogger("test")
+def load_export(export_format, path, cfg, device, exact):
+    """(model, cfg, description) for an exported file: the format's module on `device`, and
+    `cfg` with the window of a fixed-size export (`deploy.export_window`)."""
     if exact:
-        logger.info("--exact is ignored for an ONNX model: it runs as exported")
-    model = deploy.OnnxModel(path, providers=deploy.providers_for(device))
-    providers = model.session.get_providers()
-    if device.type == "cuda" and "CUDAExecutionProvider" not in providers:
-        logger.info("this onnxruntime has no CUDA provider: %s runs on the CPU", path.name)
-    return model, deploy.export_window(cfg, model), f"ONNX Runtime ({', '.join(providers)})"
+        logging.getLogger("test").info(
+            "--exact is ignored for an exported model (%s): it runs as exported",
+            export_format.label,
+        )
+    model = export_format.load(path, device)
+    return model, deploy.export_window(cfg, model), model.runtime
 
 
 def main(argv=None):
@@ -96,26 +94,28 @@ def main(argv=None):
             f"model file {model_file} does not exist; train first or pass "
             "TEST.MODEL_FILE path/to/weights.pth (or model.onnx)"
         )
-    if model_file.suffix.lower() == ".onnx":
-        model, cfg, inference = load_onnx(model_file, cfg, dist.device, args.exact)
+    export_format = deploy.format_of(model_file)
+    if export_format is not None:
+        model, cfg, inference = load_export(export_format, model_file, cfg, dist.device, args.exact)
     else:
         model = models.build_model(cfg, pretrained=False)
         models.load_weights(model, model_file)
         model = optimize(model.to(dist.device).eval(), "exact" if args.exact else "fast")
         inference = "exact fp32" if args.exact else "optimised"
     logger.info(
-        "loaded %s; scales %s, flip %s, %s inference",
+        "loaded %s; scales %s, flip %s, %s inference, resize %s",
         model_file,
         list(cfg.TEST.SCALE_LIST),
         cfg.TEST.FLIP_TEST,
         inference,
+        cfg.TEST.RESIZE,
     )
 
     dataset = datasets.build_dataset(cfg, "test")
     loader = eval_loader(
         dataset, 1, cfg.WORKERS, False, dist.world_size, dist.rank, cfg.TRAIN.IGNORE_LABEL
     )
-    predictor = Predictor.from_config(cfg, model, dist.device)
+    predictor = predictor_from_config(cfg, model, dist.device)
     save_dir = Path(args.save_dir) if args.save_dir else output_dir / "test_results"
     save = None
     if not dataset.labelled:

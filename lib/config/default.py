@@ -116,6 +116,7 @@ _C.TEST.MULTI_SCALE = False  # kept for old YAMLs; multi-scale is TEST.SCALE_LIS
 _C.TEST.SCALE_LIST = [1]  # test scales, e.g. 0.5,0.75,1.0
 _C.TEST.CENTER_CROP_TEST = False  # resize the long side to BASE_SIZE and centre-crop
 _C.TEST.OUTPUT_INDEX = -1  # which model output is the prediction (OCR: -1 = main)
+_C.TEST.RESIZE = "keep"  # new: evaluation resize, keep (aspect kept) or squash (deploy zoo)
 
 _C.DEBUG = CN()
 _C.DEBUG.DEBUG = False  # kept for old YAMLs (unused)

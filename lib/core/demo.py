@@ -9,7 +9,7 @@ import datasets
 import models
 from core.data import eval_loader
 from core.function import format_scores, predict_dataset
-from core.predictor import Predictor
+from core.resize_mode import predictor_from_config
 from core.trainer import Trainer
 from utils.charts import comparison_figure, save_figure, save_score_charts
 from utils.checkpoint import FINAL
@@ -45,7 +45,7 @@ def evaluate_and_draw(cfg, dist, weights, out_dir):
         save_figure(figure, out_dir / "compare" / f"{name}.png")
 
     confusion = predict_dataset(
-        Predictor.from_config(cfg, model, dist.device),
+        predictor_from_config(cfg, model, dist.device),
         loader,
         cfg.DATASET.NUM_CLASSES,
         cfg.TRAIN.IGNORE_LABEL,

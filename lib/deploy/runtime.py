@@ -5,7 +5,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from utils.errors import ConfigError
+from .formats import check_input_size
 
 __all__ = ["OnnxModel", "providers_for"]
 
@@ -46,15 +46,10 @@ class OnnxModel(nn.Module):
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.fixed_size = tuple(model_input.shape[2:]) if _fixed(model_input.shape) else None
+        self.runtime = f"ONNX Runtime ({', '.join(self.session.get_providers())})"
 
     def forward(self, x):
-        if self.fixed_size is not None and tuple(x.shape[2:]) != self.fixed_size:
-            height, width = self.fixed_size
-            raise ConfigError(
-                f"{self.path} was exported for {height}x{width} input, got "
-                f"{x.shape[2]}x{x.shape[3]}: set TEST.IMAGE_SIZE {width},{height} (the crop) "
-                "or export with --dynamic"
-            )
+        check_input_size(self.path, self.fixed_size, x)
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
         outputs = [
             torch.from_numpy(o).to(x.device)

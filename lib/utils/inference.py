@@ -135,6 +135,12 @@ class Segmenter:
         """
         if int(batch_size) < 1:
             raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
+        if cfg.TEST.RESIZE != "keep":
+            raise ConfigError(
+                f"TEST.RESIZE {cfg.TEST.RESIZE} is an evaluation mode (tools/test.py, "
+                "tools/export_onnx.py --evaluate); the segmenter predicts every image at its own "
+                "aspect ratio: set TEST.RESIZE keep"
+            )
         device = pick_device(device)
         model = model.to(device).eval()
         if not exact:

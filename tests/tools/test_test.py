@@ -106,20 +106,29 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
         test_tool.main(["--cfg", str(cfg_file)])
 
 
-@pytest.mark.parametrize("dynamic", [False, True])
-def test_onnx_export_scores_as_its_pth(tmp_path, caplog, dynamic):
-    """The same Predictor, loop and metrics for the .onnx as for the .pth; a fixed-size export
-    (24x32, another window than the config's 40x40) makes its size the sliding window."""
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
+@pytest.mark.parametrize(
+    ("export_format", "file_name", "dynamic"),
+    [
+        ("onnx", "model.onnx", False),
+        ("onnx", "model.onnx", True),
+        ("torchscript", "traced.pt", False),  # recognised by its content, whatever its name
+    ],
+)
+def test_export_scores_as_its_pth(tmp_path, caplog, export_format, file_name, dynamic):
+    """The same Predictor, loop and metrics for an exported file as for the .pth; a fixed-size
+    export (24x32, another window than the config's 40x40) makes its size the sliding window."""
+    if export_format == "onnx":
+        pytest.importorskip("onnx")
+        pytest.importorskip("onnxruntime")
     import deploy
 
     cfg_file = write_tiny_run(tmp_path, num_val=3, size=40)
     torch.manual_seed(6)  # a random model that predicts two or three classes here
-    model = spread_weights(models.build_model(load_config(cfg_file), pretrained=False))
-    weights, onnx_file = tmp_path / "model.pth", tmp_path / "model.onnx"
+    model = spread_weights(models.build_model(load_config(cfg_file), pretrained=False)).eval()
+    weights, exported = tmp_path / "model.pth", tmp_path / file_name
     torch.save(model.state_dict(), weights)
-    deploy.export_onnx(model, onnx_file, (40, 40) if dynamic else (24, 32), dynamic=dynamic)
+    size = (40, 40) if dynamic else (24, 32)
+    deploy.get_format(export_format).export(model, exported, size, dynamic=dynamic)
     # 0.75: a 30x30 image, two windows of 24x32 (padded); 1.25: 50x50, six windows, flipped too
     options = ["--exact", "TEST.SCALE_LIST", "0.75,1.25", "TEST.FLIP_TEST", "True"]
 
@@ -131,8 +140,9 @@ def test_onnx_export_scores_as_its_pth(tmp_path, caplog, dynamic):
         return np.load(output_dir(tmp_path) / "confusion_matrix.npy")
 
     expected = confusion(weights, *([] if dynamic else ["TEST.IMAGE_SIZE", "32,24"]))
-    got = confusion(onnx_file)
-    assert "--exact is ignored for an ONNX model" in caplog.text
+    got = confusion(exported)
+    label = deploy.get_format(export_format).label
+    assert f"--exact is ignored for an exported model ({label})" in caplog.text
     assert ("the evaluation crop (TEST.IMAGE_SIZE) becomes 24x32" in caplog.text) != dynamic
     assert (expected.sum(0) > 0).sum() >= 2  # not one class everywhere
     assert np.abs(got - expected).sum() <= 1e-3 * expected.sum()  # a few near-tie pixels at most
@@ -145,6 +155,28 @@ def test_onnx_without_onnxruntime_is_a_clear_error(trained, monkeypatch):
     cfg_file, _ = trained
     onnx_file = cfg_file.parent / "model.onnx"
     onnx_file.write_bytes(b"")
-    monkeypatch.setitem(sys.modules, "deploy", None)  # as if onnx / onnxruntime were missing
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "deploy.runtime", raising=False)
     with pytest.raises(UserError, match="pip install -r requirements-deploy.txt"):
         test_tool.main(["--cfg", str(cfg_file), "TEST.MODEL_FILE", str(onnx_file)])
+
+
+def test_squash_resize_predicts_at_the_network_size(trained, caplog):
+    """TEST.RESIZE squash: each 40x40 image runs once at the network size (TEST.IMAGE_SIZE
+    24x16, w x h), whatever TEST.BASE_SIZE; the scores are those of that plain computation."""
+    cfg_file, model = trained
+    argv = ["--cfg", str(cfg_file), "--exact", "TEST.RESIZE", "squash"]
+    argv += ["TEST.IMAGE_SIZE", "24,16", "TEST.BASE_SIZE", "200"]
+    with caplog.at_level("INFO"):
+        assert test_tool.main(argv) == 0
+    assert "resize squash" in caplog.text
+    dataset = datasets.build_dataset(load_config(cfg_file), "test")
+    confusion = np.zeros((4, 4))
+    for index in range(len(dataset)):
+        image, label, _size, _name = dataset[index]
+        x = F.interpolate(datasets.normalize(image[None]), size=(16, 24), mode="bilinear")
+        with torch.no_grad():
+            logits = F.interpolate(model(x), size=(16, 24), mode="bilinear")
+        prediction = F.interpolate(logits.softmax(1), size=label.shape, mode="bilinear")
+        confusion += confusion_matrix(label, prediction.argmax(1)[0], 4, 255).numpy()
+    assert logged_miou(caplog) == pytest.approx(segmentation_scores(confusion)["mIoU"], abs=1e-4)

@@ -9,7 +9,7 @@ from tiny_run import TINY_EXTRA, spread_weights, tiny_config
 import models
 from core.predictor import Predictor
 from utils.colormap import ClassTable
-from utils.errors import DataError
+from utils.errors import ConfigError, DataError
 from utils.inference import (
     Segmenter,
     batch_inference,
@@ -218,6 +218,11 @@ def test_segmenter_runs_small_images_whole(model):
     got_classes, got_confidence = segmenter(imgs)
     np.testing.assert_array_equal(np.stack(got_classes), classes)
     np.testing.assert_allclose(np.stack(got_confidence), confidence, atol=1e-6)
+
+
+def test_segmenter_refuses_the_squash_evaluation_mode(model):
+    with pytest.raises(ConfigError, match="TEST.RESIZE squash is an evaluation mode"):
+        Segmenter.from_config(tiny_cfg("TEST.RESIZE", "squash"), model, device="cpu")
 
 
 def test_segmenter_keeps_order_of_mixed_sizes(model):
