@@ -39,6 +39,7 @@ from core.data import eval_loader
 from core.resize_mode import RESIZE_MODES
 from utils import cli
 from utils.allocator import set_allocator_options
+from utils.errors import CheckpointError
 from utils.fast_inference import optimize
 
 logger = logging.getLogger("export_onnx")
@@ -121,9 +122,6 @@ def parse_args(argv=None):
         parser.error("give --output to export, or --files FILE ... with --evaluate")
     if args.files is not None and not args.evaluate:
         parser.error("--files evaluates existing files: add --evaluate")
-    for path in args.files or []:
-        if deploy.format_of(path) is None:
-            parser.error(f"--files {path}: not an export ({', '.join(deploy.format_names())})")
     onnx_flags = {
         "--opset": args.opset,
         "--input-name": args.input_name,
@@ -142,8 +140,16 @@ def parse_args(argv=None):
 
 
 def file_label(path):
-    """The table's name of an existing export: model.torchscript.pt -> "TorchScript model"."""
-    return f"{deploy.format_of(path).label} {deploy.without_suffix(path).name}"
+    """The table's name of an existing export: model.torchscript.pt -> "TorchScript model"; a
+    CheckpointError when `path` is missing or of no export format."""
+    export_format = deploy.format_of(path) if Path(path).is_file() else None
+    if export_format is None:
+        reason = "is not an export" if Path(path).is_file() else "does not exist"
+        raise CheckpointError(
+            f"--files {path} {reason}: give files of tools/export_onnx.py "
+            f"({', '.join(deploy.format_names())})"
+        )
+    return f"{export_format.label} {deploy.without_suffix(path).name}"
 
 
 def evaluation_candidates(model, weights, files):
@@ -161,6 +167,7 @@ def evaluation_candidates(model, weights, files):
 
 def main(argv=None):
     args = parse_args(argv)
+    files = [(file_label(path), path) for path in args.files or []]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -179,9 +186,7 @@ def main(argv=None):
         logger.warning("no --pth nor TEST.MODEL_FILE: exporting randomly initialised weights")
     model.eval()
 
-    if args.files:
-        files = [(file_label(path), path) for path in args.files]
-    else:
+    if not files:
         calib_list = args.calib_list or cfg.DATASET.TRAIN_SET
         if args.int8:
             logger.info("int8 calibration: %d images of %s", args.calib_count, calib_list)

@@ -15,7 +15,7 @@ import datasets  # noqa: E402
 import deploy  # noqa: E402
 import models  # noqa: E402
 from core.predictor import Predictor  # noqa: E402
-from utils.errors import ConfigError  # noqa: E402
+from utils.errors import CheckpointError, ConfigError  # noqa: E402
 
 NUM_CLASSES = 5
 SIZE = (64, 96)
@@ -423,6 +423,34 @@ def test_zoo_command_exports_both_formats_and_evaluates_both_resize_modes(tmp_pa
         assert table[name][3:5] == table["PyTorch fp32"][3:5]
         assert table[name][6:8] == table["PyTorch fp32"][6:8]
         assert table[name][5] == table[name][8] == "100.00%"
+
+
+def test_command_evaluates_existing_files_of_every_format(tmp_path, capsys):
+    """--files: the zoo's files evaluated again without exporting, named after the file."""
+    output, _, exported = zoo_command(tmp_path, capsys)
+    files = [str(output), str(output.with_name("m.torchscript.pt"))]
+    export_onnx.main(
+        [
+            "--cfg", str(tmp_path / "tiny.yaml"), "--pth", str(tmp_path / "m.pth"),
+            "--evaluate", "--files", *files,
+            "--size", "64", "64", "--resize", "squash", "--repeats", "1",
+            *dataset_options(tmp_path),
+        ]
+    )  # fmt: skip
+    _, *rows = table_rows(capsys.readouterr().out)
+    table = {row[0]: row for row in rows}
+    assert list(table)[3:] == ["ONNX m", "TorchScript m"]
+    for name in ("ONNX m", "TorchScript m"):  # squash columns of the export run
+        assert table[name][3:6] == exported["ONNX fp32"][6:9]
+    assert sorted(p.name for p in output.parent.iterdir()) == ["m.onnx", "m.torchscript.pt"]
+
+
+def test_command_names_a_missing_or_foreign_file(tmp_path):
+    (tmp_path / "notes.pt").write_text("not a model")
+    for path, reason in (("missing.onnx", "does not exist"), ("notes.pt", "is not an export")):
+        argv = ["--cfg", "x.yaml", "--evaluate", "--files", str(tmp_path / path)]
+        with pytest.raises(CheckpointError, match=f"--files .*{path} {reason}: give files"):
+            export_onnx.main(argv)
 
 
 @pytest.mark.slow
