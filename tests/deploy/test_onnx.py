@@ -81,7 +81,7 @@ def test_adaptive_pooling_models_export(tmp_path, name, size, dynamic):
 def test_fixed_size_export_names_its_size_on_other_input(tmp_path):
     path = tmp_path / "model.onnx"
     deploy.export_onnx(tiny_model("seg_hrnet", NUM_CLASSES, steps=0), path, SIZE)
-    with pytest.raises(ValueError, match="exported for 64x96 input, got 96x64"):
+    with pytest.raises(ConfigError, match="exported for 64x96 input, got 96x64"):
         deploy.OnnxModel(path)(torch.zeros(1, 3, 96, 64))
 
 

@@ -6,6 +6,7 @@ import torch
 from tiny_models import smooth_input, tiny_model
 
 import deploy
+from utils.errors import ConfigError
 
 NUM_CLASSES = 5
 SIZE = (64, 96)
@@ -34,7 +35,7 @@ def test_fixed_size_trace_names_its_size_dynamic_takes_any(tmp_path):
     fixed, dynamic = tmp_path / "fixed.torchscript.pt", tmp_path / "dynamic.torchscript.pt"
     deploy.export_torchscript(model, fixed, SIZE)
     deploy.export_torchscript(model, dynamic, SIZE, dynamic=True)
-    with pytest.raises(ValueError, match="exported for 64x96 input, got 96x64"):
+    with pytest.raises(ConfigError, match="exported for 64x96 input, got 96x64"):
         deploy.TorchScriptModel(fixed)(torch.zeros(1, 3, 96, 64))
     traced = deploy.TorchScriptModel(dynamic)
     assert traced.fixed_size is None
@@ -76,5 +77,5 @@ def test_export_paths_swap_the_format_suffix():
     assert deploy.export_path("out/m", torchscript).as_posix() == "out/m.torchscript.pt"
     assert deploy.without_suffix("out/m.torchscript.pt").as_posix() == "out/m"
     assert deploy.format_names() == ["onnx", "torchscript"]
-    with pytest.raises(ValueError, match="unknown --format 'tflite'; known export formats: onnx"):
+    with pytest.raises(ConfigError, match="unknown --format 'tflite'; known export formats: onnx"):
         deploy.get_format("tflite")
