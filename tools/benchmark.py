@@ -14,6 +14,12 @@
                 crop and flip its own fp32 forward, as the original code; also run in a
                 subprocess with glibc's default allocator) against the Predictor with the
                 eager, exact and fast models (with --compile also the compiled fast model)
+  --train       training speed and memory (core/train_benchmark.py): one step of the --cfg
+                models at --batch x 3 x --size (default 2x3x256x512) as the original trains
+                (eager fp32 NCHW, glibc's allocator), with this project's fp32 and default
+                mixed-precision paths (--checkpoint, --compile: also activation checkpointing,
+                torch.compile), each path its own process, interleaved step by step, with peak
+                memory; then --demo-epochs epochs of the demo with data loading (images/s, loss)
 
 Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
 activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
@@ -79,12 +85,21 @@ def parse_args(argv=None):
     mode.add_argument("--speed", action="store_true", help="latency table of inference paths")
     mode.add_argument("--allocator", action="store_true", help="latency with / without mallopt")
     mode.add_argument("--multiscale", action="store_true", help="multi-scale + flip prediction")
+    mode.add_argument("--train", action="store_true", help="training step and demo epoch speed")
     parser.add_argument("--cfg", nargs="+", default=[], help="experiment YAML file(s)")
     parser.add_argument(
-        "--size", nargs=2, type=int, default=[1024, 2048], metavar=("H", "W"), help="input size"
+        "--size",
+        nargs=2,
+        type=int,
+        default=None,
+        metavar=("H", "W"),
+        help="input size (default 1024 2048; --train: 256 512)",
     )
     parser.add_argument(
-        "--repeats", type=int, default=None, help="--data: samples (10); --speed: rounds (5)"
+        "--repeats",
+        type=int,
+        default=None,
+        help="--data: samples (10); --speed, --train: rounds (5)",
     )
     parser.add_argument(
         "--modes",
@@ -96,8 +111,21 @@ def parse_args(argv=None):
         "BatchNorm folding); --allocator paths (default: eager fast)",
     )
     parser.add_argument(
-        "--compile", action="store_true", help="--speed, --multiscale: add torch.compile runs"
+        "--compile",
+        action="store_true",
+        help="--speed, --multiscale, --train: add torch.compile runs",
     )
+    parser.add_argument(
+        "--checkpoint", action="store_true", help="--train: add the TRAIN.GRAD_CHECKPOINT row"
+    )
+    parser.add_argument("--batch", type=int, default=2, help="--train: batch size (default 2)")
+    parser.add_argument(
+        "--demo-epochs",
+        type=int,
+        default=10,
+        help="--train: demo epochs per path (default 10, 200 steps; 0: none)",
+    )
+    parser.add_argument("--device", default="cpu", help="--train: cpu or cuda[:N] (default cpu)")
     parser.add_argument("--pth", help="trained weights (one --cfg only); default: random")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--rounds", type=int, default=2, help="--allocator: process pairs")
@@ -107,7 +135,7 @@ def parse_args(argv=None):
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
     cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
-    if not (args.data or args.cfg):
+    if not (args.data or args.train or args.cfg):
         parser.error("--info, --speed, --allocator and --multiscale need --cfg X.yaml [...]")
     if args.pth and len(args.cfg) != 1:
         parser.error("--pth goes with exactly one --cfg")
@@ -115,6 +143,8 @@ def parse_args(argv=None):
         parser.error("--multiscale takes one --cfg")
     if args.repeats is None:
         args.repeats = 10 if args.data else 5
+    if args.size is None:
+        args.size = [256, 512] if args.train else [1024, 2048]
     return args
 
 
@@ -448,6 +478,26 @@ def run_subprocess(args, cfg_file, flags):
     return json.loads(output.strip().splitlines()[-1])
 
 
+def run_train(args):
+    """Print the training-step table of the --cfg models and the demo-epoch table."""
+    from core import train_benchmark as bench
+
+    rows = ["original", "fp32", "mixed"]
+    rows += ["checkpoint"] * args.checkpoint + ["compile"] * args.compile
+    measured = []
+    for cfg_file in args.cfg:
+        measured += bench.measure_steps(
+            cfg_file, rows, args.size, args.batch, args.repeats, args.threads, args.opts,
+            args.device,
+        )  # fmt: skip
+    if measured:
+        print(bench.format_step_table(measured, args.size, args.batch, args.device))
+    if args.demo_epochs:
+        demo = bench.measure_demo_epochs(args.demo_epochs, threads=args.threads, device=args.device)
+        print()
+        print(bench.format_demo_table(demo))
+
+
 def _have(*packages):
     return all(importlib.util.find_spec(p) is not None for p in packages)
 
@@ -483,6 +533,8 @@ def main(argv=None):
             run_allocator(args)
         elif args.multiscale:
             run_multiscale(args)
+        elif args.train:
+            run_train(args)
     if not (args.json or args.plain_only):  # a subprocess of this script: its parent reports
         print(load.report())
     return 0

@@ -21,7 +21,6 @@ import logging
 import sys
 
 import _init_paths  # noqa: F401
-import torch
 
 from config import config_name, load_config
 from core.trainer import Trainer
@@ -49,9 +48,6 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.cfg, args.opts)
     dist = distributed.init(args.device, args.local_rank)
-    torch.backends.cudnn.benchmark = cfg.CUDNN.BENCHMARK
-    torch.backends.cudnn.deterministic = cfg.CUDNN.DETERMINISTIC
-    torch.backends.cudnn.enabled = cfg.CUDNN.ENABLED
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
     setup_logging(output_dir, "train", config_name(args.cfg), dist.is_main, args.log_level)
     logger = logging.getLogger("train")

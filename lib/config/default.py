@@ -98,7 +98,13 @@ _C.TRAIN.RESUME = False  # resume from checkpoint.pth.tar (same as AUTO_RESUME)
 _C.TRAIN.BATCH_SIZE_PER_GPU = 32  # batch size of each training process
 _C.TRAIN.SHUFFLE = True  # shuffle the training list
 _C.TRAIN.NUM_SAMPLES = 0  # use only the first N training samples (0 = all)
-_C.TRAIN.AMP = False  # new: mixed precision (fp16 on CUDA, bf16 on CPU)
+_C.TRAIN.AMP = False  # new: mixed precision; False = float32 as the original (new YAMLs: True)
+_C.TRAIN.AMP_DTYPE = (
+    ""  # new: '' = fp16 + grad scaler on CUDA, bf16 on CPUs that have it; bf16, fp16
+)
+_C.TRAIN.CHANNELS_LAST = True  # new: model and batches in channels_last memory format
+_C.TRAIN.COMPILE = False  # new: torch.compile the training model (first steps compile)
+_C.TRAIN.GRAD_CHECKPOINT = False  # new: recompute stage activations in backward: less memory
 _C.TRAIN.CLIP_GRAD = 0.0  # new: clip the gradient norm to this value (0 = off)
 _C.TRAIN.CHECKPOINT_EVERY = 0  # new: also write checkpoint.pth.tar every N iterations (0 = off)
 _C.TRAIN.EVAL_EVERY = 1  # new: validate every N epochs (and after the last one)

@@ -108,20 +108,23 @@ class OhemCrossEntropy(CrossEntropy):
         self.min_kept = max(1, int(min_kept))
 
     def _last_output_loss(self, logits, target):
+        # Without a host synchronisation (no boolean indexing, no Python count of valid pixels):
+        # ignored pixels get probability 2, above every real one, so the (min_kept+1)-th smallest
+        # of all pixels is that of the valid ones, or 2 when fewer are valid; then the largest
+        # valid probability is the threshold, as in the original.
         pixel_losses = self.criterion(logits, target).flatten()
         valid = target.flatten() != self.ignore_label
-        num_valid = int(valid.sum())
-        if num_valid == 0:
-            # Keeps the graph connected (zero gradient) so every process runs the same backward.
-            return pixel_losses.sum() * 0.0
         with torch.no_grad():
             safe_target = target.masked_fill(target == self.ignore_label, 0)
-            prob = logits.softmax(dim=1).gather(1, safe_target.unsqueeze(1)).flatten()[valid]
-            kth = prob.kthvalue(min(self.min_kept, num_valid - 1) + 1).values
-            keep = prob < kth.clamp(min=self.thres)
-        kept = pixel_losses[valid][keep]
-        # Every valid pixel may be above the threshold (all equally confident): loss 0, not NaN.
-        return kept.sum() / max(kept.numel(), 1)
+            prob = logits.softmax(dim=1).gather(1, safe_target.unsqueeze(1)).flatten()
+            ranked = prob.masked_fill(~valid, 2.0)
+            kth = ranked.kthvalue(min(self.min_kept + 1, ranked.numel())).values
+            kth = torch.minimum(kth, prob.masked_fill(~valid, -1.0).max())
+            keep = valid & (prob < kth.clamp(min=self.thres))
+        # No pixel kept (none valid, or all equally confident): loss 0, not NaN, and the graph
+        # stays connected (zero gradient) so every process runs the same backward.
+        kept = pixel_losses.where(keep, 0.0)
+        return kept.sum() / keep.sum().clamp(min=1)
 
 
 def build_criterion(cfg, class_weights=None):

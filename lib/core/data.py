@@ -180,6 +180,7 @@ def train_loader(dataset, batch_size, workers, pin_memory, world_size, rank, shu
         sampler=sampler,
         num_workers=loader_workers(workers),
         pin_memory=pin_memory,
+        persistent_workers=workers > 0,
         drop_last=True,
         # Its own generator: creating an iterator must not draw from the global torch RNG.
         generator=torch.Generator().manual_seed(seed),
@@ -193,5 +194,6 @@ def eval_loader(dataset, batch_size, workers, pin_memory, world_size, rank, igno
         sampler=ShardSampler(len(dataset), world_size, rank),
         num_workers=loader_workers(workers),
         pin_memory=pin_memory,
+        persistent_workers=workers > 0,
         collate_fn=pad_collate(ignore_label),
     )

@@ -17,7 +17,6 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
 
 import datasets
 import models
@@ -26,6 +25,7 @@ from core.criterion import build_criterion
 from core.data import eval_loader, train_loader
 from core.lr_schedule import lr_at, set_lr
 from core.run_log import RunLog, learning_rates
+from core.train_step import TrainStep, as_float, autocast
 from utils import checkpoint as ckpt
 from utils import faults
 from utils.distributed import all_reduce_sum, barrier, broadcast_object, together
@@ -55,43 +55,33 @@ def step_seed(seed, rank, epoch, iteration):
     return int(state[0])
 
 
-def build_optimizer(cfg, model):
-    """SGD, Adam or AdamW; TRAIN.NONBACKBONE_KEYWORDS parameters get an LR multiplier."""
-    keywords = list(cfg.TRAIN.NONBACKBONE_KEYWORDS)
-    backbone, head = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (head if any(k in name for k in keywords) else backbone).append(param)
-    groups = [{"params": backbone, "lr_mult": 1.0, "name": "backbone"}]
-    if head:
-        groups.append(
-            {"params": head, "lr_mult": float(cfg.TRAIN.NONBACKBONE_MULT), "name": "head"}
-        )
-    name = cfg.TRAIN.OPTIMIZER.lower()
-    if name == "sgd":
-        return torch.optim.SGD(
-            groups,
-            lr=cfg.TRAIN.LR,
-            momentum=cfg.TRAIN.MOMENTUM,
-            weight_decay=cfg.TRAIN.WD,
-            nesterov=cfg.TRAIN.NESTEROV,
-        )
-    if name in ("adam", "adamw"):
-        optimizer = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return optimizer(groups, lr=cfg.TRAIN.LR, weight_decay=cfg.TRAIN.WD)
-    raise ConfigError(f"TRAIN.OPTIMIZER is {cfg.TRAIN.OPTIMIZER!r}; expected sgd, adam or adamw")
+def configure_cudnn(cfg):
+    """cudnn settings of CUDNN.*, as the original training script set them."""
+    torch.backends.cudnn.benchmark = cfg.CUDNN.BENCHMARK
+    torch.backends.cudnn.deterministic = cfg.CUDNN.DETERMINISTIC
+    torch.backends.cudnn.enabled = cfg.CUDNN.ENABLED
 
 
-def autocast(device, enabled):
-    """Mixed precision: fp16 on CUDA, bf16 on the CPU."""
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+class TrainingDivergedError(UserError, FloatingPointError):
+    """The training loss became NaN or infinite."""
 
 
-def to_device(images, labels, device):
-    """uint8 image batch -> normalised float input on `device`; labels -> int64 on `device`."""
-    images = datasets.normalize(images.to(device, non_blocking=True))
-    return images, labels.to(device, non_blocking=True).long()
+class RunningLoss:
+    """The training loss summed on the device; `mean()` averages it over the steps and the
+    processes, the only place a step's loss reaches the host."""
+
+    def __init__(self, device, world_size):
+        self.total = torch.zeros((), dtype=torch.float64, device=device)
+        self.steps = 0
+        self.world_size = world_size
+
+    def add(self, loss):
+        self.total += loss
+        self.steps += 1
+
+    def mean(self):
+        """The mean loss so far, over the steps and the processes (a collective)."""
+        return all_reduce_sum(self.total.clone()).item() / max(1, self.steps * self.world_size)
 
 
 class Trainer:
@@ -101,16 +91,17 @@ class Trainer:
     everything random after that follows the seed and the position in the run (see the module).
     Every list is read and every listed file checked, and the first sample of the training and
     validation lists loaded, before any training. Rank 0 decides whether the run resumes.
+    `fused_optimizer=False` uses PyTorch's default optimizer implementation, as the original.
     """
 
-    def __init__(self, cfg, dist, output_dir, tensorboard_dir=None, seed=304):
+    def __init__(self, cfg, dist, output_dir, tensorboard_dir=None, seed=304, fused_optimizer=True):
         seed_everything(seed + dist.rank)
+        configure_cudnn(cfg)
         self.cfg = cfg
         self.dist = dist
         self.seed = seed
         self.device = dist.device
         self.output_dir = output_dir
-        self.amp = cfg.TRAIN.AMP
         self.num_classes = cfg.DATASET.NUM_CLASSES
         self.ignore_label = cfg.TRAIN.IGNORE_LABEL
         if dist.is_main:
@@ -120,20 +111,14 @@ class Trainer:
         with together():
             self.build_data(cfg, seed)
 
-        model = models.build_model(cfg).to(self.device)
-        if dist.distributed and self.device.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        self.net = model
-        if dist.distributed:
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DistributedDataParallel(model, device_ids=device_ids)
-        self.model = model
-
         weights = cfg.DATASET.CLASS_WEIGHTS or self.train_set.class_weights
-        self.criterion = build_criterion(cfg, class_weights=weights).to(self.device)
-        self.optimizer = build_optimizer(cfg, self.net)
-        use_scaler = self.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        criterion = build_criterion(cfg, class_weights=weights)
+        model = models.build_model(cfg)
+        self.train_step = TrainStep(cfg, model, criterion, dist, fused=fused_optimizer)
+        self.net, self.model = self.train_step.net, self.train_step.model
+        self.optimizer, self.scaler = self.train_step.optimizer, self.train_step.scaler
+        if self.train_step.dtype is not None:
+            logger.info("mixed precision: autocast to %s", self.train_step.dtype)
 
         self.start_epoch, self.start_iter, self.best_miou = 0, 0, 0.0
         self.validation_due = False  # the checkpoint was written before its epoch's validation
@@ -312,6 +297,7 @@ class Trainer:
         barrier()
 
     def train_epoch(self, epoch, start_iter=0):
+        """Train epoch `epoch` from batch `start_iter`; returns its mean loss (None if empty)."""
         cfg = self.cfg
         loader, base_lr, phase_epoch, phase_epochs = self.phase(epoch)
         iters = loader.sampler.batches_per_epoch
@@ -323,20 +309,22 @@ class Trainer:
             desc=f"epoch {epoch + 1}/{self.end_epoch}",
             enabled=self.dist.is_main,
         ) as bar:  # closed, ending its line, also when an error stops the epoch
-            loss_sum, loss_count = 0.0, 0
+            running = RunningLoss(self.device, self.dist.world_size)
             crops = torch.zeros(2, dtype=torch.float64)  # [crops, crops with a class pixel]
+            every = cfg.TRAIN.CHECKPOINT_EVERY
             for i, (images, labels, *_rest) in enumerate(loader, start=start_iter):
                 labelled = self.check_labels(labels, epoch)
                 crops += torch.tensor([len(labels), labelled], dtype=torch.float64)
                 lr = lr_at(base_lr, phase_epoch * iters + i, phase_epochs * iters)
                 set_lr(self.optimizer, lr)
                 torch.manual_seed(step_seed(self.seed, self.dist.rank, epoch, i))
-                loss = self.step(images, labels)
+                running.add(self.train_step(images, labels))
                 faults.reached("step")
-                loss_sum, loss_count = loss_sum + loss, loss_count + 1
-                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
                 bar.update()
+                where = f"in epoch {epoch + 1} by iteration {i + 1}"
                 if (i + 1) % cfg.PRINT_FREQ == 0:
+                    loss = self.mean_loss(running, where)
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
                     self.run_log.train_step(
                         epoch + 1,
                         self.end_epoch,
@@ -344,14 +332,31 @@ class Trainer:
                         iters,
                         self.steps_before(epoch) + i + 1,
                         learning_rates(self.optimizer),
-                        loss_sum / loss_count,
+                        loss,
                     )
-                every = cfg.TRAIN.CHECKPOINT_EVERY
                 if every and (i + 1) % every == 0 and i + 1 < iters:
+                    self.mean_loss(running, where)  # never write a checkpoint of diverged weights
                     self.save(epoch, i + 1)
         self.check_epoch_labels(epoch, crops)
-        if loss_count:
-            self.run_log.epoch_loss(epoch + 1, loss_sum / loss_count)
+        if not running.steps:
+            return None
+        loss = self.mean_loss(running, f"in epoch {epoch + 1}")
+        self.run_log.epoch_loss(epoch + 1, loss)
+        return loss
+
+    def mean_loss(self, running, where):
+        """`running`'s mean loss over the steps and processes; a non-finite one stops the run
+        with a TrainingDivergedError naming `where` (the iterations it covers). Every process
+        calls it at the same iterations."""
+        value = running.mean()
+        if not math.isfinite(value):
+            self.stop(
+                TrainingDivergedError(
+                    f"the training loss became {value} {where}; lower TRAIN.LR, set "
+                    "TRAIN.CLIP_GRAD, or train in float32 (TRAIN.AMP False)"
+                )
+            )
+        return value
 
     # -- labels without a class pixel ------------------------------------------------------
 
@@ -396,44 +401,15 @@ class Trainer:
             raise error
         raise OtherProcessFailed(str(error))
 
-    def step(self, images, labels):
-        """One optimisation step; returns the loss averaged over processes."""
-        images, labels = to_device(images, labels, self.device)
-        with autocast(self.device, self.amp):
-            outputs = self.model(images)
-        loss = self.criterion(
-            [o.float() for o in outputs] if isinstance(outputs, list) else outputs.float(), labels
-        )
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
-        else:
-            loss.backward()
-        if self.cfg.TRAIN.CLIP_GRAD > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.TRAIN.CLIP_GRAD)
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
-        reduced = all_reduce_sum(loss.detach().clone()) / self.dist.world_size
-        if not math.isfinite(reduced.item()):
-            self.stop(UserError(f"the training loss became {reduced.item()}; lower TRAIN.LR"))
-        return reduced.item()
-
     def evaluate(self, epoch):
         """Validate, log the scores, and write best.pth on a new best mIoU."""
         loss, scores = validate(
-            self.net,
-            self.criterion,
+            self.train_step,
             self.val_loader,
-            self.device,
             self.num_classes,
             self.ignore_label,
             self.cfg.MODEL.ALIGN_CORNERS,
             self.cfg.TEST.OUTPUT_INDEX,
-            self.amp,
             on_batch=self.run_log.keep_samples,
             progress=self.dist.is_main,
         )
@@ -449,23 +425,24 @@ class Trainer:
 
 
 def validate(
-    model,
-    criterion,
+    train_step,
     loader,
-    device,
     num_classes,
     ignore_label,
     align_corners,
     output_index,
-    amp=False,
     on_batch=None,
     progress=False,
 ):
-    """Single-scale validation; the loss and the confusion matrix are summed over processes.
+    """Single-scale validation of `train_step`'s plain model (eager, not DDP-wrapped or compiled:
+    no collective per batch, so a process without validation images cannot stall the others),
+    in its precision and memory format; the loss and the confusion matrix are summed over
+    processes.
 
     Returns the loss and `segmentation_scores` plus the matrix itself (`confusion`).
     `on_batch(images, labels, predictions)` sees every batch (uint8 images as loaded).
     """
+    model, criterion, device = train_step.net, train_step.criterion, train_step.device
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64, device=device)
     totals = torch.zeros(2, dtype=torch.float64, device=device)
@@ -474,13 +451,11 @@ def validate(
             loader, progress, desc="validate", leave=False
         ):
             faults.reached("validation")
-            images, labels = to_device(raw_images, labels, device)
-            with autocast(device, amp):
-                outputs = model(images)
-            outputs = [o.float() for o in outputs] if isinstance(outputs, list) else outputs.float()
-            totals += torch.tensor(
-                [criterion(outputs, labels).item() * len(images), len(images)], device=device
-            )
+            images, labels = train_step.inputs(raw_images, labels)
+            with autocast(device, train_step.dtype):
+                outputs = as_float(model(images))
+            totals[0] += criterion(outputs, labels) * len(images)
+            totals[1] += len(images)
             logits = outputs[output_index] if isinstance(outputs, list) else outputs
             logits = F.interpolate(
                 logits, size=labels.shape[-2:], mode="bilinear", align_corners=align_corners

@@ -4,6 +4,8 @@ Stem (two stride-2 3x3 convs, 1/4 resolution), `layer1` (STAGE1 blocks), then st
 stage adds a lower-resolution branch (`transition1..3`) and runs `NUM_MODULES` high-resolution
 modules that process every branch and fuse them. Variants (W18-Small-v1 ... W48) differ only in
 `MODEL.EXTRA`. Parameter names equal the original code's, so released checkpoints load strictly.
+With `grad_checkpoint` set (TRAIN.GRAD_CHECKPOINT), every block of `layer1` and every module of
+stages 2-4 is an activation-checkpointed region.
 """
 
 import torch
@@ -11,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.errors import ConfigError
+
+from .checkpointing import run_modules
 
 STAGE_KEYS = {"NUM_MODULES", "NUM_BRANCHES", "BLOCK", "NUM_BLOCKS", "NUM_CHANNELS", "FUSE_METHOD"}
 # Almost every official YAML spells STAGE1.NUM_BRANCHES as NUM_RANCHES; the value is never read.
@@ -218,6 +222,7 @@ class HighResolutionNet(nn.Module):
             stage, channels = self._make_stage(spec, wanted, bn_momentum, align_corners)
             setattr(self, f"stage{index}", stage)
         self.out_channels = channels
+        self.grad_checkpoint = False
 
     @staticmethod
     def _make_transition(pre_channels, channels, bn_momentum):
@@ -263,7 +268,7 @@ class HighResolutionNet(nn.Module):
         """Stem and layer1: the 1/4-resolution input of stage 2."""
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.relu(self.bn2(self.conv2(x)))
-        return self.layer1(x)
+        return run_modules(self.layer1, x, self.grad_checkpoint)
 
     @staticmethod
     def _transition(transition, xs):
@@ -273,10 +278,14 @@ class HighResolutionNet(nn.Module):
             out.append(source if layer is None else layer(source))
         return out
 
+    def run_stage(self, index, xs):
+        """The modules of stage `index` (2..4) on its inputs `xs`, one branch each."""
+        return run_modules(getattr(self, f"stage{index}"), xs, self.grad_checkpoint)
+
     def forward_stage(self, index, xs):
         """Transition into stage `index` (2..4) from the previous outputs `xs`, then the stage."""
         transition = getattr(self, f"transition{index - 1}")
-        return getattr(self, f"stage{index}")(self._transition(transition, xs))
+        return self.run_stage(index, self._transition(transition, xs))
 
     def forward(self, x):
         xs = [self.forward_stem(x)]

@@ -28,7 +28,7 @@ class SegHRNetHANet(SegHRNet):
     def forward(self, x):
         xs = self._transition(self.transition1, [self.forward_stem(x)])
         low = xs[0]
-        xs = self.forward_stage(4, self.forward_stage(3, self.stage2(xs)))
+        xs = self.forward_stage(4, self.forward_stage(3, self.run_stage(2, xs)))
         xs = [self.hanet3_0(low, xs[0]), *xs[1:]]
         return self.last_layer(concat_branches(xs, self.align_corners))
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from utils.errors import ConfigError
 
+from .checkpointing import run_modules
 from .hanet import HANet, hanet_options
 from .litehrnet_blocks import (
     ConditionalChannelWeighting,
@@ -248,6 +249,7 @@ class SegLiteHRNet(nn.Module):
         self.num_hanets = len(channels) if hanet is not None else 0
         for k in range(self.num_hanets):
             setattr(self, f"hanet{k + 1}", HANet(channels[k], channels[k], **hanet))
+        self.grad_checkpoint = False  # TRAIN.GRAD_CHECKPOINT: each stage module is a region
 
     @staticmethod
     def _make_transition(pre, cur):
@@ -280,7 +282,7 @@ class SegLiteHRNet(nn.Module):
                 ys[k] if layer is None else layer(ys[min(k, len(ys) - 1)])
                 for k, layer in enumerate(transition)
             ]
-            ys = getattr(self, f"stage{s}")(xs)
+            ys = run_modules(getattr(self, f"stage{s}"), xs, self.grad_checkpoint)
             if self.num_hanets:
                 ys = [
                     getattr(self, f"hanet{k + 1}")(low, high)

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from torch.nn import Module
 
 from utils import faults
 from utils.errors import CheckpointError
@@ -84,10 +85,18 @@ def remove_stale_temporaries(folder):
         path.unlink(missing_ok=True)
 
 
+def unwrap(model):
+    """The plain module inside DDP (`module`) and `torch.compile` (`_orig_mod`) wrappers."""
+    while isinstance(getattr(model, "module", None) or getattr(model, "_orig_mod", None), Module):
+        model = getattr(model, "module", None) or model._orig_mod
+    return model
+
+
 def network_state(model):
-    """The model's weights in the original `model.<key>` layout (DDP's `module.` removed)."""
-    model = getattr(model, "module", model)
-    return {f"model.{key}": value.detach().cpu() for key, value in model.state_dict().items()}
+    """The model's weights in the original `model.<key>` layout (wrappers' prefixes removed),
+    contiguous (a channels_last run's weights are stored as the original's)."""
+    state = unwrap(model).state_dict()
+    return {f"model.{key}": value.detach().cpu().contiguous() for key, value in state.items()}
 
 
 def save_epoch_snapshot(folder, epoch, model, keep):
@@ -156,7 +165,7 @@ def load_checkpoint(data, source, model, optimizer, scaler=None):
         )
     state = {key.removeprefix("model."): value for key, value in data["state_dict"].items()}
     try:
-        getattr(model, "module", model).load_state_dict(state, strict=True)
+        unwrap(model).load_state_dict(state, strict=True)
         optimizer.load_state_dict(data["optimizer"])
     except (RuntimeError, ValueError, KeyError) as error:
         reason = str(error).splitlines()[0]

@@ -12,6 +12,8 @@ import copy
 import torch
 from torch import nn
 
+from utils.precision import autocast_dtype
+
 __all__ = ["MODES", "InferenceModel", "fold_batchnorm", "optimize"]
 
 MODES = ("exact", "fast")
@@ -139,7 +141,7 @@ def optimize(model, mode="fast", compile=False, example=None):
     device = parameter.device if parameter is not None else torch.device("cpu")
     dtype = None
     if mode == "fast":
-        dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        dtype = autocast_dtype(device)
         for module in model.modules():
             if isinstance(module, (*_CONVS, nn.Linear)):  # autocast would cast them every call
                 module.to(dtype)

@@ -48,6 +48,24 @@ def test_experiments_present():
         assert (EXPERIMENTS / rel).is_file(), rel
 
 
+# The new recipes this project wrote train in mixed precision; the original YAMLs, and the W18 /
+# W32 ones that repeat the original W48 recipe for the original's published W18 / W32 results,
+# in float32.
+NEW_RECIPES = {
+    "cityscapes/seg_hrnet_w32_hanet_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml",
+    "cityscapes/seg_litehrnet_18_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml",
+    "cityscapes/seg_litehrnet_18_naive_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml",
+    "cityscapes/seg_litehrnet_18_wider_naive_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml",
+    "cityscapes/seg_litehrnet_30_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml",
+    "demo/seg_hrnet_w18_small_v1_demo.yaml",
+}
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=_rel)
+def test_new_yamls_train_in_mixed_precision_and_the_original_ones_in_fp32(path):
+    assert load_config(str(path)).TRAIN.AMP == (_rel(path) in NEW_RECIPES)
+
+
 @pytest.mark.parametrize("path", YAMLS, ids=_rel)
 def test_every_experiment_loads(path):
     cfg = load_config(str(path))

@@ -182,3 +182,34 @@ def test_ohem_matches_the_sorted_numpy_rule_on_random_data():
         expected = sorted_loss[sorted_prob < threshold].mean()
         loss = OhemCrossEntropy(thres=thres, min_kept=min_kept)(logits, target)
         assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def reference_ohem(logits, target, ignore, thres, min_kept):
+    """OHEM written plainly: the (min_kept+1)-th smallest ground-truth probability among the
+    valid pixels (or the largest when fewer are valid) and thres bound the kept pixels."""
+    probs = logits.softmax(1)
+    losses, kept_probs = [], []
+    for index in zip(*torch.nonzero(target != ignore, as_tuple=True), strict=True):
+        b, y, x = (int(i) for i in index)
+        label = int(target[b, y, x])
+        kept_probs.append(float(probs[b, label, y, x]))
+        losses.append(-float(torch.log_softmax(logits[b, :, y, x], 0)[label]))
+    if not kept_probs:
+        return 0.0
+    ordered = sorted(kept_probs)
+    threshold = max(ordered[min(min_kept, len(ordered) - 1)], thres)
+    chosen = [loss for p, loss in zip(kept_probs, losses, strict=True) if p < threshold]
+    return float(np.mean(chosen)) if chosen else 0.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ohem_equals_the_plain_algorithm_on_random_batches(seed):
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(2, 3, 5, 6, generator=generator) * 2
+    target = torch.randint(0, 3, (2, 5, 6), generator=generator)
+    ignored = torch.rand(2, 5, 6, generator=generator) < [0.0, 0.3, 0.9, 1.0, 0.5, 0.2][seed]
+    target[ignored] = 255
+    for thres, min_kept in ((0.7, 5), (0.3, 1000), (0.9, 1), (0.5, 59)):
+        loss = OhemCrossEntropy(ignore_label=255, thres=thres, min_kept=min_kept)(logits, target)
+        expected = reference_ohem(logits, target, 255, thres, min_kept)
+        assert loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-7), (thres, min_kept)

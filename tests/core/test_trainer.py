@@ -1,10 +1,12 @@
-"""The Trainer's set-up: a run's random state follows its seed alone."""
+"""The Trainer: a run's random state follows its seed alone; the loss reaches the host every
+PRINT_FREQ steps and a non-finite one stops the run."""
 
+import pytest
 import torch
 from tiny_run import write_tiny_run
 
 from config import load_config
-from core.trainer import Trainer
+from core.trainer import RunningLoss, Trainer, TrainingDivergedError
 from utils.distributed import DistInfo
 
 
@@ -40,3 +42,46 @@ def test_epoch_snapshots_as_the_panorama_fork(tmp_path):
     cfg = load_config(str(cfg_file), ["TRAIN.EPOCH_SNAPSHOTS", "0", "TRAIN.END_EPOCH", "1"])
     Trainer(cfg, dist, tmp_path / "plain").train()
     assert not list((tmp_path / "plain").glob("[0-9]*.pth"))
+
+
+def cpu_trainer(tmp_path, *opts, **train):
+    cfg_file = write_tiny_run(tmp_path, num_train=16, **train)
+    cfg = load_config(str(cfg_file), list(opts))
+    dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+    return Trainer(cfg, dist, tmp_path / "run")
+
+
+@pytest.mark.parametrize("checkpoint_every, caught_at", [(0, 3), (2, 2)])
+def test_a_non_finite_loss_stops_the_run_within_print_freq_steps(
+    tmp_path, checkpoint_every, caught_at
+):
+    """The weights turn NaN after step 1: the run stops at the next PRINT_FREQ step, or before
+    the next mid-epoch checkpoint, which is then never written."""
+    trainer = cpu_trainer(tmp_path, "PRINT_FREQ", "3", CHECKPOINT_EVERY=checkpoint_every)
+    real_step, steps = trainer.train_step, []
+
+    def step(images, labels):
+        loss = real_step(images, labels)
+        steps.append(loss)
+        with torch.no_grad():
+            trainer.net.last_layer[3].bias.fill_(float("nan"))
+        return loss
+
+    trainer.train_step = step
+    with pytest.raises(TrainingDivergedError, match=f"nan in epoch 1 by iteration {caught_at};"):
+        trainer.train()
+    assert len(steps) == caught_at
+    assert torch.isfinite(steps[0]) and torch.isnan(steps[1])
+    assert not (tmp_path / "run" / "checkpoint.pth.tar").exists()
+
+
+def test_the_loss_reaches_the_host_every_print_freq_steps(tmp_path, monkeypatch):
+    trainer = cpu_trainer(tmp_path, "PRINT_FREQ", "3")  # 8 steps: at 3, 6 and the epoch's end
+    calls = []
+    real_mean = RunningLoss.mean
+    monkeypatch.setattr(
+        RunningLoss, "mean", lambda self: calls.append(self.steps) or real_mean(self)
+    )
+    loss = trainer.train_epoch(0)
+    assert calls == [3, 6, 8]
+    assert loss > 0

@@ -33,7 +33,7 @@ from tiny_run import output_dir, write_tiny_run
 
 import models
 from config import load_config
-from core.trainer import build_optimizer
+from core.train_step import build_optimizer
 from utils import checkpoint as ckpt
 from utils.cli import run_tool
 

@@ -47,4 +47,4 @@ def test_demo_reaches_the_documented_miou(tmp_path, capsys):
     argv = ["--root", str(tmp_path / "demo"), "OUTPUT_DIR", str(tmp_path / "output")]
     assert demo.main([*argv, "LOG_DIR", str(tmp_path / "log")]) == 0
     miou = float(re.search(r"validation mIoU (\d\.\d+)", capsys.readouterr().out).group(1))
-    assert miou >= 0.80
+    assert miou >= 0.88  # the target of mixed-precision training (README, Fast training)

@@ -1,19 +1,31 @@
 """tools/train.py end to end: outputs and 2-process DDP on CPU (resume: test_resume.py)."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 import torch
 import train
-from conftest import REPO
+from conftest import REPO, free_port
 from tiny_run import TINY_LITE, output_dir, write_tiny_run
 
 import models
 from config import load_config
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "lib"), "OMP_NUM_THREADS": "1"}
+
+
+def torchrun(cfg_file, *opts, timeout=300):
+    """tools/train.py under torchrun with 2 gloo processes on the CPU; asserts it succeeds."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        f"--master_port={free_port()}", str(REPO / "tools/train.py"), "--cfg", str(cfg_file),
+        "--device", "cpu", *opts,
+    ]  # fmt: skip
+    result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def weights(path):
@@ -64,13 +76,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     )
 
     double = write_tiny_run(tmp_path / "two", num_train=2, size=64, identical=True, **common)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-        str(REPO / "tools/train.py"), "--cfg", str(double), "--device", "cpu",
-        "TRAIN.BATCH_SIZE_PER_GPU", "1",
-    ]  # fmt: skip
-    result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun(double, "TRAIN.BATCH_SIZE_PER_GPU", "1")
 
     one = weights(output_dir(tmp_path / "one") / "final_state.pth")
     two = weights(output_dir(tmp_path / "two") / "final_state.pth")
@@ -86,13 +92,7 @@ def test_a_process_without_validation_images_does_not_stall_the_job(tmp_path):
     """One validation image for two processes: rank 1 validates nothing, and the job still
     runs its second epoch (validation runs the unwrapped model, no collective per batch)."""
     cfg_file = write_tiny_run(tmp_path, num_train=4, num_val=1, size=64, END_EPOCH=2)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29534",
-        str(REPO / "tools/train.py"), "--cfg", str(cfg_file), "--device", "cpu",
-        "TRAIN.BATCH_SIZE_PER_GPU", "1",
-    ]  # fmt: skip
-    result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun(cfg_file, "TRAIN.BATCH_SIZE_PER_GPU", "1")
     assert torch.load(output_dir(tmp_path) / "checkpoint.pth.tar", weights_only=True)["epoch"] == 2
 
 
@@ -129,3 +129,52 @@ def test_lite_hrnet_and_hanet_train_and_test_like_any_model(tmp_path, name):
     assert (out / "final_state.pth").is_file()
     assert test_tool.main(["--cfg", str(cfg_file), *opts]) == 0
     assert (out / "confusion_matrix.npy").is_file()
+
+
+def logged_losses(out):
+    """The training losses of a run's logs (one per start), in order."""
+    text = "".join(log.read_text() for log in sorted(out.glob("tiny_*_train.log")))
+    return [float(v) for v in re.findall(r"Iter:\[\d+/\d+\], lr: \S+, Loss: (\S+)", text)]
+
+
+FAST = ["TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16", "TRAIN.GRAD_CHECKPOINT", "True"]
+TRAINING = {"END_EPOCH": 4, "OPTIMIZER": "adam", "LR": 0.01, "MULTI_SCALE": False}
+
+
+def test_two_gloo_processes_lower_the_loss_with_mixed_precision_and_checkpointing(tmp_path):
+    cfg_file = write_tiny_run(tmp_path, num_train=8, size=64, **TRAINING)
+    torchrun(cfg_file, *FAST, "TRAIN.BATCH_SIZE_PER_GPU", "2")
+    losses = logged_losses(output_dir(tmp_path))
+    assert len(losses) == 8 and losses[-1] < 0.8 * losses[0], losses
+
+
+def assert_original_layout(cfg_file, out):
+    keys = [f"model.{k}" for k in models.build_model(load_config(cfg_file)).state_dict()]
+    assert list(weights(out / "final_state.pth")) == keys
+    assert list(weights(out / "checkpoint.pth.tar")) == keys
+
+
+@pytest.mark.slow
+def test_compiled_training_lowers_the_loss_keeps_the_layout_and_resumes(tmp_path):
+    """TRAIN.COMPILE (with checkpointing and bf16): the files hold `model.<key>` as always and a
+    compiled run resumes from them."""
+    cfg_file = write_tiny_run(tmp_path, num_train=8, size=64, **TRAINING)
+    compiled = ["--device", "cpu", "TRAIN.COMPILE", "True", *FAST]
+    assert train.main(["--cfg", str(cfg_file), *compiled, "TRAIN.END_EPOCH", "2"]) == 0
+    out = output_dir(tmp_path)
+    losses = logged_losses(out)
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert_original_layout(cfg_file, out)
+    assert torch.load(out / "checkpoint.pth.tar", weights_only=True)["epoch"] == 2
+    assert train.main(["--cfg", str(cfg_file), *compiled, "AUTO_RESUME", "True"]) == 0
+    assert torch.load(out / "checkpoint.pth.tar", weights_only=True)["epoch"] == 4
+    assert len(logged_losses(out)) == 16  # 4 epochs of 4 steps
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_compiled(tmp_path):
+    cfg_file = write_tiny_run(tmp_path, num_train=8, size=64, **TRAINING)
+    torchrun(cfg_file, "TRAIN.COMPILE", "True", "TRAIN.BATCH_SIZE_PER_GPU", "2", timeout=1200)
+    losses = logged_losses(output_dir(tmp_path))
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert_original_layout(cfg_file, output_dir(tmp_path))

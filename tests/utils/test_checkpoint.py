@@ -116,3 +116,12 @@ def test_checkpoints_that_cannot_resume_say_what_to_do(tmp_path):
     ckpt.save_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.1), 1, 0, 0.0)
     with pytest.raises(CheckpointError, match="written by another model or optimizer"):
         ckpt.load_checkpoint(ckpt.read_file(path), path, model, optimizer)
+
+
+def test_network_state_unwraps_compiled_and_channels_last_models():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    net = net.to(memory_format=torch.channels_last)
+    state = ckpt.network_state(torch.compile(net))  # compiling happens at the first call: none here
+    assert list(state) == [f"model.{k}" for k in net.state_dict()]
+    assert state["model.0.weight"].is_contiguous()
+    assert torch.equal(state["model.0.weight"], net[0].weight)

@@ -1,0 +1,377 @@
+"""Training speed and memory, measured interleaved (tools/benchmark.py --train).
+
+Every path runs in its own process, so that its allocator settings and its peak memory are its
+own, and the processes take turns: one step (or one epoch) each, round after round, so a busy
+machine slows them alike.
+
+- Steps: one optimisation step (forward, loss, backward, update) of a --cfg model on a random
+  batch, through `TrainStep`, the Trainer's own step. "original" is the step as the original
+  code trains: eager float32, NCHW, PyTorch's default optimizer, the loss copied to the host after
+  every step, glibc's default allocator. The others are this project's paths with the process
+  set-up every tool makes (`utils.allocator.set_allocator_options`).
+- Demo epochs: whole epochs of `experiments/demo` (data loading included) through `Trainer`:
+  images per second and the mean loss of each epoch.
+
+Weights are random He-normal, as in the inference benchmark (the original N(0, 0.001) initialisation
+leaves some float32 values denormal, which slows float32, not bfloat16, arithmetic).
+"""
+
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.timing import summary
+
+__all__ = [
+    "DEMO_ROWS",
+    "STEP_ROWS",
+    "format_demo_table",
+    "format_step_table",
+    "measure_demo_epochs",
+    "measure_steps",
+]
+
+DEMO_CFG = Path(__file__).resolve().parents[2] / "experiments/demo/seg_hrnet_w18_small_v1_demo.yaml"
+ORIGINAL = ["TRAIN.CHANNELS_LAST", "False", "TRAIN.AMP", "False"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One measured variant: its label, config overrides and process set-up."""
+
+    label: str
+    opts: tuple = ()
+    allocator: bool = True  # utils.allocator.set_allocator_options (False: glibc's defaults)
+    fused: bool = True  # fused optimizer (False: PyTorch's default implementation)
+    sync: bool = False  # copy the loss to the host after every step
+
+
+STEP_ROWS = {
+    "original": Variant(
+        "original: eager fp32 NCHW, loss to the host every step, glibc allocator",
+        tuple(ORIGINAL),
+        allocator=False,
+        fused=False,
+        sync=True,
+    ),
+    "fp32": Variant("this project, fp32 (TRAIN.AMP False)", ("TRAIN.AMP", "False")),
+    "mixed": Variant("this project, mixed precision (TRAIN.AMP True)", ("TRAIN.AMP", "True")),
+    "checkpoint": Variant(
+        "mixed precision + TRAIN.GRAD_CHECKPOINT",
+        ("TRAIN.AMP", "True", "TRAIN.GRAD_CHECKPOINT", "True"),
+    ),
+    "compile": Variant(
+        "mixed precision + TRAIN.COMPILE (compiled beforehand)",
+        ("TRAIN.AMP", "True", "TRAIN.COMPILE", "True"),
+    ),
+}
+DEMO_ROWS = {
+    "original": Variant(
+        "original: eager fp32 NCHW, loss to the host every step, glibc allocator",
+        (*ORIGINAL, "PRINT_FREQ", "1"),
+        allocator=False,
+        fused=False,
+    ),
+    "fp32": Variant("this project, fp32 (TRAIN.AMP False)", ("TRAIN.AMP", "False")),
+    "mixed": Variant("this project, the demo YAML (TRAIN.AMP True)"),
+}
+
+
+@dataclass
+class _Job:
+    """What a worker process builds: `kind` "step" (a TrainStep on a random batch) or "demo"
+    (a Trainer on the demo data in `root`)."""
+
+    kind: str
+    variant: Variant
+    cfg_file: str
+    opts: list = field(default_factory=list)
+    size: tuple = (256, 512)
+    batch: int = 2
+    threads: int = 2
+    device: str = "cpu"
+    root: str = ""
+
+
+def _memory_mb(device):
+    """Peak memory so far: resident set (CPU) or PyTorch's allocations (CUDA), in MiB."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return _resident_mb("VmHWM")
+
+
+def _resident_mb(field_name="VmRSS"):
+    """This process's resident (VmRSS) or peak resident (VmHWM) memory in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def random_batch(num_classes, batch, size, seed=0):
+    """(uint8 images (B, 3, H, W), int64 labels (B, H, W)): smooth random images and regions."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(batch, 3 + num_classes, 8, 16, generator=generator)
+    fine = F.interpolate(coarse, size=tuple(size), mode="bilinear", align_corners=False)
+    images = (fine[:, :3] * 255).to(torch.uint8)
+    return images, fine[:, 3:].argmax(1)
+
+
+def _step_job(job):
+    from config import load_config
+    from core.criterion import build_criterion
+    from core.train_step import TrainStep
+    from models import build_model
+    from utils.distributed import DistInfo
+
+    cfg = load_config(job.cfg_file, ["MODEL.PRETRAINED", "", *job.opts, *job.variant.opts])
+    torch.manual_seed(0)
+    model = build_model(cfg, pretrained=False)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device(job.device))
+    step = TrainStep(cfg, model, build_criterion(cfg), dist, fused=job.variant.fused)
+    images, labels = random_batch(cfg.DATASET.NUM_CLASSES, job.batch, job.size)
+    cuda = dist.device.type == "cuda"
+
+    def run(_request):
+        start = time.perf_counter()
+        loss = step(images, labels)
+        if job.variant.sync:
+            loss = loss.item()
+        if cuda:
+            torch.cuda.synchronize(dist.device)
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "loss": float(loss), "dtype": str(step.dtype or "fp32")}
+
+    return run
+
+
+def _demo_job(job):
+    from config import load_config
+    from core.trainer import Trainer
+    from utils.distributed import DistInfo
+
+    root = Path(job.root)
+    opts = ["DATASET.ROOT", str(root), "DATASET.COLOR_MAP", str(root / "colorMap.txt")]
+    cfg = load_config(job.cfg_file, [*opts, *job.opts, *job.variant.opts])
+    dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device(job.device))
+    output = Path(tempfile.mkdtemp(dir=root, prefix="run_"))
+    trainer = Trainer(cfg, dist, output, fused_optimizer=job.variant.fused)
+    batches = trainer.train_loader.sampler.batches_per_epoch
+    images = batches * cfg.TRAIN.BATCH_SIZE_PER_GPU
+    sys.stderr = open(os.devnull, "w")  # the epochs' progress bars
+
+    def run(epoch):
+        start = time.perf_counter()
+        loss = trainer.train_epoch(epoch)
+        seconds = time.perf_counter() - start
+        dtype = str(trainer.train_step.dtype or "fp32")
+        return {
+            "seconds": seconds,
+            "loss": loss,
+            "steps": batches,
+            "images": images,
+            "dtype": dtype,
+        }
+
+    return run
+
+
+def _serve(connection, job):
+    """Worker process: build the job, then answer each request with a measurement; a None
+    request ends it with the peak memory and the memory before the job was built."""
+    try:
+        if job.variant.allocator:
+            from utils.allocator import set_allocator_options
+
+            set_allocator_options()
+        torch.set_num_threads(job.threads)
+        before = _resident_mb()
+        run = (_step_job if job.kind == "step" else _demo_job)(job)
+        connection.send(("ready", None))
+        while (request := connection.recv()) is not None:
+            connection.send(("ok", run(request)))
+        peak = _memory_mb(job.device)
+        runtime = before if torch.device(job.device).type == "cpu" else 0.0
+        connection.send(("ok", {"peak_mb": peak, "runtime_mb": runtime}))
+    except Exception:  # the parent re-raises it with this traceback
+        connection.send(("error", traceback.format_exc()))
+
+
+class _Worker:
+    """A `_serve` process and its pipe."""
+
+    def __init__(self, job):
+        context = multiprocessing.get_context("spawn")  # a fresh allocator and runtime
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, job), daemon=True)
+        self.process.start()
+        self.name = job.variant.label
+        self._receive()
+
+    def _receive(self):
+        status, value = self.connection.recv()
+        if status == "error":
+            self.process.join()
+            raise RuntimeError(f"the benchmark process of {self.name!r} failed:\n{value}")
+        return value
+
+    def __call__(self, request=0):
+        self.connection.send(request)
+        return self._receive()
+
+    def close(self):
+        self.connection.send(None)
+        memory = self._receive()
+        self.process.join()
+        return memory
+
+
+def _interleaved(jobs, requests, warmup):
+    """Start a worker per job, send each `warmup` untimed requests, then every request of
+    `requests` to every worker in turn; returns per job (list of results, memory)."""
+    workers = []
+    try:
+        for job in jobs:
+            workers.append(_Worker(job))
+        for worker in workers:
+            for request in range(warmup):
+                worker(request)
+        results = [[] for _ in workers]
+        for request in requests:
+            for index, worker in enumerate(workers):
+                results[index].append(worker(request))
+        return [(result, worker.close()) for result, worker in zip(results, workers, strict=True)]
+    finally:
+        for worker in workers:
+            if worker.process.is_alive():
+                worker.process.kill()
+
+
+def measure_steps(cfg_file, rows, size, batch, rounds, threads, opts=(), device="cpu", warmup=2):
+    """Interleaved training steps of `cfg_file` for each row name of STEP_ROWS; one dict per
+    row: seconds per round, loss of the last step, autocast type, peak and runtime memory."""
+    jobs = [
+        _Job("step", STEP_ROWS[row], str(cfg_file), list(opts), tuple(size), batch, threads, device)
+        for row in rows
+    ]
+    measured = _interleaved(jobs, range(rounds), warmup)
+    return [
+        {
+            "config": Path(cfg_file).stem.split("_sgd")[0],
+            "row": row,
+            "seconds": [r["seconds"] for r in results],
+            "loss": results[-1]["loss"],
+            "dtype": results[-1]["dtype"],
+            "images": batch,
+            **memory,
+        }
+        for row, (results, memory) in zip(rows, measured, strict=True)
+    ]
+
+
+def measure_demo_epochs(epochs, rows=tuple(DEMO_ROWS), threads=2, device="cpu", opts=()):
+    """`epochs` interleaved demo epochs (data loading included) for each row of DEMO_ROWS, on
+    the demo's data written to a temporary folder; one dict per row: seconds and mean loss per
+    epoch, images per epoch, autocast type."""
+    from datasets.demo_data import write_demo_dataset
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = write_demo_dataset(Path(folder) / "demo")
+        jobs = [
+            _Job(
+                "demo",
+                DEMO_ROWS[row],
+                str(DEMO_CFG),
+                list(opts),
+                threads=threads,
+                device=device,
+                root=str(root),
+            )  # fmt: skip
+            for row in rows
+        ]
+        measured = _interleaved(jobs, range(epochs), warmup=0)
+    return [
+        {
+            "row": row,
+            "seconds": [r["seconds"] for r in results],
+            "losses": [r["loss"] for r in results],
+            "steps": results[0]["steps"],
+            "images": results[0]["images"],
+            "dtype": results[0]["dtype"],
+        }
+        for row, (results, _memory) in zip(rows, measured, strict=True)
+    ]
+
+
+def _ratio(reference, value):
+    return f"{reference / value:.2f}x" if reference else "-"
+
+
+def format_step_table(rows, size, batch, device="cpu"):
+    """Markdown table of `measure_steps` rows (several configs may follow each other)."""
+    height, width = size
+    memory = "max_memory_allocated" if torch.device(device).type == "cuda" else "peak RSS"
+    lines = [
+        f"one training step at {batch}x3x{height}x{width}, {torch.get_num_threads()} threads; "
+        "each path in its own process, one step per path per round; speed-up = the original's "
+        f"median / the path's median; memory: {memory}, and on the CPU also the peak minus the "
+        "process's memory before the model was built (Python + PyTorch runtime)",
+        "",
+        "| config | path | autocast | median (s) | min (s) | max (s) | images/s | vs original "
+        f"| {memory} (MB) | minus runtime (MB) | loss after the steps |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    originals = {
+        r["config"]: summary(r["seconds"])["median"] for r in rows if r["row"] == "original"
+    }
+    for r in rows:
+        times = summary(r["seconds"])
+        seconds = times["median"]
+        training = r["peak_mb"] - r["runtime_mb"]
+        lines.append(
+            f"| {r['config']} | {STEP_ROWS[r['row']].label} | {r['dtype'].replace('torch.', '')} "
+            f"| {seconds:.2f} | {times['min']:.2f} | {times['max']:.2f} "
+            f"| {r['images'] / seconds:.2f} | {_ratio(originals.get(r['config']), seconds)} "
+            f"| {r['peak_mb']:.0f} | {training:.0f} | {r['loss']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def format_demo_table(rows):
+    """Markdown table of `measure_demo_epochs` rows."""
+    epochs, steps = len(rows[0]["seconds"]), rows[0]["steps"]
+    lines = [
+        f"the demo ({DEMO_CFG.name}), {epochs} epochs of {steps} steps per path, interleaved "
+        f"epoch by epoch, data loading included; loss: the mean training loss of the first "
+        f"epoch and of the last one (steps {(epochs - 1) * steps + 1}-{epochs * steps})",
+        "",
+        "| path | autocast | median epoch (s) | images/s | vs original | loss, first epoch "
+        "| loss, last epoch |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    medians = {r["row"]: summary(r["seconds"])["median"] for r in rows}
+    for r in rows:
+        seconds = medians[r["row"]]
+        original = medians.get("original")
+        lines.append(
+            f"| {DEMO_ROWS[r['row']].label} | {r['dtype'].replace('torch.', '')} "
+            f"| {seconds:.2f} | {r['images'] / seconds:.1f} | {_ratio(original, seconds)} "
+            f"| {r['losses'][0]:.4f} | {r['losses'][-1]:.4f} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""The model as it is trained and one optimisation step of it.
+
+`TrainStep(cfg, model, criterion, dist)` applies the TRAIN keys of speed and memory:
+CHANNELS_LAST (model and batches), AMP / AMP_DTYPE (autocast; a gradient scaler for float16),
+GRAD_CHECKPOINT (activation checkpointing of the backbone's stage modules), COMPILE
+(`torch.compile`), and wraps the model in DDP across processes. Calling it runs forward, loss
+(in float32), backward and the optimizer update, and returns the loss as a tensor on the device:
+nothing in a step waits for the device.
+"""
+
+import logging
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+import datasets
+from models.checkpointing import set_grad_checkpoint
+from utils.errors import ConfigError
+from utils.precision import DTYPES, autocast_dtype, native_bf16
+
+__all__ = ["TrainStep", "autocast", "build_optimizer", "training_dtype"]
+
+logger = logging.getLogger(__name__)
+
+
+def training_dtype(cfg, device):
+    """The autocast type of a run (None: float32): TRAIN.AMP off -> None; TRAIN.AMP_DTYPE bf16 or
+    fp16 -> that type; empty -> utils.precision's rule (float16 on CUDA, bfloat16 on the CPU),
+    except float32 on a CPU without native bfloat16, where bfloat16 is slower than float32."""
+    if not cfg.TRAIN.AMP:
+        return None
+    name = cfg.TRAIN.AMP_DTYPE
+    if name:
+        if name not in DTYPES:
+            raise ConfigError(
+                f"TRAIN.AMP_DTYPE is {name!r}; expected '' (the device's type), "
+                f"{' or '.join(DTYPES)}"
+            )
+        return DTYPES[name]
+    dtype = autocast_dtype(device)
+    if dtype == torch.bfloat16 and not native_bf16(device):
+        logger.warning(
+            "TRAIN.AMP: this %s has no native bfloat16 arithmetic (slower than float32 here); "
+            "training in float32 (TRAIN.AMP_DTYPE bf16 forces bfloat16)",
+            torch.device(device).type.upper(),
+        )
+        return None
+    return dtype
+
+
+def autocast(device, dtype):
+    """Autocast to `dtype` on `device`'s type; off when `dtype` is None."""
+    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
+
+
+def build_optimizer(cfg, model, fused=True):
+    """SGD, Adam or AdamW; TRAIN.NONBACKBONE_KEYWORDS parameters get an LR multiplier.
+
+    `fused`: PyTorch's single-kernel implementation (no per-parameter loop, no temporaries);
+    False gives PyTorch's default one, as the original code used.
+    """
+    keywords = list(cfg.TRAIN.NONBACKBONE_KEYWORDS)
+    backbone, head = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (head if any(k in name for k in keywords) else backbone).append(param)
+    groups = [{"params": backbone, "lr_mult": 1.0, "name": "backbone"}]
+    if head:
+        groups.append(
+            {"params": head, "lr_mult": float(cfg.TRAIN.NONBACKBONE_MULT), "name": "head"}
+        )
+    implementation = {"fused": True} if fused else {}
+    name = cfg.TRAIN.OPTIMIZER.lower()
+    if name == "sgd":
+        return torch.optim.SGD(
+            groups,
+            lr=cfg.TRAIN.LR,
+            momentum=cfg.TRAIN.MOMENTUM,
+            weight_decay=cfg.TRAIN.WD,
+            nesterov=cfg.TRAIN.NESTEROV,
+            **implementation,
+        )
+    if name in ("adam", "adamw"):
+        optimizer = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return optimizer(groups, lr=cfg.TRAIN.LR, weight_decay=cfg.TRAIN.WD, **implementation)
+    raise ConfigError(f"TRAIN.OPTIMIZER is {cfg.TRAIN.OPTIMIZER!r}; expected sgd, adam or adamw")
+
+
+def as_float(outputs):
+    """Model outputs (a tensor or a list, e.g. OCR's) in float32: the loss is computed in fp32."""
+    return [o.float() for o in outputs] if isinstance(outputs, list) else outputs.float()
+
+
+class TrainStep:
+    """The model as trained (`net`: the plain module, whose state dict is what checkpoints hold;
+    `model`: DDP-wrapped across processes, for validation; `train_model`: compiled or `model`),
+    its optimizer and gradient scaler; `step(images, labels)` is one optimisation step."""
+
+    def __init__(self, cfg, model, criterion, dist, fused=True):
+        self.device = dist.device
+        self.dtype = training_dtype(cfg, self.device)
+        self.memory_format = (
+            torch.channels_last if cfg.TRAIN.CHANNELS_LAST else torch.contiguous_format
+        )
+        self.clip_grad = cfg.TRAIN.CLIP_GRAD
+        if cfg.TRAIN.GRAD_CHECKPOINT and not set_grad_checkpoint(model):
+            raise ConfigError(
+                f"TRAIN.GRAD_CHECKPOINT: MODEL.NAME {cfg.MODEL.NAME} has no checkpointed stages"
+            )
+        model = model.to(self.device, memory_format=self.memory_format)
+        if dist.distributed and self.device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.net = model
+        if dist.distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=device_ids)
+        self.model = model
+        self.train_model = torch.compile(model) if cfg.TRAIN.COMPILE else model
+        self.criterion = criterion.to(self.device)
+        self.optimizer = build_optimizer(cfg, self.net, fused)
+        use_scaler = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type) if use_scaler else None
+
+    def inputs(self, images, labels):
+        """A loader batch (uint8 images, labels) -> normalised float input in the run's memory
+        format and int64 labels, on the device."""
+        images = images.to(self.device, non_blocking=True)
+        images = datasets.normalize(images.contiguous(memory_format=self.memory_format))
+        return images, labels.to(self.device, non_blocking=True).long()
+
+    def __call__(self, images, labels):
+        """Forward, loss, backward and update on one batch; returns the loss (a device tensor)."""
+        images, labels = self.inputs(images, labels)
+        with autocast(self.device, self.dtype):
+            outputs = self.train_model(images)
+        loss = self.criterion(as_float(outputs), labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        if self.clip_grad > 0:
+            if self.scaler is not None:
+                self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.clip_grad)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return loss.detach()

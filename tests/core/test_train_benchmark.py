@@ -1,0 +1,90 @@
+"""tools/benchmark.py --train (core/train_benchmark.py): its flags and tables; end to end (every
+path in its own process) on a tiny model and a shortened demo under -m slow."""
+
+import benchmark
+import pytest
+from tiny_run import tiny_config
+
+from core import train_benchmark
+
+
+def table_rows(text):
+    return [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ")][1:]
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(tiny_config("seg_hrnet", 5).dump())
+    return str(path)
+
+
+def test_train_flags_default_to_the_issue_batch():
+    args = benchmark.parse_args(["--train", "--cfg", "x.yaml"])
+    assert (args.size, args.batch, args.repeats, args.demo_epochs) == ([256, 512], 2, 5, 10)
+    assert benchmark.parse_args(["--speed", "--cfg", "x.yaml"]).size == [1024, 2048]
+    assert benchmark.parse_args(["--train"]).cfg == []  # the demo epochs alone
+
+
+def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runtime():
+    common = {"config": "w48", "images": 2, "dtype": "fp32", "runtime_mb": 500.0}
+    rows = [
+        {**common, "row": "original", "seconds": [4.0, 3.0, 5.0], "loss": 2.0, "peak_mb": 3000.0},
+        {**common, "row": "mixed", "seconds": [2.0, 1.0, 1.5], "loss": 2.1, "peak_mb": 2000.0},
+    ]
+    table = table_rows(train_benchmark.format_step_table(rows, (256, 512), 2))
+    assert [r[3:8] for r in table][1] == [" 1.50 ", " 1.00 ", " 2.00 ", " 1.33 ", " 2.67x "]
+    assert table[1][8:10] == [" 2000 ", " 1500 "]
+    demo = [
+        {"row": "original", "seconds": [2.0, 2.0], "losses": [1.0, 0.5], "steps": 20,
+         "images": 160, "dtype": "fp32"},
+        {"row": "mixed", "seconds": [1.0, 1.0], "losses": [1.0, 0.4], "steps": 20,
+         "images": 160, "dtype": "torch.bfloat16"},
+    ]  # fmt: skip
+    text = train_benchmark.format_demo_table(demo)
+    assert "2 epochs of 20 steps" in text and "(steps 21-40)" in text
+    assert [r[1:] for r in table_rows(text)][1] == [
+        " bfloat16 ",
+        " 1.00 ",
+        " 160.0 ",
+        " 2.00x ",
+        " 1.0000 ",
+        " 0.4000 ",
+    ]
+
+
+@pytest.mark.slow
+def test_step_table_compares_every_path_with_the_original(tiny_yaml, capsys):
+    argv = ["--train", "--cfg", tiny_yaml, "--size", "64", "96", "--repeats", "2"]
+    benchmark.main([*argv, "--checkpoint", "--demo-epochs", "0"])
+    rows = table_rows(capsys.readouterr().out)
+    labels = [train_benchmark.STEP_ROWS[r].label for r in ("original", "fp32", "mixed")]
+    assert [r[1].strip() for r in rows] == [*labels, train_benchmark.STEP_ROWS["checkpoint"].label]
+    assert rows[0][7].strip() == "1.00x"
+    assert rows[0][2].strip() == rows[1][2].strip() == "fp32"
+    # the same batch from the same weights: the original's path and this project's fp32 path
+    # (channels_last, fused optimizer) reach the same loss; checkpointing changes nothing
+    original, fp32, mixed, checkpointed = (float(r[10]) for r in rows)
+    assert fp32 == pytest.approx(original, rel=1e-3)
+    assert checkpointed == pytest.approx(mixed, rel=1e-3)
+    assert all(float(r[8]) > float(r[9]) > 0 for r in rows)  # peak RSS > peak minus runtime
+
+
+@pytest.mark.slow
+def test_demo_epochs_report_images_per_second_and_the_loss():
+    small = [
+        "TRAIN.NUM_SAMPLES",
+        "16",
+        "TRAIN.IMAGE_SIZE",
+        "64,64",
+        "TRAIN.BATCH_SIZE_PER_GPU",
+        "4",
+    ]
+    rows = train_benchmark.measure_demo_epochs(2, rows=("original", "mixed"), opts=small)
+    assert [r["row"] for r in rows] == ["original", "mixed"]
+    for row in rows:
+        assert row["steps"] == 4 and row["images"] == 16 and len(row["seconds"]) == 2
+        assert row["losses"][1] < row["losses"][0]
+    assert rows[0]["dtype"] == "fp32"
+    text = train_benchmark.format_demo_table(rows)
+    assert [r[4].strip() for r in table_rows(text)][0] == "1.00x"

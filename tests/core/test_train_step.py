@@ -1,0 +1,105 @@
+"""One training step with each speed / memory option (channels_last, mixed precision, activation
+checkpointing), the precision rule, and the optimizers."""
+
+import copy
+
+import pytest
+import torch
+from tiny_run import tiny_config
+
+import models
+from core.criterion import build_criterion
+from core.train_step import TrainStep, build_optimizer, training_dtype
+from utils.distributed import DistInfo
+from utils.errors import ConfigError
+
+CPU = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+
+
+def band_batch(batch=2, height=64, width=96, num_classes=5):
+    """uint8 images whose colour gives the class of five horizontal bands, and those labels."""
+    generator = torch.Generator().manual_seed(0)
+    labels = (torch.arange(height) * num_classes // height)[None, :, None]
+    labels = labels.expand(batch, height, width).contiguous()
+    colours = torch.randint(0, 256, (num_classes, 3), generator=generator, dtype=torch.uint8)
+    images = colours[labels].permute(0, 3, 1, 2).contiguous()
+    noise = torch.randint(-20, 21, images.shape, generator=generator)
+    return (images.int() + noise).clamp(0, 255).to(torch.uint8), labels
+
+
+def losses_of(cfg, steps=6, model=None):
+    torch.manual_seed(0)
+    model = model if model is not None else models.build_model(cfg)
+    step = TrainStep(cfg, model, build_criterion(cfg), CPU)
+    images, labels = band_batch(num_classes=cfg.DATASET.NUM_CLASSES)
+    return [step(images, labels).item() for _ in range(steps)], step
+
+
+TRAINING = ["TRAIN.OPTIMIZER", "adam", "TRAIN.LR", "0.01"]
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        ["TRAIN.CHANNELS_LAST", "False"],  # the original's layout, float32
+        ["TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16"],  # channels_last + bf16 autocast
+        ["TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16", "TRAIN.GRAD_CHECKPOINT", "True"],
+        ["TRAIN.OPTIMIZER", "sgd", "TRAIN.LR", "0.05"],
+    ],
+    ids=["nchw-fp32", "channels-last-bf16", "bf16-checkpointed", "sgd"],
+)
+def test_a_few_steps_lower_the_loss(opts):
+    cfg = tiny_config("seg_hrnet", 5, *TRAINING, *opts)
+    losses, step = losses_of(cfg)
+    assert losses[-1] < 0.8 * losses[0], losses
+    expected = torch.channels_last if cfg.TRAIN.CHANNELS_LAST else torch.contiguous_format
+    assert step.net.conv1.weight.is_contiguous(memory_format=expected)
+
+
+def test_float16_gets_a_gradient_scaler_and_bfloat16_none():
+    fp16 = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "fp16")
+    bf16 = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16")
+    model = models.build_model(fp16)
+    assert TrainStep(fp16, model, build_criterion(fp16), CPU).scaler is not None
+    assert TrainStep(bf16, model, build_criterion(bf16), CPU).scaler is None
+
+
+def test_precision_follows_the_keys(monkeypatch):
+    cpu = torch.device("cpu")
+    assert training_dtype(tiny_config(), cpu) is None  # the original YAMLs: float32
+    amp = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True")
+    monkeypatch.setattr("core.train_step.native_bf16", lambda device: True)
+    assert training_dtype(amp, cpu) == torch.bfloat16
+    assert training_dtype(amp, torch.device("cuda")) == torch.float16
+    monkeypatch.setattr("core.train_step.native_bf16", lambda device: False)
+    assert training_dtype(amp, cpu) is None  # emulated bf16 is slower than float32
+    forced = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16")
+    assert training_dtype(forced, torch.device("cuda")) == torch.bfloat16
+    with pytest.raises(ConfigError, match="TRAIN.AMP_DTYPE is 'half'"):
+        training_dtype(tiny_config("seg_hrnet", 5, *amp_dtype("half")), cpu)
+
+
+def amp_dtype(name):
+    return ["TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", name]
+
+
+def test_checkpointing_a_model_without_stages_is_a_config_error():
+    cfg = tiny_config("seg_hrnet", 5, "TRAIN.GRAD_CHECKPOINT", "True")
+    with pytest.raises(ConfigError, match="TRAIN.GRAD_CHECKPOINT"):
+        TrainStep(cfg, torch.nn.Conv2d(3, 5, 1), build_criterion(cfg), CPU)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_fused_and_default_optimizers_take_the_same_step(name):
+    cfg = tiny_config("seg_hrnet", 5, "TRAIN.OPTIMIZER", name, "TRAIN.WD", "0.01")
+    model = torch.nn.Conv2d(3, 4, 3)
+    results = []
+    for fused in (True, False):
+        copy_ = copy.deepcopy(model)
+        optimizer = build_optimizer(cfg, copy_, fused=fused)
+        assert optimizer.defaults.get("fused") is (True if fused else None)
+        for _ in range(3):
+            copy_(torch.ones(1, 3, 5, 5)).square().sum().backward()
+            optimizer.step()
+        results.append(copy_.weight.detach())
+    torch.testing.assert_close(results[0], results[1])
