@@ -15,11 +15,13 @@
                 subprocess with glibc's default allocator) against the Predictor with the
                 eager, exact and fast models (with --compile also the compiled fast model)
   --train       training speed and memory (core/train_benchmark.py): one step of the --cfg
-                models at --batch x 3 x --size (default 2x3x256x512) as the original trains
+                models (default W18-Small-v2 and W48, the Cityscapes YAMLs) at
+                --batch x 3 x --size (default 2x3x256x512) as the original trains
                 (eager fp32 NCHW, glibc's allocator), with this project's fp32 and default
                 mixed-precision paths (--checkpoint, --compile: also activation checkpointing,
                 torch.compile), each path its own process, interleaved step by step, with peak
-                memory; then --demo-epochs epochs of the demo with data loading (images/s, loss)
+                memory; then --demo-epochs epochs of the demo with data loading (images/s, loss
+                against fp32's, mIoU); --demo-epochs 10 is the 200-step bf16-vs-fp32 check
 
 Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
 activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
@@ -86,7 +88,9 @@ def parse_args(argv=None):
     mode.add_argument("--allocator", action="store_true", help="latency with / without mallopt")
     mode.add_argument("--multiscale", action="store_true", help="multi-scale + flip prediction")
     mode.add_argument("--train", action="store_true", help="training step and demo epoch speed")
-    parser.add_argument("--cfg", nargs="+", default=[], help="experiment YAML file(s)")
+    parser.add_argument(
+        "--cfg", nargs="+", default=[], help="experiment YAML file(s) (--train: W18-Small-v2, W48)"
+    )
     parser.add_argument(
         "--size",
         nargs=2,
@@ -485,7 +489,7 @@ def run_train(args):
     rows = ["original", "fp32", "mixed"]
     rows += ["checkpoint"] * args.checkpoint + ["compile"] * args.compile
     measured = []
-    for cfg_file in args.cfg:
+    for cfg_file in args.cfg or bench.STEP_CFGS:
         measured += bench.measure_steps(
             cfg_file, rows, args.size, args.batch, args.repeats, args.threads, args.opts,
             args.device,

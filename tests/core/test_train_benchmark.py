@@ -23,7 +23,10 @@ def test_train_flags_default_to_the_issue_batch():
     args = benchmark.parse_args(["--train", "--cfg", "x.yaml"])
     assert (args.size, args.batch, args.repeats, args.demo_epochs) == ([256, 512], 2, 5, 10)
     assert benchmark.parse_args(["--speed", "--cfg", "x.yaml"]).size == [1024, 2048]
-    assert benchmark.parse_args(["--train"]).cfg == []  # the demo epochs alone
+    assert benchmark.parse_args(["--train"]).cfg == []  # run_train: STEP_CFGS
+    names = [path.name for path in train_benchmark.STEP_CFGS]
+    assert all(path.is_file() for path in train_benchmark.STEP_CFGS)
+    assert ["w18_small_v2" in names[0], "w48" in names[1]] == [True, True]
 
 
 def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runtime():
@@ -31,15 +34,19 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
     rows = [
         {**common, "row": "original", "seconds": [4.0, 3.0, 5.0], "loss": 2.0, "peak_mb": 3000.0},
         {**common, "row": "mixed", "seconds": [2.0, 1.0, 1.5], "loss": 2.1, "peak_mb": 2000.0},
+        {**common, "row": "checkpoint", "seconds": [2.0], "loss": 2.1, "peak_mb": 1100.0},
     ]
-    table = table_rows(train_benchmark.format_step_table(rows, (256, 512), 2))
+    text = train_benchmark.format_step_table(rows, (256, 512), 2)
+    table = table_rows(text)
     assert [r[3:8] for r in table][1] == [" 1.50 ", " 1.00 ", " 2.00 ", " 1.33 ", " 2.67x "]
     assert table[1][8:10] == [" 2000 ", " 1500 "]
+    # checkpointing against mixed precision: (1100 - 500) / (2000 - 500) - 1, 2.0 / 1.5 - 1
+    assert "peak memory 1500 -> 600 MB (-60%; peak RSS 2000 -> 1100 MB), time +33%" in text
     demo = [
-        {"row": "original", "seconds": [2.0, 2.0], "losses": [1.0, 0.5], "steps": 20,
-         "images": 160, "dtype": "fp32"},
-        {"row": "mixed", "seconds": [1.0, 1.0], "losses": [1.0, 0.4], "steps": 20,
-         "images": 160, "dtype": "torch.bfloat16"},
+        {"row": "fp32", "seconds": [2.0, 2.0], "losses": [1.0, 0.5], "steps": 20,
+         "images": 160, "dtype": "fp32", "mIoU": 0.9},
+        {"row": "mixed", "seconds": [1.0, 1.0], "losses": [1.0, 0.52], "steps": 20,
+         "images": 160, "dtype": "torch.bfloat16", "mIoU": 0.89},
     ]  # fmt: skip
     text = train_benchmark.format_demo_table(demo)
     assert "2 epochs of 20 steps" in text and "(steps 21-40)" in text
@@ -47,9 +54,11 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
         " bfloat16 ",
         " 1.00 ",
         " 160.0 ",
-        " 2.00x ",
+        " - ",  # no original row
         " 1.0000 ",
-        " 0.4000 ",
+        " 0.5200 ",
+        " +4.0% ",
+        " 0.8900 ",
     ]
 
 
@@ -85,6 +94,7 @@ def test_demo_epochs_report_images_per_second_and_the_loss():
     for row in rows:
         assert row["steps"] == 4 and row["images"] == 16 and len(row["seconds"]) == 2
         assert row["losses"][1] < row["losses"][0]
+        assert 0 < row["mIoU"] <= 1
     assert rows[0]["dtype"] == "fp32"
     text = train_benchmark.format_demo_table(rows)
     assert [r[4].strip() for r in table_rows(text)][0] == "1.00x"

@@ -85,3 +85,17 @@ def test_the_loss_reaches_the_host_every_print_freq_steps(tmp_path, monkeypatch)
     loss = trainer.train_epoch(0)
     assert calls == [3, 6, 8]
     assert loss > 0
+
+
+def test_validation_runs_the_eager_plain_model_not_the_compiled_one(tmp_path):
+    """TRAIN.COMPILE: validation (other shapes, no gradients) runs the eager `net`, so it never
+    compiles the model again nor waits on the other processes."""
+    trainer = cpu_trainer(tmp_path, "TRAIN.COMPILE", "True")
+    assert trainer.train_step.train_model is not trainer.net  # compiled lazily, at its first call
+
+    def compiled(*_args):
+        raise AssertionError("validation ran the compiled model")
+
+    trainer.train_step.train_model = compiled
+    scores = trainer.evaluate(0)
+    assert 0 <= scores["mIoU"] <= 1
