@@ -103,7 +103,7 @@ def parse_args(argv=None):
         "--repeats",
         type=int,
         default=None,
-        help="--data: samples (10); --speed, --train: rounds (5)",
+        help="--data: samples (10); --speed, --train: rounds (5; --train 0: demo epochs only)",
     )
     parser.add_argument(
         "--modes",
@@ -489,7 +489,7 @@ def run_train(args):
     rows = ["original", "fp32", "mixed"]
     rows += ["checkpoint"] * args.checkpoint + ["compile"] * args.compile
     measured = []
-    for cfg_file in args.cfg or bench.STEP_CFGS:
+    for cfg_file in (args.cfg or bench.STEP_CFGS) if args.repeats else ():
         measured += bench.measure_steps(
             cfg_file, rows, args.size, args.batch, args.repeats, args.threads, args.opts,
             args.device,

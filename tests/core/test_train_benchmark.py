@@ -29,6 +29,17 @@ def test_train_flags_default_to_the_issue_batch():
     assert ["w18_small_v2" in names[0], "w48" in names[1]] == [True, True]
 
 
+def test_zero_rounds_skip_the_step_table(monkeypatch, capsys):
+    """--train --repeats 0: the demo epochs alone (here none either), no step of any model."""
+
+    def measure_steps(*_args):
+        raise AssertionError("a step was measured")
+
+    monkeypatch.setattr(train_benchmark, "measure_steps", measure_steps)
+    assert benchmark.main(["--train", "--repeats", "0", "--demo-epochs", "0"]) == 0
+    assert "| config" not in capsys.readouterr().out
+
+
 def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runtime():
     common = {"config": "w48", "images": 2, "dtype": "fp32", "runtime_mb": 500.0}
     rows = [
