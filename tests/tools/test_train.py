@@ -143,7 +143,7 @@ TRAINING = {"END_EPOCH": 4, "OPTIMIZER": "adam", "LR": 0.01, "MULTI_SCALE": Fals
 
 def test_two_gloo_processes_lower_the_loss_with_mixed_precision_and_checkpointing(tmp_path):
     cfg_file = write_tiny_run(tmp_path, num_train=8, size=64, **TRAINING)
-    torchrun(cfg_file, *FAST, "TRAIN.BATCH_SIZE_PER_GPU", "2")
+    torchrun(cfg_file, *FAST, "TRAIN.BATCH_SIZE_PER_GPU", "2", timeout=1200)
     losses = logged_losses(output_dir(tmp_path))
     assert len(losses) == 8 and losses[-1] < 0.8 * losses[0], losses
 
