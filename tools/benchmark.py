@@ -10,10 +10,12 @@
   --allocator   eager / optimised latency with and without utils.allocator's
                 set_allocator_options (mallopt is per process: each case is a subprocess), and
                 each path against eager fp32 with glibc's defaults, i.e. the original code
-  --multiscale  one --size image predicted at TEST scales 0.5-1.75 with flip: a plain loop (every
-                crop and flip its own fp32 forward, as the original code; also run in a
-                subprocess with glibc's default allocator) against the Predictor with the
-                eager, exact and fast models (with --compile also the compiled fast model)
+  --multiscale  one --size image predicted at scales 0.5-1.75 with flip under the Cityscapes
+                policy: the original's loop (its passes, one image and one flip per eager fp32
+                forward, cv2 resizing on the host, in a subprocess with glibc's default
+                allocator, as the original runs) against the Predictor with the eager, exact
+                (--exact) and fast (default) models (with --compile also the compiled fast
+                model), --rounds times in turn
   --train       training speed and memory (core/train_benchmark.py): one step of the --cfg
                 models (default W18-Small-v2 and W48, the Cityscapes YAMLs) at
                 --batch x 3 x --size (default 2x3x256x512) as the original trains
@@ -48,13 +50,15 @@ from pathlib import Path
 from statistics import median
 
 import _init_paths  # noqa: F401
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import datasets
 from config import load_config
-from core.predictor import Predictor, scaled_size, window_starts
+from core.predictor import Predictor, plan_passes, scaled_size
 from models import build_model, load_weights
 from utils import cli
 from utils.allocator import set_allocator_options
@@ -132,7 +136,9 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cpu", help="--train: cpu or cuda[:N] (default cpu)")
     parser.add_argument("--pth", help="trained weights (one --cfg only); default: random")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
-    parser.add_argument("--rounds", type=int, default=2, help="--allocator: process pairs")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="--allocator: process pairs; --multiscale: rounds"
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-mallopt", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plain-only", default=None, help=argparse.SUPPRESS)
@@ -343,110 +349,124 @@ def run_allocator(args):
         )
 
 
-def windows(size, crop):
-    """The Predictor's sliding windows (y0, y1, x0, x1) over `size` for a `crop`."""
-    strides = [max(1, int(c * 2.0 / 3.0)) for c in crop]
-    return [
-        (y0, min(y0 + crop[0], size[0]), x0, min(x0 + crop[1], size[1]))
-        for y0 in window_starts(size[0], crop[0], strides[0])
-        for x0 in window_starts(size[1], crop[1], strides[1])
-    ]
+def original_pass(model, image, align_corners):
+    """The original `inference` with flip: a (h, w, 3) float image and its mirror, one forward
+    each, logits resized to the input, averaged, exp."""
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))[None])
+    size = x.shape[-2:]
+    pred = F.interpolate(main_output(model(x)), size, mode="bilinear", align_corners=align_corners)
+    mirrored = main_output(model(torch.from_numpy(x.numpy()[:, :, :, ::-1].copy())))
+    mirrored = F.interpolate(mirrored, size, mode="bilinear", align_corners=align_corners)
+    pred += torch.from_numpy(mirrored.numpy()[:, :, :, ::-1].copy())
+    return (pred * 0.5).exp()
 
 
-def plain_multiscale(model, image, num_classes, crop, base_size, align_corners):
-    """Probabilities of `image` (1, 3, H, W) at MULTISCALE with flip, the straightforward way:
-    every window of every scale, and its mirror, is its own fp32 forward pass (the windows and
-    the averaging of the Predictor)."""
-    height, width = image.shape[-2:]
-    total = torch.zeros(1, num_classes, height, width)
+def original_multiscale(model, image, num_classes, crop, base_size, align_corners):
+    """The original `Cityscapes.multi_scale_inference` at MULTISCALE with flip, as it runs: the
+    normalised image on the host as (H, W, 3), cv2 resizing, every pass and its mirror its own
+    eager forward, whole images at scales <= 1, windows at a stride of the crop (the last one
+    anchored at the end) above."""
+    _, _, height, width = image.shape
+    hwc = image[0].numpy().transpose(1, 2, 0).copy()
+    final = torch.zeros(1, num_classes, height, width)
     for scale in MULTISCALE:
-        size = scaled_size(height, width, int(base_size * scale + 0.5))
-        scaled = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
-        probs = torch.zeros(1, num_classes, *size)
-        count = torch.zeros(1, 1, *size)
-        for y0, y1, x0, x1 in windows(size, crop):
-            window = scaled[:, :, y0:y1, x0:x1]
-            window = F.pad(window, (0, crop[1] - (x1 - x0), 0, crop[0] - (y1 - y0)))
-            for mirrored in (False, True):
-                logits = main_output(model(window.flip(-1) if mirrored else window))
-                out = F.interpolate(logits, crop, mode="bilinear", align_corners=align_corners)
-                out = out.softmax(1)
-                if mirrored:
-                    out = out.flip(-1)
-                probs[:, :, y0:y1, x0:x1] += out[:, :, : y1 - y0, : x1 - x0]
-                count[:, :, y0:y1, x0:x1] += 1
-        total += F.interpolate(
-            probs / count, size=(height, width), mode="bilinear", align_corners=align_corners
-        )
-    return total / len(MULTISCALE)
+        new_h, new_w = scaled_size(height, width, int(base_size * scale + 0.5))
+        scaled = cv2.resize(hwc, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        if scale <= 1.0:
+            preds = original_pass(model, scaled, align_corners)
+        else:
+            preds = torch.zeros(1, num_classes, new_h, new_w)
+            count = torch.zeros(1, 1, new_h, new_w)
+            for row in range(int(np.ceil((new_h - crop[0]) / crop[0])) + 1):
+                for col in range(int(np.ceil((new_w - crop[1]) / crop[1])) + 1):
+                    y1 = min(row * crop[0] + crop[0], new_h)
+                    x1 = min(col * crop[1] + crop[1], new_w)
+                    y0, x0 = max(y1 - crop[0], 0), max(x1 - crop[1], 0)
+                    pred = original_pass(model, scaled[y0:y1, x0:x1], align_corners)
+                    preds[:, :, y0:y1, x0:x1] += pred
+                    count[:, :, y0:y1, x0:x1] += 1
+            preds = preds / count
+        final += F.interpolate(preds, (height, width), mode="bilinear", align_corners=align_corners)
+    return final
 
 
-PLAIN = "plain loop, eager fp32, one crop / flip per forward"
-ORIGINAL = "the same plain loop with glibc's default allocator (the original code)"
+ORIGINAL = "the original's passes, one input per eager fp32 forward, glibc's default allocator"
+
+
+def temper_logits(model, image, num_classes, spread=3.0):
+    """Scale the classifiers (convolutions with `num_classes` outputs) of a random model so that
+    its logits on `image` have a standard deviation of `spread`, as a trained model's: He-normal
+    weights give logits of about 1e4, whose `exp` overflows in the original's sum."""
+    with torch.no_grad():
+        factor = spread / main_output(model(image)).std().item()
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d) and module.out_channels == num_classes:
+                module.weight.mul_(factor)
+                if module.bias is not None:
+                    module.bias.mul_(factor)
 
 
 def run_multiscale(args):
-    """Time the plain loop and the Predictor on one image; with --plain-only (internal) time
-    the plain loop alone and save its prediction, for the glibc-default subprocess."""
-    cfg, model = load_model(args.cfg[0], args.pth, args.opts)
+    """Time the original's loop and the Predictor on one image, `args.rounds` times in turn;
+    with --plain-only (internal) time the original's loop once and save its prediction (the
+    run without set_allocator_options, in a subprocess)."""
+    cfg, model = load_model(args.cfg[0], args.pth, ["TEST.POLICY", "cityscapes", *args.opts])
     width, height = cfg.TEST.IMAGE_SIZE
     crop, base_size, align = (height, width), cfg.TEST.BASE_SIZE, cfg.MODEL.ALIGN_CORNERS
     num_classes = cfg.DATASET.NUM_CLASSES
     image = sample_image(args.size)
-    settings = {
-        "align_corners": align,
-        "output_index": cfg.TEST.OUTPUT_INDEX,
-        "scales": MULTISCALE,
-        "flip": True,
-        "crop_size": crop,
-        "base_size": base_size,
-        "device": "cpu",
-    }
+    if not args.pth:
+        temper_logits(model, F.interpolate(image, scale_factor=0.25), num_classes)
 
-    def plain():
-        return plain_multiscale(model, image, num_classes, crop, base_size, align)
-
-    def predictor(path):
-        return lambda: Predictor(path, num_classes, **settings)(image)
+    def original():
+        return original_multiscale(model, image, num_classes, crop, base_size, align)
 
     if args.plain_only:
-        seconds, prediction = timed(plain)
+        seconds, prediction = timed(original)
         torch.save(prediction, args.plain_only)
         print(json.dumps(seconds))
         return
-    runs = {PLAIN: plain, "Predictor, eager fp32": predictor(model)}
-    for mode in ("exact", "fast"):
-        runs[f"Predictor, {LABELS[mode].split(':')[0]} model"] = predictor(optimize(model, mode))
+    cfg.defrost()
+    cfg.TEST.SCALE_LIST, cfg.TEST.FLIP_TEST = list(MULTISCALE), True
+
+    def predictor(path):
+        return lambda: Predictor.from_config(cfg, path, "cpu")(image)
+
+    runs = {
+        "the same loop with set_allocator_options": original,
+        "Predictor, eager fp32 model": predictor(model),
+        "Predictor, exact model (`--exact`)": predictor(optimize(model, "exact")),
+        "Predictor, fast model (the default)": predictor(optimize(model, "fast")),
+    }
     if args.compile:
         compiled = optimize(model, "fast", compile=True)
         with torch.no_grad():  # compile for the batch of two crops before timing
             compiled(torch.zeros(2, 3, *crop))
         runs["Predictor, fast + torch.compile (compiled beforehand)"] = predictor(compiled)
-    results = {name: timed(run) for name, run in runs.items()}
-    if not args.no_mallopt:
-        results = {ORIGINAL: original_multiscale(args), **results}
-    count = sum(
-        len(windows(scaled_size(*args.size, int(base_size * s + 0.5)), crop)) for s in MULTISCALE
-    )
-    height, width = args.size
+    seconds = {name: [] for name in (ORIGINAL, *runs)}
+    predictions = {}
+    for _ in range(args.rounds):
+        seconds[ORIGINAL].append(original_in_subprocess(args, predictions))
+        for name, run in runs.items():
+            elapsed, predictions[name] = timed(run)
+            seconds[name].append(elapsed)
+    plan = [plan_passes("cityscapes", *scaled_size(*args.size, int(base_size * s + 0.5)), crop, s)
+            for s in MULTISCALE]  # fmt: skip
+    whole = sum(len(p) == 1 and p[0][0][1::2] == p[0][1] for p in plan)
     print(
-        f"one 1x3x{height}x{width} image, scales {list(MULTISCALE)} + flip, crop {crop[0]}x"
-        f"{crop[1]}, base size {base_size}: {count} windows x 2 flips, "
-        f"{torch.get_num_threads()} threads"
+        f"one 1x3x{args.size[0]}x{args.size[1]} image, scales {list(MULTISCALE)} + flip, the "
+        f"Cityscapes policy, crop {crop[0]}x{crop[1]}, base size {base_size}: "
+        f"{sum(len(p) for p in plan)} passes ({whole} whole images) x 2 flips; "
+        f"{torch.get_num_threads()} threads, median of {args.rounds} rounds"
     )
-    reference_time, reference = results[PLAIN]
-    original_time = results[ORIGINAL][0] if ORIGINAL in results else None
-    print(
-        "| method | seconds | vs the plain loop | vs the original code | same pixels as the "
-        "plain loop |"
-    )
-    print("|---|---:|---:|---:|---:|")
-    for name, (seconds, prediction) in results.items():
-        same = (prediction == reference).float().mean().item()
-        versus = f"{original_time / seconds:.2f}x" if original_time else "-"
+    reference = median(seconds[ORIGINAL])
+    print("| method | seconds | speed-up | same pixels as the original |")
+    print("|---|---:|---:|---:|")
+    for name, values in seconds.items():
+        same = (predictions[name] == predictions[ORIGINAL]).float().mean().item()
         print(
-            f"| {name} | {seconds:.1f} | {reference_time / seconds:.2f}x | {versus} "
-            f"| {100 * same:.2f}% |"
+            f"| {name} | {median(values):.1f} | {reference / median(values):.2f}x "
+            f"| {100 * same:.3f}% |"
         )
 
 
@@ -458,13 +478,15 @@ def timed(run):
     return time.perf_counter() - start, prediction
 
 
-def original_multiscale(args):
-    """The plain loop in a subprocess without set_allocator_options: (seconds, prediction)."""
+def original_in_subprocess(args, predictions):
+    """Seconds of the original's loop in a subprocess without set_allocator_options; its
+    prediction goes to `predictions[ORIGINAL]`."""
     with tempfile.TemporaryDirectory() as workdir:
-        saved = Path(workdir) / "plain.pt"
+        saved = Path(workdir) / "original.pt"
         flags = ["--multiscale", "--no-mallopt", "--plain-only", str(saved)]
         seconds = run_subprocess(args, args.cfg[0], flags)
-        return seconds, torch.load(saved, weights_only=True)
+        predictions[ORIGINAL] = torch.load(saved, weights_only=True)
+        return seconds
 
 
 def run_subprocess(args, cfg_file, flags):

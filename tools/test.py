@@ -16,8 +16,10 @@ exported). TEST.RESIZE squash resizes every image to TEST.IMAGE_SIZE whatever it
 
 On a labelled list (DATASET.TEST_SET) it prints the per-class IoU table, mIoU, pixel and mean
 accuracy and saves the confusion matrix (.npy, and a chart with class names, normalised and
-counts) and a per-class IoU bar chart; on an image-only list it writes predictions as PNGs.
-Everything goes to OUTPUT_DIR/<dataset>/<cfg name>/.
+counts) and a per-class IoU bar chart; on an image-only list, and on a labelled one with
+--save-predictions, it writes each prediction as a PNG of the dataset's raw label values
+(Cityscapes: labelIds) and a colour picture in color/ beside them. Everything goes to
+OUTPUT_DIR/<dataset>/<cfg name>/ (predictions: test_results/, or --save-dir).
 """
 
 import argparse
@@ -41,8 +43,10 @@ from utils.charts import save_score_charts
 from utils.checkpoint import FINAL
 from utils.errors import CheckpointError
 from utils.fast_inference import optimize
+from utils.inference import palette_for
 from utils.logger import run_dirs, setup_logging
 from utils.metrics import segmentation_scores
+from utils.visualize import colorize, write_image
 
 
 def parse_args(argv=None):
@@ -51,6 +55,12 @@ def parse_args(argv=None):
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
     parser.add_argument(
         "--save-dir", default=None, help="where predictions go (default: <output>/test_results)"
+    )
+    parser.add_argument(
+        "--save-predictions",
+        action="store_true",
+        help="also write the predictions of a labelled list (raw-id PNGs and colour pictures, "
+        "as for an image-only list)",
     )
     parser.add_argument(
         "--exact",
@@ -118,10 +128,12 @@ def main(argv=None):
     predictor = predictor_from_config(cfg, model, dist.device)
     save_dir = Path(args.save_dir) if args.save_dir else output_dir / "test_results"
     save = None
-    if not dataset.labelled:
+    if args.save_predictions or not dataset.labelled:
+        palette = palette_for(cfg)
 
         def save(class_map, name, size):
             dataset.save_prediction(class_map, name, save_dir)
+            write_image(save_dir / "color" / f"{name}.png", colorize(class_map, palette))
 
     confusion = predict_dataset(
         predictor,
@@ -132,9 +144,9 @@ def main(argv=None):
         show_progress=dist.is_main,
     )
     if dist.is_main:
-        if confusion is None:
-            logger.info("wrote %d predictions to %s", len(dataset), save_dir)
-        else:
+        if save is not None:
+            logger.info("wrote %d predictions to %s (colour: color/)", len(dataset), save_dir)
+        if confusion is not None:
             scores = segmentation_scores(confusion)
             logger.info("\n%s", format_scores(scores, dataset.class_names))
             np.save(output_dir / "confusion_matrix.npy", confusion)

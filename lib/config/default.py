@@ -123,6 +123,7 @@ _C.TEST.SCALE_LIST = [1]  # test scales, e.g. 0.5,0.75,1.0
 _C.TEST.CENTER_CROP_TEST = False  # resize the long side to BASE_SIZE and centre-crop
 _C.TEST.OUTPUT_INDEX = -1  # which model output is the prediction (OCR: -1 = main)
 _C.TEST.RESIZE = "keep"  # new: evaluation resize, keep (aspect kept) or squash (deploy zoo)
+_C.TEST.POLICY = ""  # new: base, cityscapes or sliding; "" = the dataset's own (README Testing)
 
 _C.DEBUG = CN()
 _C.DEBUG.DEBUG = False  # kept for old YAMLs (unused)

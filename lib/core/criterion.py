@@ -34,8 +34,8 @@ class CrossEntropy(nn.Module):
     `sum(balance_weights[i] * loss(outputs[i]))` over the model's outputs.
 
     Equal to `nn.CrossEntropyLoss(weight, ignore_index)`, except that a batch whose pixels are
-    all ignored gives 0 instead of NaN. Subclasses change the loss of the last output
-    (`_last_output_loss`).
+    all ignored gives 0 instead of NaN. Subclasses change the losses of the outputs
+    (`_earlier_output_loss`, `_last_output_loss`).
     """
 
     def __init__(self, ignore_label=-1, weight=None, align_corners=False, balance_weights=(1.0,)):
@@ -62,6 +62,9 @@ class CrossEntropy(nn.Module):
         # Dividing 0 by 1 (not by a tiny epsilon) keeps the gradient finite under loss scaling.
         return pixel_losses.sum() / total.masked_fill(total == 0, 1.0)
 
+    def _earlier_output_loss(self, logits, target):
+        return self._mean_ce(logits, target)
+
     def _last_output_loss(self, logits, target):
         return self._mean_ce(logits, target)
 
@@ -75,7 +78,7 @@ class CrossEntropy(nn.Module):
                 f"{len(self.balance_weights)} weights {self.balance_weights}; give one per output"
             )
         target = target.long()
-        losses = [self._mean_ce] * (len(outputs) - 1) + [self._last_output_loss]
+        losses = [self._earlier_output_loss] * (len(outputs) - 1) + [self._last_output_loss]
         return sum(
             w * loss(_resize_to(x, target, self.align_corners), target)
             for w, x, loss in zip(self.balance_weights, outputs, losses, strict=True)
@@ -89,9 +92,9 @@ class OhemCrossEntropy(CrossEntropy):
     `max(thres, p_k)` are kept, where `p_k` is the (min_kept+1)-th smallest such probability;
     the loss is the mean of their (class-weighted) pixel losses.
 
-    Unlike the original, the earlier outputs get a true mean CE over non-ignored pixels; the
-    original added their unreduced per-pixel map and averaged it over all pixels, ignored ones
-    included.
+    The earlier outputs (OCR's aux) get their (class-weighted) pixel losses averaged over all
+    pixels, ignored ones counting 0, as the original: it added their unreduced per-pixel map to
+    the OHEM scalar and averaged the sum.
     """
 
     def __init__(
@@ -106,6 +109,10 @@ class OhemCrossEntropy(CrossEntropy):
         super().__init__(ignore_label, weight, align_corners, balance_weights)
         self.thres = float(thres)
         self.min_kept = max(1, int(min_kept))
+
+    def _earlier_output_loss(self, logits, target):
+        pixel_losses = self.criterion(logits, target)
+        return pixel_losses.sum() / pixel_losses.numel()
 
     def _last_output_loss(self, logits, target):
         # Without a host synchronisation (no boolean indexing, no Python count of valid pixels):

@@ -124,10 +124,16 @@ class _Failed:
 
 
 class _Guarded:
-    """A dataset whose items are `_Failed` instead of raising a `UserError`."""
+    """A dataset whose items are `_Failed` instead of raising a `UserError`; its other
+    attributes are the dataset's (`loader.dataset.prediction_crop`)."""
 
     def __init__(self, dataset):
         self.dataset = dataset
+
+    def __getattr__(self, name):
+        if name == "dataset":  # not set yet (unpickling in a worker)
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
     def __len__(self):
         return len(self.dataset)

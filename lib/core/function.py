@@ -5,7 +5,6 @@ import logging
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import datasets
 from utils.distributed import all_reduce_sum
@@ -16,30 +15,37 @@ logger = logging.getLogger(__name__)
 
 
 def predict_dataset(predictor, loader, num_classes, ignore_label, save=None, show_progress=True):
-    """Run `predictor` on every image of `loader` (batch size 1).
+    """Run `predictor` on every image of `loader` (batch size 1), as the original `testval` /
+    `test`: the predictor's summed scores, cut to `loader.dataset.prediction_crop(size)`
+    (datasets that pad their test images), resized to the label size (the image's size for an
+    image-only list), then the argmax.
 
     Returns the confusion matrix summed over processes (None when the list has no labels).
     `save(class_map, name, size)` is called for every prediction when given.
     """
+    crop = getattr(getattr(loader, "dataset", None), "prediction_crop", None)
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64)
     labelled = False
     for image, label, size, name in progress_bar(loader, show_progress, desc="test"):
-        probabilities = predictor(datasets.normalize(image.to(predictor.device)))
+        if len(image) != 1:
+            raise ValueError(f"predict_dataset takes batches of one image, got {len(image)}")
+        scores = predictor.scores(datasets.normalize(image.to(predictor.device)))
+        region = crop(size[0]) if crop is not None else None
+        if region is not None:
+            scores = scores[:, :, : region[0], : region[1]]
         has_label = label.numel() > 0 and label.dim() == 3
-        if has_label and probabilities.shape[-2:] != label.shape[-2:]:
-            probabilities = F.interpolate(
-                probabilities, size=label.shape[-2:], mode="bilinear", align_corners=False
-            )
+        output_size = tuple(label.shape[-2:]) if has_label else tuple(size[0])
+        if tuple(scores.shape[-2:]) != output_size:
+            scores = predictor.resize(scores, output_size)
         # max(1).indices is argmax(1) (the first index on ties) without its slow reduction
         # over the channels of an NCHW tensor on CPUs (about 3x at 19x1024x2048)
-        prediction = probabilities.max(1).indices
+        prediction = scores.max(1).indices
         if has_label:
             labelled = True
-            label = label.to(probabilities.device)
+            label = label.to(scores.device)
             confusion += confusion_matrix(label, prediction, num_classes, ignore_label).cpu()
         if save is not None:
-            for i in range(len(prediction)):
-                save(prediction[i].cpu().numpy().astype(np.uint8), name[i], size[i])
+            save(prediction[0].cpu().numpy().astype(np.uint8), name[0], size[0])
     flag = torch.tensor([float(labelled)])
     all_reduce_sum(flag)
     if flag.item() == 0:

@@ -1,10 +1,14 @@
-"""The poly learning-rate schedule, set per iteration, with the optional extra training phase.
+"""The poly learning rate of every optimizer step, as the original sets it.
 
-The main phase runs TRAIN.END_EPOCH epochs from TRAIN.LR; the extra phase (TRAIN.EXTRA_EPOCH
-epochs, usually on DATASET.EXTRA_TRAIN_SET) restarts the schedule from TRAIN.EXTRA_LR.
+The original sets the learning rate *after* each `optimizer.step()`, from the index of the step
+just taken: step 0 of a run runs at the optimizer's initial TRAIN.LR and step k at
+poly(TRAIN.LR, k - 1). The extra phase (TRAIN.EXTRA_EPOCH epochs, usually on
+DATASET.EXTRA_TRAIN_SET) restarts the schedule from TRAIN.EXTRA_LR over its own steps: its
+first step still runs at the last rate the main phase set, poly(TRAIN.LR, N - 1) over N main
+steps, and its step k at poly(TRAIN.EXTRA_LR, k - 1).
 """
 
-__all__ = ["poly_lr", "lr_at", "phase_lr", "set_lr"]
+__all__ = ["poly_lr", "phase_lr", "set_lr"]
 
 
 def poly_lr(base_lr, cur_iter, max_iter, power=0.9):
@@ -16,29 +20,32 @@ def poly_lr(base_lr, cur_iter, max_iter, power=0.9):
     return base_lr * (1 - cur_iter / max_iter) ** power
 
 
-# The name core.trainer imports.
-lr_at = poly_lr
+def phase_lr(
+    epoch, iteration, main_iters, extra_iters, end_epoch, extra_epoch, lr, extra_lr, power=0.9
+):
+    """The learning rate of step `iteration` of `epoch` (both 0-based, epochs counted over the
+    whole run), as the original runs it (see the module).
 
-
-def phase_lr(epoch, iteration, epoch_iters, end_epoch, extra_epoch, lr, extra_lr, power=0.9):
-    """The poly LR at `iteration` of `epoch` (both 0-based, counted over the whole run).
-
-    Epochs below `end_epoch` follow the schedule from `lr` over `end_epoch * epoch_iters`
-    iterations; the `extra_epoch` epochs after them restart it from `extra_lr` over
-    `extra_epoch * epoch_iters`. `epoch_iters` is the number of iterations per epoch of the
-    loader of the phase `epoch` is in.
+    Epochs below `end_epoch` are the main phase, `main_iters` steps each, from `lr`; the
+    `extra_epoch` epochs after them the extra phase, `extra_iters` steps each, from `extra_lr`.
     """
     if not 0 <= epoch < end_epoch + extra_epoch:
         raise ValueError(
             f"epoch {epoch} is outside 0..{end_epoch + extra_epoch - 1} "
             f"(END_EPOCH {end_epoch} + EXTRA_EPOCH {extra_epoch})"
         )
+    main = epoch < end_epoch
+    epoch_iters = main_iters if main else extra_iters
     if not 0 <= iteration < epoch_iters:
         raise ValueError(f"iteration {iteration} is outside 0..{epoch_iters - 1} of the epoch")
-    if epoch < end_epoch:
-        return poly_lr(lr, epoch * epoch_iters + iteration, end_epoch * epoch_iters, power)
-    cur_iter = (epoch - end_epoch) * epoch_iters + iteration
-    return poly_lr(extra_lr, cur_iter, extra_epoch * epoch_iters, power)
+    main_steps = end_epoch * main_iters
+    if main:
+        step = epoch * main_iters + iteration
+        return lr if step == 0 else poly_lr(lr, step - 1, main_steps, power)
+    step = (epoch - end_epoch) * extra_iters + iteration
+    if step == 0:
+        return poly_lr(lr, main_steps - 1, main_steps, power) if main_steps else lr
+    return poly_lr(extra_lr, step - 1, extra_epoch * extra_iters, power)
 
 
 def set_lr(optimizer, lr):

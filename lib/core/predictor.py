@@ -1,31 +1,56 @@
-"""Class probabilities at image size: multi-scale, flip and sliding-window inference.
+"""Class scores at image size: the original test policies (scales, flip, windows).
 
-One implementation for tools/test.py, validation, the inference API and the video tool. It
-follows the original `BaseDataset.multi_scale_inference`, with these deliberate differences:
+One implementation for tools/test.py, the inference API, the video tool, the deploy evaluation
+and the benchmarks. Per scale, the image is resized (bilinear, as OpenCV's `cv2.resize` computes
+it) so that its long side is `base_size * scale`, and cut into forward passes by the policy of
+the dataset (`POLICIES`; README "Test policies"):
 
-- it returns probabilities: the softmax of each forward pass (logits upsampled to the tile
-  size first), *averaged* over flips, overlapping windows and scales. The original summed
-  `exp(logits)` over scales and averaged logits over flips; the argmax is the same for a sum
-  or a mean, and the mean keeps the result a probability distribution.
-- batches of any size; the flipped copy and several windows go through the model together.
-- the last window of a row or column is anchored at the image end (no padding needed), and a
-  window is zero-padded (the mean colour in normalised space) only where the image is smaller
-  than the crop; the original padded with black (-mean/std).
+- "base" (the original `BaseDataset.multi_scale_inference`): a scaled image that fits in the
+  crop (long side <= the crop's short side) is padded to the crop and run once; otherwise it is
+  padded to at least the crop and cut into windows at a stride of 2/3 of the crop, and windows
+  that reach the end are padded to the crop (never moved). Padding is black (`pad_value`).
+- "cityscapes" (the original `Cityscapes.multi_scale_inference`): scales <= 1 run the whole scaled
+  image once, unpadded; larger scales run windows at a stride of the whole crop, the last one
+  anchored at the image end, unpadded. A scaled image larger than the crop at a scale <= 1 (the
+  original ran it whole) runs in those windows too, so no pass exceeds the crop.
+- "sliding" (new, for very large images): every scale in windows at a stride of 2/3 of the crop,
+  the last one anchored at the image end, unpadded; a scaled image that fits runs whole.
+
+Per pass, the logits are upsampled to the pass's input size; with flip, the mirrored input's
+logits are mirrored back (swapping `flip_pairs` channels) and averaged with the unflipped ones
+(here before the upsampling, which commutes with both); then `exp`. Windows are averaged by
+their overlap count and each scale's map is upsampled to the image size (`align_corners`) and
+summed over scales: `scores()` is that sum, the original's result. `__call__` divides it by
+its per-pixel sum, so it returns probabilities with the original's argmax. Windows and flips
+are batched, up to `max_batch` inputs per forward pass.
+
+A logit above `EXP_LIMIT` would overflow float32's `exp` (at 88.7) in the sum: from the first
+such pass on, an image's sum is computed divided by `exp(shift)` (the accumulated maps are
+rescaled when the shift grows), which leaves its argmax and probabilities as they are. Below the
+limit, as for trained models, the shift stays 0 and `scores()` is the original's sum.
 """
 
 import copy
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from utils.errors import ConfigError
 
-__all__ = ["LIP_FLIP_PAIRS", "Predictor", "scaled_size", "window_starts"]
+__all__ = [
+    "POLICIES",
+    "Predictor",
+    "bounded_windows",
+    "plan_passes",
+    "resize_bilinear",
+    "scaled_size",
+    "window_starts",
+]
 
-# Left/right arm, leg and shoe of LIP: their channels swap when the image is mirrored.
-LIP_FLIP_PAIRS = ((14, 15), (16, 17), (18, 19))
-_DATASET_FLIP_PAIRS = {"lip": LIP_FLIP_PAIRS}
+POLICIES = ("base", "cityscapes", "sliding")
+EXP_LIMIT = 80.0
 
 
 def scaled_size(height, width, long_side):
@@ -46,19 +71,118 @@ def window_starts(size, crop, stride):
     return [min(i * stride, size - crop) for i in range(count)]
 
 
+def _linear_taps(source, target, device):
+    """(first index, second index, weight of the second) of each output pixel of a bilinear
+    resize from `source` to `target` pixels, as OpenCV's INTER_LINEAR computes them (position
+    and weight in double precision, the weight then rounded to single; clamped at both ends)."""
+    position = (np.arange(target) + 0.5) * (1.0 / (target / source)) - 0.5
+    first = np.floor(position).astype(np.int64)
+    weight = position - first
+    weight[first < 0] = 0
+    first[first < 0] = 0
+    weight[first >= source - 1] = 0
+    first = np.minimum(first, source - 1)
+    second = np.minimum(first + 1, source - 1)
+    as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
+    return as_tensor(first), as_tensor(second), as_tensor(weight.astype(np.float32))
+
+
+def resize_bilinear(images, size):
+    """Images (B, C, H, W) resized to `size` (h, w) as `cv2.resize(..., INTER_LINEAR)` resizes
+    them (the original resized test images with OpenCV): columns, then rows, on any device.
+    `F.interpolate` computes source positions in single precision, which drifts by up to 5e-4
+    of a pixel value at Cityscapes sizes."""
+    for dim, target in ((-1, size[1]), (-2, size[0])):
+        if images.shape[dim] != target:
+            first, second, weight = _linear_taps(images.shape[dim], target, images.device)
+            shape = [1] * images.dim()
+            shape[dim] = target
+            weight = weight.view(shape)
+            images = torch.addcmul(
+                images.index_select(dim, first) * (1 - weight),
+                images.index_select(dim, second),
+                weight,
+            )
+    return images
+
+
+def bounded_windows(height, width, crop):
+    """Windows (y0, y1, x0, x1) of the "cityscapes" policy over an image of (height, width): a
+    stride of the whole `crop` (h, w), the last row / column anchored at the image end, each at
+    most the crop. One window for an image that fits."""
+    boxes = []
+    for y0 in _anchored_starts(height, crop[0]):
+        for x0 in _anchored_starts(width, crop[1]):
+            boxes.append((y0, min(y0 + crop[0], height), x0, min(x0 + crop[1], width)))
+    return boxes
+
+
+def _anchored_starts(size, crop):
+    if size <= crop:
+        return [0]
+    return [max(min((i + 1) * crop, size) - crop, 0) for i in range(-(-(size - crop) // crop) + 1)]
+
+
+def _base_passes(height, width, crop):
+    """(box, input size) of every pass of the base policy; boxes are clipped to the image."""
+    if max(height, width) <= min(crop):
+        return [((0, height, 0, width), crop)]
+    padded = (max(height, crop[0]), max(width, crop[1]))
+    strides = [max(1, int(c * 2.0 / 3.0)) for c in crop]
+    rows, cols = (-(-(p - c) // s) + 1 for p, c, s in zip(padded, crop, strides, strict=True))
+    passes = []
+    for row in range(rows):
+        for col in range(cols):
+            y0, x0 = row * strides[0], col * strides[1]
+            y1, x1 = min(y0 + crop[0], padded[0]), min(x0 + crop[1], padded[1])
+            passes.append(((y0, min(y1, height), x0, min(x1, width)), crop))
+    return passes
+
+
+def _sliding_passes(height, width, crop):
+    if height <= crop[0] and width <= crop[1]:
+        return [((0, height, 0, width), (height, width))]
+    strides = [max(1, int(c * 2.0 / 3.0)) for c in crop]
+    passes = []
+    for y0 in window_starts(height, crop[0], strides[0]):
+        for x0 in window_starts(width, crop[1], strides[1]):
+            y1, x1 = min(y0 + crop[0], height), min(x0 + crop[1], width)
+            passes.append(((y0, y1, x0, x1), (y1 - y0, x1 - x0)))
+    return passes
+
+
+def plan_passes(policy, height, width, crop, scale, pad_to_crop=False):
+    """The forward passes of one scaled image of (height, width): a list of (box, input size),
+    box = (y0, y1, x0, x1) of the scaled image, padded at the bottom / right to the input size.
+    `crop` None: the whole image once. `pad_to_crop`: every input padded to the crop (a model
+    that only takes the crop size, e.g. a fixed-size ONNX export)."""
+    if crop is None:
+        return [((0, height, 0, width), (height, width))]
+    if policy == "base":
+        passes = _base_passes(height, width, crop)
+    elif policy == "cityscapes":
+        if scale <= 1.0 and height <= crop[0] and width <= crop[1]:
+            passes = [((0, height, 0, width), (height, width))]
+        else:
+            passes = [
+                (box, (box[1] - box[0], box[3] - box[2]))
+                for box in bounded_windows(height, width, crop)
+            ]
+    else:
+        passes = _sliding_passes(height, width, crop)
+    if pad_to_crop:
+        passes = [(box, tuple(crop)) for box, _ in passes]
+    return passes
+
+
 class Predictor:
     """Turns a normalised float image batch (B, 3, H, W), or one image (3, H, W), into class
-    probabilities (B, K, H, W) or (K, H, W) on `device`.
+    probabilities (B, K, H, W) or (K, H, W) on `device` (`scores()`: the original's summed map).
 
-    Per scale the image is resized (bilinear) so that its long side is `base_size * scale`
-    (the image's own long side times `scale` when `base_size` is None). When it fits in
-    `crop_size` (height, width) it is padded to the crop and run once; otherwise windows of the
-    crop size slide with a stride of 2/3 of the crop, and overlapping predictions are averaged.
-    `crop_size=None` runs the whole scaled image at once. With `flip`, the mirrored input is run
-    as well and its output mirrored back (swapping the channels of `flip_pairs`). At most
-    `max_batch` images go through the model per forward pass.
-
-    The model is used as given: put it in eval mode first.
+    `crop_size` (height, width) is the window (TEST.IMAGE_SIZE); None runs every scale whole.
+    `base_size` None takes each image's own long side. `policy` is one of `POLICIES`;
+    `pad_value` the per-channel value of padding (default: black in ImageNet-normalised space,
+    as the original). The model is used as given: put it in eval mode first.
     """
 
     def __init__(
@@ -74,6 +198,9 @@ class Predictor:
         device=None,
         flip_pairs=None,
         max_batch=2,
+        policy="base",
+        pad_value=None,
+        pad_to_crop=False,
     ):
         self.model = model
         self.num_classes = int(num_classes)
@@ -84,6 +211,10 @@ class Predictor:
             raise ConfigError(f"TEST.SCALE_LIST must be positive numbers, got {list(scales)}")
         self.flip = bool(flip)
         self._set_sizes(crop_size, base_size)
+        if policy not in POLICIES:
+            raise ConfigError(f"TEST.POLICY is {policy!r}; expected one of {', '.join(POLICIES)}")
+        self.policy = policy
+        self.pad_to_crop = bool(pad_to_crop)
         if device is None:
             device = next((p.device for p in model.parameters()), torch.device("cpu"))
         self.device = torch.device(device)
@@ -91,12 +222,20 @@ class Predictor:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.max_batch = int(max_batch)
         self.flip_channels = self._flip_permutation(flip_pairs or ())
+        if pad_value is None:
+            from datasets import IMAGENET_MEAN, IMAGENET_STD
+
+            pad_value = [-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)]
+        self.pad_value = torch.tensor(pad_value, dtype=torch.float32, device=self.device)
 
     @classmethod
-    def from_config(cls, cfg, model, device=None, flip_pairs=None, max_batch=2):
-        """A predictor with the TEST settings of `cfg`; LIP gets its left/right channel pairs."""
-        if flip_pairs is None:
-            flip_pairs = _DATASET_FLIP_PAIRS.get(cfg.DATASET.DATASET.lower())
+    def from_config(cls, cfg, model, device=None, max_batch=2):
+        """A predictor with the TEST settings of `cfg` and the test policy and flip pairs of
+        the DATASET.DATASET class (TEST.POLICY overrides the policy). A model with a
+        `fixed_size` (a fixed-size ONNX export) gets every input padded to the crop."""
+        import datasets
+
+        dataset_class = datasets.get_dataset_class(cfg.DATASET.DATASET)
         width, height = cfg.TEST.IMAGE_SIZE
         return cls(
             model,
@@ -108,8 +247,10 @@ class Predictor:
             crop_size=(height, width),
             base_size=cfg.TEST.BASE_SIZE,
             device=device,
-            flip_pairs=flip_pairs,
+            flip_pairs=dataset_class.flip_pairs,
             max_batch=max_batch,
+            policy=cfg.TEST.POLICY or getattr(dataset_class, "test_policy", "base"),
+            pad_to_crop=getattr(model, "fixed_size", None) is not None,
         )
 
     def with_sizes(self, crop_size, base_size):
@@ -143,77 +284,127 @@ class Predictor:
         """Probabilities (B, K, H, W) for images (B, 3, H, W); (K, H, W) for one (3, H, W)."""
         if images.dim() == 3:
             return self(images.unsqueeze(0))[0]
+        scores = self.scores(images)
+        return scores.div_(scores.sum(dim=1, keepdim=True))
+
+    def scores(self, images):
+        """The original's result for images (B, 3, H, W) at (H, W): `exp` of the flip-averaged
+        logits, averaged over windows and summed over scales."""
         if images.dim() != 4:
             raise ValueError(
                 f"expected images (B, 3, H, W) or (3, H, W), got shape {tuple(images.shape)}"
             )
         images = images.to(self.device, torch.float32)
-        with torch.no_grad():
-            total = sum(self._predict_scale(images, scale) for scale in self.scales)
-        return total / len(self.scales)
-
-    def _predict_scale(self, images, scale):
         height, width = images.shape[-2:]
-        long_side = int((self.base_size or max(height, width)) * scale + 0.5)
-        size = scaled_size(height, width, long_side)
-        if size != (height, width):
-            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-        probs = self._sliding_window(images)
-        if size != (height, width):
-            probs = F.interpolate(
-                probs, size=(height, width), mode="bilinear", align_corners=self.align_corners
-            )
-        return probs
+        accumulated = [None]  # the sum over scales, rescaled with `shift`
+        shift = images.new_zeros(len(images), 1, 1, 1)
+        with torch.no_grad():
+            for scale in self.scales:
+                long_side = int((self.base_size or max(height, width)) * scale + 0.5)
+                size = scaled_size(height, width, long_side)
+                scores = self._scale_scores(
+                    resize_bilinear(images, size), scale, shift, accumulated
+                )
+                if size != (height, width):
+                    scores = self.resize(scores, (height, width))
+                accumulated[0] = scores if accumulated[0] is None else accumulated[0].add_(scores)
+        return accumulated[0]
 
-    def _sliding_window(self, images):
+    def resize(self, maps, size):
+        """Maps (B, K, h, w) resized to `size` (bilinear, `align_corners`)."""
+        return F.interpolate(maps, size=size, mode="bilinear", align_corners=self.align_corners)
+
+    def _scale_scores(self, images, scale, shift, accumulated):
         batch, _, height, width = images.shape
-        tile = self.crop_size or (height, width)
-        strides = [max(1, int(c * 2.0 / 3.0)) for c in tile]
-        boxes = [
-            (y0, min(y0 + tile[0], height), x0, min(x0 + tile[1], width))
-            for y0 in window_starts(height, tile[0], strides[0])
-            for x0 in window_starts(width, tile[1], strides[1])
-        ]
-        jobs = [(box, mirrored) for box in boxes for mirrored in (False, True)[: 1 + self.flip]]
-        probs = images.new_zeros(batch, self.num_classes, height, width)
-        count = images.new_zeros(1, 1, height, width)
-        jobs_per_pass = max(1, self.max_batch // batch)
-        for start in range(0, len(jobs), jobs_per_pass):
-            chunk = jobs[start : start + jobs_per_pass]
-            inputs = torch.cat([self._tile(images, box, tile, mirrored) for box, mirrored in chunk])
-            outputs = self._forward(inputs, tile).split(batch)
-            for (box, mirrored), out in zip(chunk, outputs, strict=True):
-                if mirrored:
-                    out = out.flip(-1)
+        passes = plan_passes(self.policy, height, width, self.crop_size, scale, self.pad_to_crop)
+        scores = count = None
+        copies = 2 if self.flip else 1
+        per_forward = max(1, self.max_batch // (batch * copies))
+        start = 0
+        while start < len(passes):
+            tile = passes[start][1]
+            chunk = [passes[start]]
+            while (
+                len(chunk) < per_forward
+                and start + len(chunk) < len(passes)
+                and passes[start + len(chunk)][1] == tile
+            ):
+                chunk.append(passes[start + len(chunk)])
+            start += len(chunk)
+            inputs = []
+            for box, _ in chunk:
+                window = self._pad(images[:, :, box[0] : box[1], box[2] : box[3]], tile)
+                inputs += [window, window.flip(-1)] if self.flip else [window]
+            outputs, peaks = self._forward(torch.cat(inputs))
+            outputs, peaks = outputs.split(batch), peaks.split(batch)
+            for index, ((y0, y1, x0, x1), _) in enumerate(chunk):
+                logits, peak = outputs[index * copies], peaks[index * copies]
+                if self.flip:
+                    mirrored = outputs[index * copies + 1]
                     if self.flip_channels is not None:
-                        out = out[:, self.flip_channels]
-                y0, y1, x0, x1 = box
-                probs[:, :, y0:y1, x0:x1] += out[:, :, : y1 - y0, : x1 - x0]
-                count[:, :, y0:y1, x0:x1] += 1
-        return probs / count
+                        mirrored = mirrored[:, self.flip_channels]
+                    # Mirroring and averaging commute with the bilinear upsampling (mirrored
+                    # pixels sample mirrored positions): done at the model's resolution, the
+                    # original's upsample-both-then-average up to float rounding, at half the cost.
+                    logits = torch.add(logits, mirrored.flip(-1)).mul_(0.5)
+                    peak = torch.maximum(peak, peaks[index * copies + 1])
+                self._raise_shift(peak, shift, [scores, *accumulated])
+                logits = self.resize(logits, tile)[:, :, : y1 - y0, : x1 - x0]
+                exp = logits.sub_(shift).exp_()
+                if len(passes) == 1:
+                    return exp
+                if scores is None:
+                    scores = images.new_zeros(batch, self.num_classes, height, width)
+                    count = images.new_zeros(height, width)
+                scores[:, :, y0:y1, x0:x1] += exp
+                count[y0:y1, x0:x1] += 1
+        if count.max() > 1:
+            scores /= count
+        return scores
 
     @staticmethod
-    def _tile(images, box, tile, mirrored):
-        y0, y1, x0, x1 = box
-        crop = images[:, :, y0:y1, x0:x1]
-        crop = F.pad(crop, (0, tile[1] - (x1 - x0), 0, tile[0] - (y1 - y0)))
-        return crop.flip(-1) if mirrored else crop
+    def _raise_shift(peak, shift, maps):
+        """Where an image's `peak` logit (B, 1, 1, 1) exceeds `EXP_LIMIT + shift`, raise its
+        `shift` and rescale its accumulated `maps` to the new shift (`exp` then stays finite)."""
+        peak = peak - EXP_LIMIT
+        if (peak > shift).any():
+            raised = torch.maximum(shift, peak)
+            factor = torch.exp(shift - raised)
+            for accumulated in maps:
+                if accumulated is not None:
+                    accumulated.mul_(factor)
+            shift.copy_(raised)
 
-    def _forward(self, inputs, tile):
-        outputs = self.model(inputs)
-        if isinstance(outputs, list | tuple):
-            if not -len(outputs) <= self.output_index < len(outputs):
+    def _pad(self, window, tile):
+        pad_h, pad_w = tile[0] - window.shape[-2], tile[1] - window.shape[-1]
+        if pad_h == 0 and pad_w == 0:
+            return window
+        padded = self.pad_value.view(1, -1, 1, 1).expand(*window.shape[:2], *tile).clone()
+        padded[:, :, : window.shape[-2], : window.shape[-1]] = window
+        return padded
+
+    def _forward(self, inputs):
+        """Logits of `inputs` (float, the model's resolution) and the largest logit of each
+        input (B, 1, 1, 1), which bounds the upsampled ones; at most `max_batch` inputs per
+        forward pass."""
+        outputs, peaks = [], []
+        for part in inputs.split(self.max_batch):
+            out = self.model(part)
+            if isinstance(out, list | tuple):
+                if not -len(out) <= self.output_index < len(out):
+                    raise ConfigError(
+                        f"TEST.OUTPUT_INDEX {self.output_index} does not pick one of the model's "
+                        f"{len(out)} outputs"
+                    )
+                out = out[self.output_index]
+            if out.dim() != 4 or out.shape[1] != self.num_classes:
                 raise ConfigError(
-                    f"TEST.OUTPUT_INDEX {self.output_index} does not pick one of the model's "
-                    f"{len(outputs)} outputs"
+                    f"the model gave an output of shape {tuple(out.shape)}; expected "
+                    f"(N, {self.num_classes}, h, w) for DATASET.NUM_CLASSES {self.num_classes}"
                 )
-            outputs = outputs[self.output_index]
-        if outputs.dim() != 4 or outputs.shape[1] != self.num_classes:
-            raise ConfigError(
-                f"the model gave an output of shape {tuple(outputs.shape)}; expected "
-                f"(N, {self.num_classes}, h, w) for DATASET.NUM_CLASSES {self.num_classes}"
-            )
-        logits = F.interpolate(
-            outputs.float(), size=tile, mode="bilinear", align_corners=self.align_corners
-        )
-        return logits.softmax(dim=1)
+            out = out.float()
+            peaks.append(out.amax(dim=(1, 2, 3), keepdim=True))
+            outputs.append(out)
+        if len(outputs) == 1:
+            return outputs[0], peaks[0]
+        return torch.cat(outputs), torch.cat(peaks)

@@ -38,12 +38,16 @@ class SquashPredictor:
         probabilities = self.predictor(squashed)
         if (height, width) == self.size:
             return probabilities
-        return F.interpolate(
-            probabilities,
-            size=(height, width),
-            mode="bilinear",
-            align_corners=self.predictor.align_corners,
-        )
+        return self.resize(probabilities, (height, width))
+
+    def scores(self, images):
+        """What tools/test.py resizes to the label: in squash mode (the deploy zoo's, not the
+        original's) the probabilities at the images' size, as `__call__`."""
+        return self(images)
+
+    def resize(self, maps, size):
+        """Maps (B, K, h, w) resized to `size`, as the predictor resizes them."""
+        return self.predictor.resize(maps, size)
 
 
 def predictor_from_config(cfg, model, device=None, max_batch=2):

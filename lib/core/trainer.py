@@ -23,7 +23,8 @@ import models
 from config import unused_settings
 from core.criterion import build_criterion
 from core.data import eval_loader, train_loader
-from core.lr_schedule import lr_at, set_lr
+from core.lr_schedule import phase_lr, set_lr
+from core.predictor import bounded_windows
 from core.run_log import RunLog, learning_rates
 from core.train_step import TrainStep, as_float, autocast
 from utils import checkpoint as ckpt
@@ -255,12 +256,25 @@ class Trainer:
     def end_epoch(self):
         return self.cfg.TRAIN.END_EPOCH + self.cfg.TRAIN.EXTRA_EPOCH
 
-    def phase(self, epoch):
-        """(loader, base LR, epoch index within the phase, epochs in the phase) of `epoch`."""
+    def loader(self, epoch):
+        """The training loader of `epoch`: the extra phase's after TRAIN.END_EPOCH epochs."""
+        return self.train_loader if epoch < self.cfg.TRAIN.END_EPOCH else self.extra_loader
+
+    def lr(self, epoch, iteration):
+        """The learning rate of step `iteration` of `epoch` (`core.lr_schedule.phase_lr`)."""
         train = self.cfg.TRAIN
-        if epoch < train.END_EPOCH:
-            return self.train_loader, train.LR, epoch, train.END_EPOCH
-        return self.extra_loader, train.EXTRA_LR, epoch - train.END_EPOCH, train.EXTRA_EPOCH
+        extra = self.extra_loader
+        extra_iters = extra.sampler.batches_per_epoch if extra is not None else 0
+        return phase_lr(
+            epoch,
+            iteration,
+            self.train_loader.sampler.batches_per_epoch,
+            extra_iters,
+            train.END_EPOCH,
+            train.EXTRA_EPOCH,
+            train.LR,
+            train.EXTRA_LR,
+        )
 
     def steps_before(self, epoch):
         """Optimizer steps of the epochs before `epoch` (the extra phase has its own loader)."""
@@ -299,7 +313,7 @@ class Trainer:
     def train_epoch(self, epoch, start_iter=0):
         """Train epoch `epoch` from batch `start_iter`; returns its mean loss (None if empty)."""
         cfg = self.cfg
-        loader, base_lr, phase_epoch, phase_epochs = self.phase(epoch)
+        loader = self.loader(epoch)
         iters = loader.sampler.batches_per_epoch
         loader.sampler.set_epoch(epoch, skip_batches=start_iter)
         self.model.train()
@@ -315,7 +329,7 @@ class Trainer:
             for i, (images, labels, *_rest) in enumerate(loader, start=start_iter):
                 labelled = self.check_labels(labels, epoch)
                 crops += torch.tensor([len(labels), labelled], dtype=torch.float64)
-                lr = lr_at(base_lr, phase_epoch * iters + i, phase_epochs * iters)
+                lr = self.lr(epoch, i)
                 set_lr(self.optimizer, lr)
                 torch.manual_seed(step_seed(self.seed, self.dist.rank, epoch, i))
                 running.add(self.train_step(images, labels))
@@ -410,6 +424,7 @@ class Trainer:
             self.ignore_label,
             self.cfg.MODEL.ALIGN_CORNERS,
             self.cfg.TEST.OUTPUT_INDEX,
+            window=tuple(reversed(self.cfg.TEST.IMAGE_SIZE)),
             on_batch=self.run_log.keep_samples,
             progress=self.dist.is_main,
         )
@@ -431,12 +446,18 @@ def validate(
     ignore_label,
     align_corners,
     output_index,
+    window=None,
     on_batch=None,
     progress=False,
 ):
     """Single-scale validation of `train_step`'s plain model (eager, not DDP-wrapped or compiled:
     no collective per batch, so a process without validation images cannot stall the others),
-    in its precision and memory format; the loss and the confusion matrix are summed over
+    in its precision and memory format, as the original `validate`: each batch once, whole, its
+    logits resized to the labels. A batch larger than `window` (h, w; TEST.IMAGE_SIZE) runs in
+    windows of at most that size (`bounded_windows`: a stride of the window, the last one
+    anchored at the end): the logits of overlapping windows are averaged and the loss is the
+    mean over the windows that hold labelled pixels. The loss and the confusion matrix are
+    summed over
     processes.
 
     Returns the loss and `segmentation_scores` plus the matrix itself (`confusion`).
@@ -452,14 +473,32 @@ def validate(
         ):
             faults.reached("validation")
             images, labels = train_step.inputs(raw_images, labels)
-            with autocast(device, train_step.dtype):
-                outputs = as_float(model(images))
-            totals[0] += criterion(outputs, labels) * len(images)
+            height, width = images.shape[-2:]
+            boxes = bounded_windows(height, width, window or (height, width))
+            logits, count, losses = None, None, []
+            for y0, y1, x0, x1 in boxes:
+                target = labels[:, y0:y1, x0:x1]
+                with autocast(device, train_step.dtype):
+                    outputs = as_float(model(images[:, :, y0:y1, x0:x1]))
+                if len(boxes) == 1 or (target != ignore_label).any():
+                    losses.append(criterion(outputs, target))
+                main = outputs[output_index] if isinstance(outputs, list) else outputs
+                main = F.interpolate(
+                    main, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=align_corners
+                )
+                if len(boxes) == 1:
+                    logits = main
+                    continue
+                if logits is None:
+                    logits = main.new_zeros(*main.shape[:2], height, width)
+                    count = main.new_zeros(height, width)
+                logits[:, :, y0:y1, x0:x1] += main
+                count[y0:y1, x0:x1] += 1
+            if count is not None:
+                logits /= count
+            loss = torch.stack(losses).mean() if losses else torch.tensor(float("nan"))
+            totals[0] += loss.to(totals) * len(images)
             totals[1] += len(images)
-            logits = outputs[output_index] if isinstance(outputs, list) else outputs
-            logits = F.interpolate(
-                logits, size=labels.shape[-2:], mode="bilinear", align_corners=align_corners
-            )
             prediction = logits.max(1).indices  # = argmax(1), faster on CPUs (core.function)
             confusion += confusion_matrix(labels, prediction, num_classes, ignore_label).to(
                 confusion

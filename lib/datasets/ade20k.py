@@ -2,11 +2,13 @@
 
 On disk: DATASET.ROOT/<item> (or ROOT/ade20k/<item>), list lines
 `train/image/ADE_train_XXXXXXXX.jpg train/label/ADE_train_XXXXXXXX.png`; label PNGs hold 0
-("other", ignored) and 1..150 (classes 0..149).
+("other", ignored) and 1..150 (classes 0..149). For testing the short side is resized to
+TEST.BASE_SIZE and padded to a multiple of 8, as the original `testval` (datasets/test_time.py).
 """
 
 from .base_dataset import BaseDataset, reduce_zero_table
 from .registry import register_dataset
+from .test_time import ShortSideTestImage
 
 CLASS_NAMES = (
     "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass",
@@ -31,10 +33,12 @@ CLASS_NAMES = (
 
 
 @register_dataset("ade20k")
-class ADE20K(BaseDataset):
+class ADE20K(ShortSideTestImage, BaseDataset):
     folder = "ade20k"
     class_names = CLASS_NAMES
     num_classes_choices = (150,)
+    test_policy = "base"  # the original's multi_scale_inference
+    crop_test_padding = False  # the original stretched its prediction over the padding
 
     def label_table(self):
         return reduce_zero_table(self.num_classes)

@@ -200,7 +200,7 @@ class BaseDataset(Dataset):
 
     `mode`:
       - "train": random rescale (long side `base_size * (0.5 + randint(0, scale_factor) / 10)`),
-        padding to the crop (mean colour / ignore) and a random `crop_size` (h, w) crop, random
+        padding to the crop (black / ignore) and a random `crop_size` (h, w) crop, random
         horizontal flip, optional random brightness, label down-sampled by `downsample_rate`.
       - "val": the whole image, no augmentation; with `center_crop`, the long side resized to
         `base_size` and the centre `crop_size` cut.
@@ -238,7 +238,6 @@ class BaseDataset(Dataset):
         class_weights=None,
         color_map="colorMap.txt",
         compress_map="",
-        mean=IMAGENET_MEAN,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -277,7 +276,6 @@ class BaseDataset(Dataset):
                 f"DATASET.CLASS_WEIGHTS has {len(weights)} values for {self.num_classes} classes"
             )
         self.class_weights = None if weights is None else [float(w) for w in weights]
-        self._pad_bgr = tuple(round(m * 255) for m in reversed(mean))
 
         self.list_file = self._list_file(root, list_path)
         self.samples = self._read_list(root, self.list_file)
@@ -448,7 +446,7 @@ class BaseDataset(Dataset):
 
     def scale_crop(self, image, label, size, offset, flip):
         """Resize to `size` (h, w) (image bilinear, label nearest), pad the bottom/right up to
-        the crop (mean colour / ignore), cut `crop_size` at `offset` (y, x), mirror if `flip`.
+        the crop (black / ignore), cut `crop_size` at `offset` (y, x), mirror if `flip`.
 
         Equivalent to cv2.resize + pad + slice, but one warpAffine per array computes only the
         crop's pixels: at 2x scale that is 8x less work than resizing the whole image.
@@ -475,13 +473,13 @@ class BaseDataset(Dataset):
         )
         # Replicated borders match cv2.resize at the image edges; beyond them is padding.
         bottom = max(new_h - y0, 0)
-        image[bottom:] = self._pad_bgr
+        image[bottom:] = 0
         label[bottom:] = self._ignore_value
         if flip:
             pad = slice(0, max(x0 + crop_w - new_w, 0))
         else:
             pad = slice(max(new_w - x0, 0), None)
-        image[:, pad] = self._pad_bgr
+        image[:, pad] = 0
         label[:, pad] = self._ignore_value
         return image, label
 

@@ -35,6 +35,7 @@ class Cityscapes(BaseDataset):
     folder = "cityscapes"
     class_names = CLASS_NAMES
     num_classes_choices = (19,)
+    test_policy = "cityscapes"  # the original's multi_scale_inference
     default_class_weights = CLASS_WEIGHTS
 
     def label_table(self):

@@ -4,12 +4,15 @@ On disk: DATASET.ROOT/<item> (or ROOT/cocostuff/<item>), list lines
 `train/image/COCO_train2014_xxx.jpg train/label/COCO_train2014_xxx.png`; label PNGs hold the
 COCO ids: 0 unlabelled (ignored), things 1..90 and stuff 92..182, with gaps. The 172 used ids
 map to their position in RAW_IDS, minus one; any other value is ignored, as in the original.
+For testing the short side is resized to TEST.BASE_SIZE and padded to a multiple of 8, as the
+original `testval` (datasets/test_time.py).
 """
 
 import numpy as np
 
 from .base_dataset import IGNORE, BaseDataset
 from .registry import register_dataset
+from .test_time import ShortSideTestImage
 
 # COCO ids 12, 26, 29, 30, 45, 66, 68, 69, 71, 83 and 91 are not used by COCO-Stuff.
 RAW_IDS = tuple(i for i in range(183) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83, 91))
@@ -42,10 +45,11 @@ CLASS_NAMES = (
 
 
 @register_dataset("cocostuff")
-class COCOStuff(BaseDataset):
+class COCOStuff(ShortSideTestImage, BaseDataset):
     folder = "cocostuff"
     class_names = CLASS_NAMES
     num_classes_choices = (171,)
+    test_policy = "base"  # the original's multi_scale_inference
 
     def label_table(self):
         table = np.full(256, IGNORE, np.int64)

@@ -41,6 +41,7 @@ COLOURS_SHOWN = 5
 
 @register_dataset("custom")
 class CustomDataset(BaseDataset):
+    test_policy = "base"  # the original BaseDataset's (panorama's too); TEST.POLICY overrides
     reads_class_tables = True
 
     @property

@@ -20,6 +20,7 @@ class DaodixianSeg(BaseDataset):
     folder = "daodixian_seg"
     class_names = ("background", "wire")
     num_classes_choices = (2,)
+    test_policy = "cityscapes"  # the original's multi_scale_inference
     default_class_weights = (0.4373, 1.507)
 
     def label_to_ids(self, class_map):

@@ -3,13 +3,15 @@
 On disk: DATASET.ROOT/<item> (or ROOT/lip/<item>) as in the list files, e.g.
 `val_images/<id>.jpg val_segmentations/<id>.png`; grey label PNGs with values 0..19.
 Training squashes the image to the crop size before the random rescale, as the original did, and
-a horizontal flip swaps the left/right classes. The training list, data/list/lip/trainList.txt,
-is not shipped (the original repository's file could not be obtained); README says how to write
-it from the LIP download.
+a horizontal flip swaps the left/right classes. For testing the image is squashed to the crop
+(TEST.IMAGE_SIZE) and the prediction resized to the label, as the original `testval`. The training
+list, data/list/lip/trainList.txt, is not shipped (the original repository's file could not be
+obtained); README says how to write it from the LIP download.
 """
 
 from .base_dataset import BaseDataset
 from .registry import register_dataset
+from .test_time import SquashTestImage
 
 CLASS_NAMES = (
     "background", "hat", "hair", "glove", "sunglasses", "upper-clothes", "dress", "coat",
@@ -22,10 +24,11 @@ FLIP_PAIRS = ((14, 15), (16, 17), (18, 19))
 
 
 @register_dataset("lip")
-class LIP(BaseDataset):
+class LIP(SquashTestImage, BaseDataset):
     folder = "lip"
     class_names = CLASS_NAMES
     num_classes_choices = (20,)
+    test_policy = "base"  # the original's multi_scale_inference
     flip_pairs = FLIP_PAIRS
     squash_to_crop = True
     list_hint = (

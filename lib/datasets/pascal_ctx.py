@@ -52,6 +52,7 @@ LABEL_DIR = "SegmentationClassContext"
 class PascalContext(BaseDataset):
     folder = "pascal_ctx"
     num_classes_choices = (59, 60)
+    test_policy = "base"  # the original's multi_scale_inference
     split_lists = {
         "train": "pascal_ctx/train.lst",
         "val": "pascal_ctx/val.lst",

@@ -41,6 +41,7 @@ class Urbanisation(BaseDataset):
     folder = "urbanisation"
     class_names = CLASS_NAMES
     num_classes_choices = (7,)
+    test_policy = "cityscapes"  # the original's multi_scale_inference
     default_class_weights = CLASS_WEIGHTS
 
     def label_table(self):

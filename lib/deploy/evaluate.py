@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 
 def export_window(cfg, model):
     """`cfg` for predicting with `model`: a fixed-size export (a loaded export with `fixed_size`
-    (H, W)) only accepts its export size, so that size becomes the sliding window
-    (TEST.IMAGE_SIZE, w x h; smaller scaled images are padded to it). `cfg` itself for a
+    (H, W)) only accepts its export size, so that size becomes the window
+    (TEST.IMAGE_SIZE, w x h; `Predictor.from_config` pads every input to it). `cfg` itself for a
     dynamic export, a PyTorch model or a window that already fits."""
     size = getattr(model, "fixed_size", None)
     width, height = cfg.TEST.IMAGE_SIZE

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 import models
 from config import load_config
-from core.predictor import Predictor, scaled_size
+from core.predictor import Predictor
 from utils.colormap import ClassTable
 from utils.distributed import pick_device
 from utils.errors import ConfigError, DataError
@@ -99,11 +99,10 @@ def palette_for(cfg):
 class Segmenter:
     """A `core.predictor.Predictor` for BGR uint8 images: class maps and confidences out.
 
-    Per image and scale, the image is resized to its own size times the scale (the predictor's
-    `base_size` is not used) and run whole when it fits in the predictor's `crop_size` (height,
-    width), else in sliding windows of that size; probabilities are averaged over scales and flips
-    at the image's size. Images go through the model `predictor.max_batch` at a time, consecutive
-    images of the same size together.
+    Each image runs at its own size times each scale (the predictor's `base_size` is not used),
+    with the predictor's test policy, windows (`crop_size`) and flip; confidences are the
+    probabilities of the predicted classes. Images go through the model `predictor.max_batch`
+    at a time, consecutive images of the same size together.
     """
 
     def __init__(self, predictor, *, preprocess_function=default_preprocess_function, palette=None):
@@ -111,13 +110,7 @@ class Segmenter:
             raise ConfigError(
                 f"class maps are uint8: 1..256 classes supported, got {predictor.num_classes}"
             )
-        # Batches that fit in the crop run through a copy without one: the Predictor pads an
-        # image smaller than its crop up to the crop, and a VGA photo would cost a whole
-        # 1024x2048 Cityscapes window.
-        self.whole = predictor.with_sizes(crop_size=None, base_size=None)
-        self.windows = None
-        if predictor.crop_size:
-            self.windows = predictor.with_sizes(predictor.crop_size, base_size=None)
+        self.predictor = predictor.with_sizes(predictor.crop_size, base_size=None)
         self.device = predictor.device
         self.batch_size = predictor.max_batch
         self.preprocess_function = preprocess_function
@@ -125,7 +118,8 @@ class Segmenter:
 
     @classmethod
     def from_config(cls, cfg, model, device=None, batch_size=4, exact=False):
-        """A segmenter with the TEST settings of `cfg` (scales, flip, IMAGE_SIZE windows).
+        """A segmenter with the TEST settings of `cfg` (scales, flip, IMAGE_SIZE windows, the
+        dataset's test policy).
 
         TEST.BASE_SIZE is not used: images run at their own size times TEST.SCALE_LIST. The model
         is put in eval mode on `device` (default: the GPU if any, else the CPU). Unless `exact`, the
@@ -162,15 +156,7 @@ class Segmenter:
     def probabilities(self, batch):
         """Class probabilities (N, K, H, W) of a preprocessed float batch (N, 3, H, W), tensor
         or array, on the segmenter's device."""
-        batch = torch.as_tensor(batch)
-        height, width = batch.shape[-2:]
-        predictor = self.whole
-        if self.windows is not None:
-            long_side = int(max(height, width) * max(self.whole.scales) + 0.5)
-            largest = scaled_size(height, width, long_side)
-            if largest[0] > self.windows.crop_size[0] or largest[1] > self.windows.crop_size[1]:
-                predictor = self.windows
-        return predictor(batch)
+        return self.predictor(torch.as_tensor(batch))
 
     def predict(self, batch):
         """Class maps (N, H, W) uint8 and confidences (N, H, W) float32 of a preprocessed

@@ -213,3 +213,17 @@ def test_ohem_equals_the_plain_algorithm_on_random_batches(seed):
         loss = OhemCrossEntropy(ignore_label=255, thres=thres, min_kept=min_kept)(logits, target)
         expected = reference_ohem(logits, target, 255, thres, min_kept)
         assert loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-7), (thres, min_kept)
+
+
+def test_ohem_averages_the_aux_loss_over_all_pixels_as_the_original():
+    """The original's OHEM returned `0.4 * aux_pixel_map + ohem` and averaged it: the aux pixel
+    losses (class-weighted, 0 where ignored) over every pixel, ignored ones included."""
+    aux, target = two_class_logits([0.2, 0.6, 0.9, 0.3], [0, 1, 0, 0])
+    main, _ = two_class_logits([0.5, 0.75, 0.95, 0.5], [0, 1, 0, 0])
+    target[0, 0, 3] = 255
+    weight = torch.tensor([1.0, 2.0])
+    ohem = OhemCrossEntropy(
+        ignore_label=255, thres=0.7, min_kept=1, weight=weight, balance_weights=[0.4, 1.0]
+    )([aux, main], target)
+    aux_pixels = nll([0.2, 0.6, 0.9]) * [1.0, 2.0, 1.0]
+    assert ohem.item() == pytest.approx(0.4 * aux_pixels.sum() / 4 + nll([0.5]).mean())

@@ -20,17 +20,24 @@ def test_poly_lr_rejects_bad_iterations():
         poly_lr(0.01, 0, 0)
 
 
-def test_phase_lr_main_then_extra_phase():
-    run = dict(epoch_iters=10, end_epoch=4, extra_epoch=2, lr=0.01, extra_lr=0.001)
-    assert phase_lr(0, 0, **run) == 0.01
-    assert phase_lr(1, 2, **run) == pytest.approx(0.01 * (1 - 12 / 40) ** 0.9, rel=1e-15)
-    assert phase_lr(3, 9, **run) == pytest.approx(0.01 * (1 / 40) ** 0.9, rel=1e-15)
-    assert phase_lr(4, 0, **run) == 0.001  # the extra phase restarts from EXTRA_LR
-    assert phase_lr(5, 5, **run) == pytest.approx(0.001 * 0.25**0.9, rel=1e-15)
+def test_phase_lr_is_set_after_each_step_as_the_original():
+    run = dict(main_iters=10, extra_iters=5, end_epoch=4, extra_epoch=2, lr=0.01, extra_lr=0.001)
+    assert phase_lr(0, 0, **run) == 0.01  # the optimizer's initial LR
+    assert phase_lr(0, 1, **run) == 0.01  # poly(0)
+    assert phase_lr(1, 2, **run) == pytest.approx(0.01 * (1 - 11 / 40) ** 0.9, rel=1e-15)
+    assert phase_lr(3, 9, **run) == pytest.approx(0.01 * (2 / 40) ** 0.9, rel=1e-15)
+    # the extra phase's first step runs at the last LR the main phase set, poly(39)
+    assert phase_lr(4, 0, **run) == pytest.approx(0.01 * (1 / 40) ** 0.9, rel=1e-15)
+    assert phase_lr(4, 1, **run) == 0.001  # then the schedule restarts from EXTRA_LR
+    assert phase_lr(5, 4, **run) == pytest.approx(0.001 * (2 / 10) ** 0.9, rel=1e-15)
+    only_extra = {**run, "end_epoch": 0}
+    assert phase_lr(0, 0, **only_extra) == 0.01  # no main phase: the optimizer's initial LR
     with pytest.raises(ValueError, match=r"epoch 6 is outside 0..5 \(END_EPOCH 4 \+ EXTRA_EPOCH 2"):
         phase_lr(6, 0, **run)
     with pytest.raises(ValueError, match="iteration 10 is outside 0..9"):
         phase_lr(0, 10, **run)
+    with pytest.raises(ValueError, match="iteration 5 is outside 0..4"):
+        phase_lr(4, 5, **run)
 
 
 def test_set_lr_applies_group_multipliers():

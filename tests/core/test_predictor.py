@@ -1,95 +1,85 @@
-"""The predictor against a plain loop doing each scale, flip and window separately."""
+"""The predictor against a transcription of the original `multi_scale_inference` methods."""
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from original_prediction import BLACK, original_multi_scale
 
 from config import get_defaults
-from core.predictor import LIP_FLIP_PAIRS, Predictor, scaled_size, window_starts
+from core.predictor import (
+    Predictor,
+    bounded_windows,
+    plan_passes,
+    resize_bilinear,
+    scaled_size,
+    window_starts,
+)
+from datasets import IMAGENET_MEAN, IMAGENET_STD
+from datasets.lip import FLIP_PAIRS
 from utils.errors import ConfigError
 
 K = 4
 
 
 class TinySegModel(nn.Module):
-    """A 1x1 conv and an average pool: logits at 1/4 of the input size; counts its calls."""
+    """A 3x3 conv and an average pool: logits at 1/4 of the input size; records input shapes."""
 
     def __init__(self, num_classes=K, outputs=1):
         super().__init__()
         torch.manual_seed(0)
-        self.conv = nn.Conv2d(3, num_classes, 1)
+        self.conv = nn.Conv2d(3, num_classes, 3, padding=1)
+        nn.init.normal_(self.conv.weight, std=1.0)
         self.outputs = outputs
-        self.batch_sizes = []
+        self.shapes = []
 
     def forward(self, x):
-        self.batch_sizes.append(len(x))
-        logits = F.avg_pool2d(self.conv(x), 4)
+        self.shapes.append(tuple(x.shape))
+        logits = F.avg_pool2d(self.conv(x), 4, ceil_mode=True)
         if self.outputs == 1:
             return logits
         return [logits * 0.5 + 1.0] * (self.outputs - 1) + [logits]
 
 
-def plain_starts(size, crop):
-    stride = int(crop * 2 / 3)
-    if size <= crop:
-        return [0]
-    starts, y = [], 0
-    while y + crop < size:
-        starts.append(y)
-        y += stride
-    return starts + [size - crop]
+# -- geometries: (image size, base size, crop, scales) ------------------------------------------
+
+# Cityscapes 1024x2048 / 16: 0.5 and 1.0 whole, 1.75 in 2 x 2 anchored windows
+CITYSCAPES_LIKE = ((64, 128), 128, (64, 128), (0.5, 1.0, 1.75))
+# PASCAL-Context 375x500 / 8, base 520 / 10, crop 480 / 10: 0.5 padded to the crop; 1.0 padded
+# to 48x52, 1 x 2 windows; 1.75 (68x91) 2 x 3 windows, the last ones padded
+PASCAL_LIKE = ((47, 62), 52, (48, 48), (0.5, 1.0, 1.75))
+# the same for the Cityscapes policy with a crop that holds the scales <= 1 (39x52), which the
+# original ran whole at any size (here windows then: test_cityscapes_policy_runs_a_large_...)
+PASCAL_LIKE_WIDER = ((47, 62), 52, (52, 52), (0.5, 1.0, 1.75))
 
 
-def plain_prediction(model, image, scales, flip, crop, base_size, align_corners, pairs=()):
-    """One image (1, 3, H, W), each scale, flip and window on its own."""
-    _, _, height, width = image.shape
-    permutation = list(range(K))
-    for a, b in pairs:
-        permutation[a], permutation[b] = b, a
-    total = 0
-    for scale in scales:
-        long_side = int(base_size * scale + 0.5)
-        if height > width:
-            h, w = long_side, int(width * long_side / height + 0.5)
-        else:
-            h, w = int(height * long_side / width + 0.5), long_side
-        scaled = F.interpolate(image, size=(h, w), mode="bilinear", align_corners=False)
-        per_flip = []
-        for mirrored in [False, True] if flip else [False]:
-            acc = torch.zeros(1, K, h, w)
-            count = torch.zeros(h, w)
-            for y0 in plain_starts(h, crop[0]):
-                for x0 in plain_starts(w, crop[1]):
-                    y1, x1 = min(y0 + crop[0], h), min(x0 + crop[1], w)
-                    tile = torch.zeros(1, 3, *crop)
-                    tile[:, :, : y1 - y0, : x1 - x0] = scaled[:, :, y0:y1, x0:x1]
-                    if mirrored:
-                        tile = tile.flip(-1)
-                    logits = F.interpolate(
-                        model(tile), size=crop, mode="bilinear", align_corners=align_corners
-                    )
-                    probs = logits.softmax(1)
-                    if mirrored:
-                        probs = probs.flip(-1)[:, permutation]
-                    acc[:, :, y0:y1, x0:x1] += probs[:, :, : y1 - y0, : x1 - x0]
-                    count[y0:y1, x0:x1] += 1
-            per_flip.append(acc / count)
-        probs = sum(per_flip) / len(per_flip)
-        total = total + F.interpolate(
-            probs, size=(height, width), mode="bilinear", align_corners=align_corners
-        )
-    return total / len(scales)
+def normalised_image(size, seed=0):
+    """A smooth random image, normalised as the datasets normalise."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (size[0] // 8 + 2, size[1] // 8 + 2, 3)).astype(np.uint8)
+    image = cv2.resize(coarse, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
+    normalised = (image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(normalised.astype(np.float32).transpose(2, 0, 1).copy())[None]
 
 
 @pytest.mark.parametrize(
-    "align_corners, max_batch, pairs", [(True, 3, ()), (False, 1, ((0, 1),)), (False, 16, ())]
+    "policy, geometry",
+    [
+        ("base", CITYSCAPES_LIKE),
+        ("base", PASCAL_LIKE),
+        ("cityscapes", CITYSCAPES_LIKE),
+        ("cityscapes", PASCAL_LIKE_WIDER),
+    ],
+    ids=["base-cityscapes", "base-pascal", "cityscapes-cityscapes", "cityscapes-pascal"],
 )
-def test_multi_scale_flip_matches_the_plain_loop(align_corners, max_batch, pairs):
+@pytest.mark.parametrize("align_corners, max_batch", [(True, 2), (False, 1), (False, 8)])
+def test_exact_path_equals_the_original_method(policy, geometry, align_corners, max_batch):
     torch.set_num_threads(1)
+    size, base_size, crop, scales = geometry
     model = TinySegModel()
-    image = torch.randn(1, 3, 37, 53)
-    scales, crop = [0.5, 1.0, 1.5], (24, 32)  # 0.5 fits in the crop; 1.0 and 1.5 slide
+    image = normalised_image(size)
     predictor = Predictor(
         model,
         K,
@@ -97,23 +87,125 @@ def test_multi_scale_flip_matches_the_plain_loop(align_corners, max_batch, pairs
         scales=scales,
         flip=True,
         crop_size=crop,
-        base_size=53,
-        flip_pairs=pairs,
+        base_size=base_size,
         max_batch=max_batch,
+        policy=policy,
     )
     with torch.no_grad():
-        expected = plain_prediction(model, image, scales, True, crop, 53, align_corners, pairs)
-    model.batch_sizes.clear()
-    result = predictor(image)
-    assert result.shape == (1, K, 37, 53)
-    torch.testing.assert_close(result, expected, rtol=1e-5, atol=1e-6)
-    assert max(model.batch_sizes) <= max_batch
+        expected = original_multi_scale(
+            model, image, scales, True, crop, base_size, align_corners, policy, ()
+        )
+    expected_inputs = sorted(model.shapes)
+    model.shapes.clear()
+    scores = predictor.scores(image)
+    torch.testing.assert_close(scores, expected, rtol=1e-5, atol=0)
+    assert torch.equal(scores.argmax(1), expected.argmax(1))
+    # the same inputs (whole images, windows, padding sizes), batched
+    ours = sorted((1, *shape[1:]) for shape in model.shapes for _ in range(shape[0]))
+    assert ours == expected_inputs
+    assert max(shape[0] for shape in model.shapes) <= max_batch
+    probabilities = predictor(image)
+    torch.testing.assert_close(probabilities.sum(1), torch.ones(1, *size))
+    assert torch.equal(probabilities.argmax(1), expected.argmax(1))
+
+
+def test_lip_swaps_its_left_and_right_channels_when_flipping():
+    torch.set_num_threads(1)
+    model = TinySegModel(num_classes=20)
+    image = normalised_image((40, 30), seed=1)
+    settings = dict(scales=[1.0], flip=True, crop_size=(40, 40), base_size=40)
+    predictor = Predictor(model, 20, flip_pairs=FLIP_PAIRS, **settings)
+    with torch.no_grad():
+        swapped = original_multi_scale(
+            model, image, [1.0], True, (40, 40), 40, False, "base", FLIP_PAIRS
+        )
+        plain = original_multi_scale(model, image, [1.0], True, (40, 40), 40, False, "base", ())
+    torch.testing.assert_close(predictor.scores(image), swapped, rtol=1e-5, atol=0)
+    assert not torch.allclose(swapped, plain, rtol=1e-3)
+    cfg = get_defaults()
+    cfg.DATASET.DATASET, cfg.DATASET.NUM_CLASSES = "lip", 20
+    cfg.TEST.FLIP_TEST = True
+    lip = Predictor.from_config(cfg, model, "cpu")
+    assert lip.policy == "base"
+    permutation = lip.flip_channels.tolist()
+    assert all(permutation[a] == b and permutation[b] == a for a, b in FLIP_PAIRS)
+
+
+@pytest.mark.parametrize(
+    "dataset, policy",
+    [
+        ("cityscapes", "cityscapes"),
+        ("urbanisation", "cityscapes"),
+        ("daodixian_seg", "cityscapes"),
+        ("lip", "base"),
+        ("pascal_ctx", "base"),
+        ("ade20k", "base"),
+        ("cocostuff", "base"),
+        ("custom", "base"),
+        ("panorama", "base"),
+    ],
+)
+def test_each_dataset_defaults_to_its_original_policy(dataset, policy):
+    cfg = get_defaults()
+    cfg.DATASET.DATASET, cfg.DATASET.NUM_CLASSES = dataset, 20
+    assert Predictor.from_config(cfg, TinySegModel(), "cpu").policy == policy
+    cfg.TEST.POLICY = "sliding"
+    assert Predictor.from_config(cfg, TinySegModel(), "cpu").policy == "sliding"
+
+
+def test_cityscapes_policy_runs_a_large_image_at_scales_up_to_1_in_windows():
+    """The original ran scales <= 1 whole whatever their size; here no input exceeds the crop,
+    and an image that fits still runs whole."""
+    model = TinySegModel()
+    crop = (32, 48)
+    predictor = Predictor(
+        model, K, scales=[0.5, 1.0], crop_size=crop, base_size=128, policy="cityscapes"
+    )
+    predictor(normalised_image((80, 128)))  # 0.5: 40x64 and 1.0: 80x128 exceed 32x48
+    assert all(s[2] <= crop[0] and s[3] <= crop[1] for s in model.shapes)
+    assert sum(s[0] for s in model.shapes) == 2 * 2 + 3 * 3  # anchored windows of 32x48
+    model.shapes.clear()
+    Predictor(model, K, scales=[1.0], crop_size=(80, 128), base_size=128, policy="cityscapes")(
+        normalised_image((80, 128))
+    )
+    assert model.shapes == [(1, 3, 80, 128)]
+
+
+def test_sliding_policy_never_pads_and_never_exceeds_the_crop():
+    model = TinySegModel()
+    predictor = Predictor(
+        model, K, scales=[0.5, 1.5], flip=True, crop_size=(24, 32), base_size=60, policy="sliding"
+    )
+    probabilities = predictor(normalised_image((45, 60)))
+    assert probabilities.shape == (1, K, 45, 60)
+    # 0.5: 23x30 whole (smaller than the crop, unpadded); 1.5: 68x90, windows of exactly 24x32
+    assert {s[2:] for s in model.shapes} == {(23, 30), (24, 32)}
+
+
+def test_pad_to_crop_pads_every_input_to_the_crop():
+    model = TinySegModel()
+    predictor = Predictor(
+        model, K, scales=[0.5, 1.0], crop_size=(32, 48), base_size=64, policy="cityscapes",
+        pad_to_crop=True,
+    )  # fmt: skip
+    predictor(normalised_image((32, 64)))
+    assert {s[2:] for s in model.shapes} == {(32, 48)}
+
+
+def test_resize_bilinear_is_opencvs_inter_linear():
+    rng = np.random.default_rng(0)
+    for (h, w), (new_h, new_w) in [((1024, 2048), (768, 1536)), ((37, 53), (19, 27)),
+                                   ((100, 60), (175, 105)), ((64, 128), (32, 64))]:  # fmt: skip
+        image = rng.standard_normal((h, w, 3)).astype(np.float32)
+        expected = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        got = resize_bilinear(torch.from_numpy(image.transpose(2, 0, 1))[None], (new_h, new_w))
+        np.testing.assert_allclose(got[0].numpy().transpose(1, 2, 0), expected, atol=2e-6)
 
 
 def test_batch_equals_images_one_by_one_and_single_image_drops_the_batch_axis():
     torch.set_num_threads(1)
     model = TinySegModel()
-    images = torch.randn(2, 3, 29, 21)
+    images = torch.cat([normalised_image((29, 21), seed) for seed in range(2)])
     predictor = Predictor(model, K, scales=[1.0, 1.25], flip=True, crop_size=(16, 16), max_batch=4)
     batch = predictor(images)
     for i in range(2):
@@ -121,28 +213,19 @@ def test_batch_equals_images_one_by_one_and_single_image_drops_the_batch_axis():
     assert predictor(images[0]).shape == (K, 29, 21)
 
 
-def test_odd_sizes_give_probabilities_at_image_size():
-    model = TinySegModel()
-    for height, width in [(31, 17), (5, 7), (17, 40)]:
-        predictor = Predictor(model, K, scales=[0.75, 1.0], flip=True, crop_size=(9, 13))
-        probs = predictor(torch.randn(1, 3, height, width))
-        assert probs.shape == (1, K, height, width)
-        torch.testing.assert_close(probs.sum(1), torch.ones(1, height, width))
-
-
 def test_flip_and_windows_share_forward_passes():
     model = TinySegModel()
-    image = torch.randn(1, 3, 20, 40)  # crop 16x32, stride 10x21: 2 x 2 windows, 8 with flips
+    image = normalised_image((20, 40))  # crop 16x32, stride 10x21: 2 x 2 windows, 8 with flips
     Predictor(model, K, flip=True, crop_size=(16, 32), max_batch=8)(image)
-    assert model.batch_sizes == [8]
-    model.batch_sizes.clear()
+    assert [s[0] for s in model.shapes] == [8]
+    model.shapes.clear()
     Predictor(model, K, flip=True, crop_size=None, max_batch=8)(image)
-    assert model.batch_sizes == [2]  # whole image and its mirror
+    assert model.shapes == [(2, 3, 20, 40)]  # whole image and its mirror
 
 
 def test_with_sizes_is_a_copy_with_other_sizes():
     model = TinySegModel()
-    image = torch.randn(1, 3, 20, 40)
+    image = normalised_image((20, 40))
     settings = dict(scales=[0.75, 1.0], flip=True, flip_pairs=[(0, 1)])
     windows = Predictor(model, K, crop_size=(16, 16), base_size=48, **settings)
     whole = windows.with_sizes(crop_size=None, base_size=None)
@@ -153,7 +236,7 @@ def test_with_sizes_is_a_copy_with_other_sizes():
 
 
 def test_output_index_picks_the_main_output_of_a_list():
-    image = torch.randn(1, 3, 24, 24)
+    image = normalised_image((24, 24))
     single = Predictor(TinySegModel(), K, crop_size=(16, 16))(image)
     ocr = Predictor(TinySegModel(outputs=2), K, output_index=-1, crop_size=(16, 16))(image)
     aux = Predictor(TinySegModel(outputs=2), K, output_index=0, crop_size=(16, 16))(image)
@@ -177,6 +260,22 @@ def test_windows_cover_every_pixel_and_stay_inside(size, crop, stride):
     assert all(b - a <= stride for a, b in zip(starts, starts[1:], strict=False))
 
 
+@pytest.mark.parametrize("height, width", [(64, 128), (80, 128), (33, 20), (3078, 5472)])
+def test_bounded_windows_cover_the_image_without_exceeding_the_crop(height, width):
+    crop = (1024, 2048) if height > 1000 else (32, 48)
+    covered = np.zeros((height, width), int)
+    for y0, y1, x0, x1 in bounded_windows(height, width, crop):
+        assert 0 < y1 - y0 <= crop[0] and 0 < x1 - x0 <= crop[1]
+        covered[y0:y1, x0:x1] += 1
+    assert covered.min() >= 1
+
+
+def test_base_passes_pad_the_last_windows_instead_of_moving_them():
+    passes = plan_passes("base", 39, 52, (48, 48), 1.0)
+    assert passes == [((0, 39, 0, 48), (48, 48)), ((0, 39, 32, 52), (48, 48))]
+    assert plan_passes("base", 20, 26, (48, 48), 0.5) == [((0, 20, 0, 26), (48, 48))]
+
+
 def test_scaled_size_keeps_the_aspect_ratio():
     assert scaled_size(1024, 2048, 1024) == (512, 1024)
     assert scaled_size(37, 53, 27) == (19, 27)  # 18.85 rounded half up
@@ -197,8 +296,7 @@ def test_from_config_reads_the_test_settings():
     assert predictor.crop_size == (400, 473)  # IMAGE_SIZE is width, height
     assert (predictor.base_size, predictor.scales, predictor.flip) == (473, [0.75, 1.0], True)
     assert predictor.num_classes == 20 and predictor.align_corners is False
-    permutation = predictor.flip_channels.tolist()
-    assert all(permutation[a] == b and permutation[b] == a for a, b in LIP_FLIP_PAIRS)
+    torch.testing.assert_close(predictor.pad_value, torch.tensor(BLACK, dtype=torch.float32))
 
 
 def test_errors_name_the_offending_value():
@@ -211,3 +309,30 @@ def test_errors_name_the_offending_value():
         Predictor(model, 5)(torch.randn(1, 3, 8, 8))
     with pytest.raises(ValueError, match=r"got shape \(8, 8\)"):
         Predictor(model, K)(torch.randn(8, 8))
+    with pytest.raises(ConfigError, match="TEST.POLICY is 'tiles'; expected one of base, "):
+        Predictor(model, K, policy="tiles")
+
+
+def test_logits_beyond_float32_exp_keep_the_originals_argmax():
+    """Logits above 88.7 overflow float32's exp in the original's sum; the predictor shifts
+    the sum and gives the argmax and probabilities of the same sum in float64."""
+    torch.set_num_threads(1)
+    model = TinySegModel()
+    model.conv.weight.data *= 10  # logits up to 110
+    image = normalised_image((47, 62), seed=2)
+    settings = dict(scales=(0.5, 1.0, 1.75), flip=True, crop=(48, 48), base_size=52)
+    predictor = Predictor(
+        model, K, scales=settings["scales"], flip=True, crop_size=(48, 48), base_size=52
+    )
+    probabilities = predictor(image)
+    with torch.no_grad():
+        original = original_multi_scale(model, image, align_corners=False, **settings)
+        exact = original_multi_scale(
+            model.double(), image.double(), align_corners=False, **settings
+        )
+    assert torch.isinf(original).any()  # what the original computed in float32
+    assert torch.isfinite(probabilities).all()
+    assert (probabilities.argmax(1) == exact.argmax(1)).float().mean() > 0.999
+    torch.testing.assert_close(
+        probabilities.double(), exact / exact.sum(1, keepdim=True), rtol=0, atol=1e-4
+    )

@@ -73,3 +73,18 @@ def test_keep_mode_is_the_predictor_with_its_aspect_and_windows():
 def test_unknown_resize_mode_is_a_config_error():
     with pytest.raises(ConfigError, match="TEST.RESIZE is 'stretch'; expected one of keep, squash"):
         predictor_from_config(config("stretch"), RecordingModel(), "cpu")
+
+
+def test_squash_scores_are_its_probabilities_and_resize_is_the_predictors():
+    """tools/test.py takes `scores` and `resize`: in squash mode the probabilities at the image
+    size (the deploy zoo's computation), resized as the inner predictor resizes."""
+    model = RecordingModel().eval()
+    predictor = predictor_from_config(config("squash", scales="0.75,1.0"), model, "cpu")
+    image = torch.randn(1, 3, 40, 100, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        scores = predictor.scores(image)
+        torch.testing.assert_close(scores, predictor(image))
+    maps = torch.rand(1, K, 5, 7)
+    torch.testing.assert_close(
+        predictor.resize(maps, (9, 4)), predictor.predictor.resize(maps, (9, 4))
+    )

@@ -99,3 +99,33 @@ def test_validation_runs_the_eager_plain_model_not_the_compiled_one(tmp_path):
     trainer.train_step.train_model = compiled
     scores = trainer.evaluate(0)
     assert 0 <= scores["mIoU"] <= 1
+
+
+def test_learning_rate_of_every_step_with_an_extra_phase_is_the_originals(tmp_path):
+    """Two main epochs of 4 steps (8 images, batches of 2), one extra epoch of 1 step (3
+    images): the LR each optimizer step ran at, against the original loop, which sets the LR
+    after each step with poly(base, index of that step in its phase)."""
+    cfg_file = write_tiny_run(tmp_path, num_train=8, num_val=3, END_EPOCH=2, EXTRA_EPOCH=1)
+    cfg = load_config(
+        str(cfg_file), ["DATASET.EXTRA_TRAIN_SET", "val.lst", "TRAIN.EXTRA_LR", "0.004"]
+    )
+    dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+    trainer = Trainer(cfg, dist, tmp_path / "run")
+    ran_at = []
+    step = trainer.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        ran_at.append(trainer.optimizer.param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    trainer.optimizer.step = recording_step
+    trainer.train()
+
+    expected, current = [], 0.01  # the original: the optimizer starts at TRAIN.LR
+    for base, epochs, iters in ((0.01, 2, 4), (0.004, 1, 1)):
+        for epoch in range(epochs):
+            for i in range(iters):
+                expected.append(current)
+                current = base * (1 - (epoch * iters + i) / (epochs * iters)) ** 0.9
+    assert ran_at == pytest.approx(expected, rel=1e-12)
+    assert ran_at[:2] == [0.01, 0.01] and ran_at[-1] == pytest.approx(0.01 * (1 / 8) ** 0.9)

@@ -1,5 +1,6 @@
 """ADE20K (reduce zero label) and COCO-Stuff (172 raw ids -> 171 classes) label maps."""
 
+import cv2
 import numpy as np
 import pytest
 from dataset_files import config, smooth_image, write_pairs
@@ -37,3 +38,27 @@ def test_cocostuff_maps_the_172_raw_ids(tmp_path):
     assert dataset[0][1].tolist() == [[255, 0, 10, 11, 80, 170, 255, 255, 255, 255]]
     assert dataset.class_names[0] == "person" and dataset.class_names[80] == "banner"
     assert len(dataset.class_names) == 171
+
+
+@pytest.mark.parametrize(
+    "name, num_classes, crop", [("ade20k", 150, False), ("cocostuff", 171, True)]
+)
+def test_testing_resizes_the_short_side_and_pads_to_a_multiple_of_8(
+    tmp_path, name, num_classes, crop
+):
+    """The original `testval` (`resize_short_length`): short side to TEST.BASE_SIZE (40), the
+    other rounded half up, bottom / right padded with the mean colour to a multiple of 8;
+    COCO-Stuff cuts the padding off the prediction, ADE20K does not."""
+    raw = np.full((30, 43), 1, np.uint8)
+    dataset_for(tmp_path, name, num_classes, raw)
+    cfg = config(name, tmp_path, num_classes, test_set="val.lst")
+    dataset = datasets.build_dataset(cfg, "test")
+    image, label, size, _ = dataset[0]
+    new_w = int(43 * 40 / 30 + 0.5)  # 57
+    resized = cv2.resize(smooth_image(30, 43), (new_w, 40), interpolation=cv2.INTER_LINEAR)
+    padded = cv2.copyMakeBorder(
+        resized, 0, 0, 0, 64 - new_w, cv2.BORDER_CONSTANT, value=(103.53, 116.28, 123.675)
+    )  # the original's BGR mean * 255
+    np.testing.assert_array_equal(image.numpy(), padded[..., ::-1].transpose(2, 0, 1))
+    assert label.shape == (30, 43) and size == (30, 43)
+    assert dataset.prediction_crop(size) == ((40, new_w) if crop else None)

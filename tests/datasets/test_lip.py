@@ -1,5 +1,6 @@
 """LIP: left/right classes swap under a horizontal flip; images are squashed to the crop."""
 
+import cv2
 import numpy as np
 import pytest
 from dataset_files import config, smooth_image, write_pairs
@@ -56,3 +57,17 @@ def test_missing_training_list_says_how_to_write_it(tmp_path):
     message = str(error.value)
     assert str(tmp_path / "list/lip/trainList.txt") in message
     assert "'train_images/<id>.jpg train_segmentations/<id>.png' line per training image" in message
+
+
+def test_testing_squashes_the_image_to_the_crop_and_keeps_the_label(lip, tmp_path):
+    """The original LIP `testval`: cv2.resize of the image to the crop, the label as read."""
+    _, raw = lip
+    cfg = config("lip", tmp_path, 20, "lip/trainList.txt", "lip/trainList.txt")
+    dataset = datasets.build_dataset(cfg, "test")
+    image, label, size, _ = dataset[0]
+    expected = cv2.resize(smooth_image(16, 24), (40, 24), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(image.numpy(), expected[..., ::-1].transpose(2, 0, 1))
+    assert label.shape == raw.shape == (16, 24) and size == (16, 24)
+    assert dataset.prediction_crop(size) is None
+    # validation during training keeps the whole image
+    assert datasets.build_dataset(cfg, "val")[0][0].shape == (3, 16, 24)

@@ -9,11 +9,13 @@ import pytest
 import test as test_tool
 import torch
 import torch.nn.functional as F
+from original_prediction import original_multi_scale
 from tiny_run import output_dir, spread_weights, write_tiny_run
 
 import datasets
 import models
 from config import load_config
+from utils.colormap import ClassTable
 from utils.errors import UserError
 from utils.metrics import confusion_matrix, segmentation_scores
 
@@ -22,44 +24,37 @@ from utils.metrics import confusion_matrix, segmentation_scores
 def trained(tmp_path):
     """A tiny config and a random model saved as final_state.pth in the run folder."""
     cfg_file = write_tiny_run(tmp_path, num_val=3, size=40)
-    model = models.build_model(load_config(cfg_file))
+    torch.manual_seed(6)  # a random model that predicts two or three classes here
+    model = spread_weights(models.build_model(load_config(cfg_file), pretrained=False))
     out = output_dir(tmp_path)
     out.mkdir(parents=True)
     torch.save({f"model.{k}": v for k, v in model.state_dict().items()}, out / "final_state.pth")
     return cfg_file, model.eval()
 
 
-def reference_scores(cfg_file, model, scales, flip):
-    """Multi-scale + flip written out plainly: one fp32 forward per scale and flip, averaged."""
+def reference_confusion(cfg_file, model, scales, flip):
+    """The confusion matrix of the original's multi-scale + flip prediction, one input per
+    forward pass (tests/original_prediction.py)."""
     cfg = load_config(cfg_file)
     dataset = datasets.build_dataset(cfg, "test")
+    width, height = cfg.TEST.IMAGE_SIZE
     confusion = np.zeros((4, 4))
     for index in range(len(dataset)):
         image, label, _size, _name = dataset[index]
-        x = datasets.normalize(image[None])
-        height, width = x.shape[-2:]
-        total = 0
-        for scale in scales:
-            side = int(cfg.TEST.BASE_SIZE * scale + 0.5)
-            size = (side, int(width * side / height + 0.5)) if height >= width else None
-            scaled = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-            for mirrored in [False, True] if flip else [False]:
-                inputs = scaled.flip(-1) if mirrored else scaled
-                with torch.no_grad():
-                    logits = model(inputs)
-                logits = F.interpolate(logits, size=(height, width), mode="bilinear")
-                probabilities = logits.softmax(1)
-                total = total + (probabilities.flip(-1) if mirrored else probabilities)
-        prediction = total.argmax(1)[0]
-        confusion += confusion_matrix(label, prediction, 4, 255).numpy()
-    return segmentation_scores(confusion)
+        with torch.no_grad():
+            scores = original_multi_scale(
+                model, datasets.normalize(image[None]), scales, flip, (height, width),
+                cfg.TEST.BASE_SIZE, cfg.MODEL.ALIGN_CORNERS, "base",
+            )  # fmt: skip
+        confusion += confusion_matrix(label, scores.argmax(1)[0], 4, 255).numpy()
+    return confusion
 
 
 def logged_miou(caplog):
     return float(re.search(r"mIoU (\d\.\d+)", caplog.text).group(1))
 
 
-def test_multi_scale_flip_equals_a_plain_computation(trained, caplog):
+def test_multi_scale_flip_equals_the_original_computation(trained, caplog):
     cfg_file, model = trained
     with caplog.at_level("INFO"):
         assert (
@@ -76,14 +71,26 @@ def test_multi_scale_flip_equals_a_plain_computation(trained, caplog):
             )
             == 0
         )
-    expected = reference_scores(cfg_file, model, [0.5, 1.0, 1.5], flip=True)
-    assert logged_miou(caplog) == pytest.approx(expected["mIoU"], abs=1e-4)
+    expected = reference_confusion(cfg_file, model, [0.5, 1.0, 1.5], flip=True)
+    assert logged_miou(caplog) == pytest.approx(segmentation_scores(expected)["mIoU"], abs=1e-4)
     out = output_dir(cfg_file.parent)
-    confusion = np.load(out / "confusion_matrix.npy")
-    assert segmentation_scores(confusion)["mIoU"] == pytest.approx(expected["mIoU"])
+    np.testing.assert_array_equal(np.load(out / "confusion_matrix.npy"), expected)
+    assert (expected.sum(0) > 0).sum() >= 2  # not one class everywhere
     assert cv2.imread(str(out / "confusion_matrix.png")) is not None
     for name in ("background", "circle", "rectangle", "triangle"):
         assert name in caplog.text
+
+
+def check_predictions(save_dir, names, cfg_file):
+    """Raw-id PNGs and, in color/, colour pictures in the dataset's colours, one per image."""
+    assert sorted(p.name for p in save_dir.glob("*.png")) == sorted(names)
+    assert sorted(p.name for p in (save_dir / "color").glob("*.png")) == sorted(names)
+    palette = ClassTable.from_file(load_config(cfg_file).DATASET.COLOR_MAP).palette()
+    for name in names:
+        prediction = cv2.imread(str(save_dir / name), cv2.IMREAD_UNCHANGED)
+        assert prediction.shape == (40, 40) and set(np.unique(prediction)) <= {0, 1, 2, 3}
+        color = cv2.cvtColor(cv2.imread(str(save_dir / "color" / name)), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(color, palette[prediction])
 
 
 def test_image_only_list_writes_one_prediction_per_image(trained, tmp_path):
@@ -94,10 +101,18 @@ def test_image_only_list_writes_one_prediction_per_image(trained, tmp_path):
     save_dir = tmp_path / "predictions"
     argv = ["--cfg", str(cfg_file), "--save-dir", str(save_dir), "DATASET.TEST_SET", "test.lst"]
     assert test_tool.main(argv) == 0
-    written = sorted(p.name for p in save_dir.glob("*.png"))
-    assert written == sorted(f"{image.split('/')[-1]}" for image in images)
-    prediction = cv2.imread(str(save_dir / written[0]), cv2.IMREAD_UNCHANGED)
-    assert prediction.shape == (40, 40) and set(np.unique(prediction)) <= {0, 1, 2, 3}
+    check_predictions(save_dir, [image.split("/")[-1] for image in images], cfg_file)
+
+
+def test_save_predictions_of_a_labelled_list(trained, tmp_path, caplog):
+    cfg_file, _ = trained
+    with caplog.at_level("INFO"):
+        assert test_tool.main(["--cfg", str(cfg_file), "--save-predictions"]) == 0
+    assert "mIoU" in caplog.text
+    root = tmp_path / "data"
+    images = [line.split()[0] for line in (root / "val.lst").read_text().split("\n") if line]
+    save_dir = output_dir(tmp_path) / "test_results"
+    check_predictions(save_dir, [image.split("/")[-1] for image in images], cfg_file)
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path):

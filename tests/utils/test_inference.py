@@ -200,7 +200,13 @@ def test_segmenter_matches_predictor_with_scales_flip_and_windows(model):
     segmenter = Segmenter.from_config(cfg, model, device="cpu", batch_size=2, exact=True)
     imgs = images(2)
     classes, confidence = reference(
-        model, imgs, align_corners=True, scales=(0.75, 1.25), flip=True, crop_size=(24, 32)
+        model,
+        imgs,
+        align_corners=True,
+        scales=(0.75, 1.25),
+        flip=True,
+        crop_size=(24, 32),
+        policy="cityscapes",  # the config's dataset's
     )
     got_classes, got_confidence = segmenter(imgs)
     np.testing.assert_array_equal(np.stack(got_classes), classes)
