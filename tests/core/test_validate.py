@@ -8,6 +8,7 @@ import datasets
 from config import load_config
 from core.criterion import build_criterion
 from core.data import eval_loader
+from core.train_step import TrainStep
 from core.trainer import Trainer, validate
 from utils.distributed import DistInfo
 
@@ -29,9 +30,9 @@ class PixelModel(torch.nn.Module):
 def test_an_image_larger_than_the_window_is_validated_in_windows(tmp_path):
     cfg = load_config(str(write_tiny_run(tmp_path, num_val=3, size=64)))
     loader = eval_loader(datasets.build_dataset(cfg, "val"), 2, 0, False, 1, 0, 255)
-    criterion = build_criterion(cfg)
     model = PixelModel()
-    args = (model, criterion, loader, torch.device("cpu"), 4, 255, False, -1)
+    dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+    args = (TrainStep(cfg, model, build_criterion(cfg), dist), loader, 4, 255, False, -1)
     whole_loss, whole = validate(*args)
     assert set(model.shapes) == {(64, 64)}
     model.shapes.clear()
