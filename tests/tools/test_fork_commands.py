@@ -38,6 +38,7 @@ import models
 from config import load_config
 from datatools.io import write_label
 from utils.colormap import ClassTable
+from utils.errors import CheckpointError
 from utils.logger import run_dirs
 from utils.visualize import write_image
 
@@ -311,7 +312,7 @@ def prepare(script, args, checked):
     pretrained = cfg.MODEL.PRETRAINED
     if Path(script).name == "train.py" and pretrained and not Path(pretrained).is_file():
         if pretrained not in checked:
-            with pytest.raises(FileNotFoundError, match=re.escape(pretrained)):
+            with pytest.raises(CheckpointError, match=re.escape(pretrained)):
                 models.build_model(cfg)
             checked.add(pretrained)
         random_weights(cfg, Path(pretrained))
