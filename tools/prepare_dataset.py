@@ -1,4 +1,4 @@
-"""Turn a folder of images and a folder of labels into a dataset tools/train.py trains on.
+r"""Turn a folder of images and a folder of labels into a dataset tools/train.py trains on.
 
   python tools/prepare_dataset.py --images data/mydata/images --labels data/mydata/labels
   python tools/prepare_dataset.py --images data/mydata/images --labels data/mydata/labels \
