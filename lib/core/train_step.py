@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 import datasets
 from models.checkpointing import set_grad_checkpoint
 from utils.errors import ConfigError
-from utils.precision import DTYPES, autocast_dtype, native_bf16
+from utils.precision import DTYPES, autocast, autocast_dtype, native_bf16
 
 __all__ = ["TrainStep", "autocast", "build_optimizer", "training_dtype"]
 
@@ -46,11 +46,6 @@ def training_dtype(cfg, device):
         )
         return None
     return dtype
-
-
-def autocast(device, dtype):
-    """Autocast to `dtype` on `device`'s type; off when `dtype` is None."""
-    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
 
 def build_optimizer(cfg, model, fused=True):

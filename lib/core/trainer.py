@@ -26,7 +26,7 @@ from core.data import eval_loader, train_loader
 from core.lr_schedule import phase_lr, set_lr
 from core.predictor import bounded_windows
 from core.run_log import RunLog, learning_rates
-from core.train_step import TrainStep, as_float, autocast
+from core.train_step import TrainStep, as_float
 from utils import checkpoint as ckpt
 from utils import faults
 from utils.distributed import all_reduce_sum, barrier, broadcast_object, together
@@ -34,6 +34,7 @@ from utils.errors import CheckpointError, ConfigError, DataError, OtherProcessFa
 from utils.inference import palette_for
 from utils.logger import progress_bar
 from utils.metrics import confusion_matrix, segmentation_scores
+from utils.precision import autocast
 
 logger = logging.getLogger(__name__)
 

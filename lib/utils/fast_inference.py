@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import nn
 
-from utils.precision import autocast_dtype
+from utils.precision import autocast, autocast_dtype
 
 __all__ = ["MODES", "InferenceModel", "fold_batchnorm", "optimize"]
 
@@ -112,7 +112,7 @@ class InferenceModel(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         with (
             torch.no_grad(),
-            torch.autocast(x.device.type, dtype=self.dtype, enabled=self.dtype is not None),
+            autocast(x.device, self.dtype),
         ):
             outputs = self.model(x)
         if isinstance(outputs, list | tuple):

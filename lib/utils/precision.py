@@ -5,9 +5,14 @@ The one rule for training and inference: float16 on CUDA, bfloat16 elsewhere (CP
 
 import torch
 
-__all__ = ["DTYPES", "autocast_dtype", "native_bf16"]
+__all__ = ["DTYPES", "autocast", "autocast_dtype", "native_bf16"]
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device, dtype):
+    """Autocast to `dtype` on `device`'s type; off when `dtype` is None."""
+    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
 
 def autocast_dtype(device):
