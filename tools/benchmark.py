@@ -58,7 +58,9 @@ from torch import nn
 
 import datasets
 from config import load_config
-from core.predictor import Predictor, plan_passes, scaled_size
+from core.predictor import Predictor
+from datasets.transforms import scaled_size
+from datasets.windows import plan_passes
 from models import build_model, load_weights
 from utils import cli
 from utils.allocator import set_allocator_options

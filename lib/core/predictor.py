@@ -3,7 +3,7 @@
 One implementation for tools/test.py, the inference API, the video tool, the deploy evaluation
 and the benchmarks. Per scale, the image is resized (bilinear, as OpenCV's `cv2.resize` computes
 it) so that its long side is `base_size * scale`, and cut into forward passes by the policy of
-the dataset (`POLICIES`; README "Test policies"):
+the dataset (`datasets.windows`; README "Test policies"):
 
 - "base" (the original `BaseDataset.multi_scale_inference`): a scaled image that fits in the
   crop (long side <= the crop's short side) is padded to the crop and run once; otherwise it is
@@ -31,44 +31,18 @@ limit, as for trained models, the shift stays 0 and `scores()` is the original's
 """
 
 import copy
-import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from datasets.transforms import scaled_size
+from datasets.windows import POLICIES, plan_passes
 from utils.errors import ConfigError
 
-__all__ = [
-    "POLICIES",
-    "Predictor",
-    "bounded_windows",
-    "plan_passes",
-    "resize_bilinear",
-    "scaled_size",
-    "window_starts",
-]
+__all__ = ["Predictor", "resize_bilinear"]
 
-POLICIES = ("base", "cityscapes", "sliding")
 EXP_LIMIT = 80.0
-
-
-def scaled_size(height, width, long_side):
-    """(height, width) resized so that the long side is `long_side`, aspect kept (as the
-    original `multi_scale_aug`: the other side rounded half up)."""
-    if height > width:
-        return long_side, max(1, int(width * long_side / height + 0.5))
-    return max(1, int(height * long_side / width + 0.5)), long_side
-
-
-def window_starts(size, crop, stride):
-    """Start offsets of the windows along one dimension of length `size`: every `stride`, the
-    last one anchored at `size - crop`, so together they cover 0..size-1. One window at 0 when
-    the dimension fits in the crop."""
-    if size <= crop:
-        return [0]
-    count = math.ceil((size - crop) / stride) + 1
-    return [min(i * stride, size - crop) for i in range(count)]
 
 
 def _linear_taps(source, target, device):
@@ -104,75 +78,6 @@ def resize_bilinear(images, size):
                 weight,
             )
     return images
-
-
-def bounded_windows(height, width, crop):
-    """Windows (y0, y1, x0, x1) of the "cityscapes" policy over an image of (height, width): a
-    stride of the whole `crop` (h, w), the last row / column anchored at the image end, each at
-    most the crop. One window for an image that fits."""
-    boxes = []
-    for y0 in _anchored_starts(height, crop[0]):
-        for x0 in _anchored_starts(width, crop[1]):
-            boxes.append((y0, min(y0 + crop[0], height), x0, min(x0 + crop[1], width)))
-    return boxes
-
-
-def _anchored_starts(size, crop):
-    if size <= crop:
-        return [0]
-    return [max(min((i + 1) * crop, size) - crop, 0) for i in range(-(-(size - crop) // crop) + 1)]
-
-
-def _base_passes(height, width, crop):
-    """(box, input size) of every pass of the base policy; boxes are clipped to the image."""
-    if max(height, width) <= min(crop):
-        return [((0, height, 0, width), crop)]
-    padded = (max(height, crop[0]), max(width, crop[1]))
-    strides = [max(1, int(c * 2.0 / 3.0)) for c in crop]
-    rows, cols = (-(-(p - c) // s) + 1 for p, c, s in zip(padded, crop, strides, strict=True))
-    passes = []
-    for row in range(rows):
-        for col in range(cols):
-            y0, x0 = row * strides[0], col * strides[1]
-            y1, x1 = min(y0 + crop[0], padded[0]), min(x0 + crop[1], padded[1])
-            passes.append(((y0, min(y1, height), x0, min(x1, width)), crop))
-    return passes
-
-
-def _sliding_passes(height, width, crop):
-    if height <= crop[0] and width <= crop[1]:
-        return [((0, height, 0, width), (height, width))]
-    strides = [max(1, int(c * 2.0 / 3.0)) for c in crop]
-    passes = []
-    for y0 in window_starts(height, crop[0], strides[0]):
-        for x0 in window_starts(width, crop[1], strides[1]):
-            y1, x1 = min(y0 + crop[0], height), min(x0 + crop[1], width)
-            passes.append(((y0, y1, x0, x1), (y1 - y0, x1 - x0)))
-    return passes
-
-
-def plan_passes(policy, height, width, crop, scale, pad_to_crop=False):
-    """The forward passes of one scaled image of (height, width): a list of (box, input size),
-    box = (y0, y1, x0, x1) of the scaled image, padded at the bottom / right to the input size.
-    `crop` None: the whole image once. `pad_to_crop`: every input padded to the crop (a model
-    that only takes the crop size, e.g. a fixed-size ONNX export)."""
-    if crop is None:
-        return [((0, height, 0, width), (height, width))]
-    if policy == "base":
-        passes = _base_passes(height, width, crop)
-    elif policy == "cityscapes":
-        if scale <= 1.0 and height <= crop[0] and width <= crop[1]:
-            passes = [((0, height, 0, width), (height, width))]
-        else:
-            passes = [
-                (box, (box[1] - box[0], box[3] - box[2]))
-                for box in bounded_windows(height, width, crop)
-            ]
-    else:
-        passes = _sliding_passes(height, width, crop)
-    if pad_to_crop:
-        passes = [(box, tuple(crop)) for box, _ in passes]
-    return passes
 
 
 class Predictor:

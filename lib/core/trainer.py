@@ -24,9 +24,9 @@ from config import unused_settings
 from core.criterion import build_criterion
 from core.data import eval_loader, train_loader
 from core.lr_schedule import phase_lr, set_lr
-from core.predictor import bounded_windows
 from core.run_log import RunLog, learning_rates
 from core.train_step import TrainStep, as_float
+from datasets.windows import bounded_windows
 from utils import checkpoint as ckpt
 from utils import faults
 from utils.distributed import all_reduce_sum, barrier, broadcast_object, together

@@ -37,9 +37,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from core.predictor import scaled_size
 from utils.errors import ConfigError, DataError
 from utils.text import read_text
+
+from .transforms import scaled_size
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB
 IMAGENET_STD = (0.229, 0.224, 0.225)
