@@ -62,6 +62,7 @@ from core.predictor import Predictor
 from datasets.transforms import scaled_size
 from datasets.windows import plan_passes
 from models import build_model, load_weights
+from models.outputs import main_output
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.fast_inference import InferenceModel, optimize
@@ -195,10 +196,6 @@ def sample_image(size, seed=0):
     """A smooth random normalised image (1, 3, H, W): upsampled coarse noise."""
     coarse = torch.randn(1, 3, 8, 16, generator=torch.Generator().manual_seed(seed))
     return F.interpolate(coarse, size=tuple(size), mode="bilinear", align_corners=False)
-
-
-def main_output(outputs):
-    return outputs[-1] if isinstance(outputs, list | tuple) else outputs
 
 
 def speed_inputs(cfg, pth, size):

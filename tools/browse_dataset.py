@@ -38,6 +38,7 @@ import _init_paths  # noqa: F401
 
 import datasets
 from config import load_config
+from datasets import palette_for
 from datatools import browse
 from datatools.io import read_image, read_label
 from datatools.polygons import daodixian_items, detect_format, json_files
@@ -46,7 +47,6 @@ from utils.allocator import set_allocator_options
 from utils.cli import run_tool
 from utils.colormap import ClassTable
 from utils.errors import DataError
-from utils.inference import palette_for
 from utils.logger import progress_bar
 from utils.text import load_json
 from utils.visualize import write_image

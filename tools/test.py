@@ -37,13 +37,13 @@ from config import config_name, load_config, unused_settings
 from core.data import eval_loader
 from core.function import format_scores, predict_dataset
 from core.resize_mode import predictor_from_config
+from datasets import palette_for
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.charts import save_score_charts
 from utils.checkpoint import FINAL
 from utils.errors import CheckpointError
 from utils.fast_inference import optimize
-from utils.inference import palette_for
 from utils.logger import run_dirs, setup_logging
 from utils.metrics import segmentation_scores
 from utils.visualize import colorize, write_image

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from models.outputs import as_list
 from utils.errors import ConfigError
 
 __all__ = ["CrossEntropy", "OhemCrossEntropy", "build_criterion"]
@@ -70,8 +71,7 @@ class CrossEntropy(nn.Module):
 
     def forward(self, outputs, target):
         """`outputs`: logits (N, C, h, w) or a list of them; `target`: class indices (N, H, W)."""
-        if not isinstance(outputs, list | tuple):
-            outputs = [outputs]
+        outputs = as_list(outputs)
         if len(outputs) != len(self.balance_weights):
             raise ConfigError(
                 f"the model gave {len(outputs)} outputs but LOSS.BALANCE_WEIGHTS has "

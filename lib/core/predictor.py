@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from datasets.transforms import scaled_size
 from datasets.windows import POLICIES, plan_passes
+from models.outputs import main_output
 from utils.errors import ConfigError
 
 __all__ = ["Predictor", "resize_bilinear"]
@@ -294,14 +295,7 @@ class Predictor:
         forward pass."""
         outputs, peaks = [], []
         for part in inputs.split(self.max_batch):
-            out = self.model(part)
-            if isinstance(out, list | tuple):
-                if not -len(out) <= self.output_index < len(out):
-                    raise ConfigError(
-                        f"TEST.OUTPUT_INDEX {self.output_index} does not pick one of the model's "
-                        f"{len(out)} outputs"
-                    )
-                out = out[self.output_index]
+            out = main_output(self.model(part), self.output_index)
             if out.dim() != 4 or out.shape[1] != self.num_classes:
                 raise ConfigError(
                     f"the model gave an output of shape {tuple(out.shape)}; expected "

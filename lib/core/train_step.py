@@ -15,6 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 import datasets
 from models.checkpointing import set_grad_checkpoint
+from models.outputs import as_list
 from utils.errors import ConfigError
 from utils.precision import DTYPES, autocast, autocast_dtype, native_bf16
 
@@ -82,8 +83,9 @@ def build_optimizer(cfg, model, fused=True):
 
 
 def as_float(outputs):
-    """Model outputs (a tensor or a list, e.g. OCR's) in float32: the loss is computed in fp32."""
-    return [o.float() for o in outputs] if isinstance(outputs, list) else outputs.float()
+    """Model outputs (a tensor or a list, e.g. OCR's) as a list in float32: the loss is computed
+    in fp32."""
+    return [o.float() for o in as_list(outputs)]
 
 
 class TrainStep:

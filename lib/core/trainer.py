@@ -26,12 +26,13 @@ from core.data import eval_loader, train_loader
 from core.lr_schedule import phase_lr, set_lr
 from core.run_log import RunLog, learning_rates
 from core.train_step import TrainStep, as_float
+from datasets import palette_for
 from datasets.windows import bounded_windows
+from models.outputs import main_output
 from utils import checkpoint as ckpt
 from utils import faults
 from utils.distributed import all_reduce_sum, barrier, broadcast_object, together
 from utils.errors import CheckpointError, ConfigError, DataError, OtherProcessFailed, UserError
-from utils.inference import palette_for
 from utils.logger import progress_bar
 from utils.metrics import confusion_matrix, segmentation_scores
 from utils.precision import autocast
@@ -483,7 +484,7 @@ def validate(
                     outputs = as_float(model(images[:, :, y0:y1, x0:x1]))
                 if len(boxes) == 1 or (target != ignore_label).any():
                     losses.append(criterion(outputs, target))
-                main = outputs[output_index] if isinstance(outputs, list) else outputs
+                main = main_output(outputs, output_index)
                 main = F.interpolate(
                     main, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=align_corners
                 )

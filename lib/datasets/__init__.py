@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     urbanisation,
 )
 from .base_dataset import IMAGENET_MEAN, IMAGENET_STD, BaseDataset, normalize
+from .palette import palette_for
 from .registry import dataset_names, get_dataset_class, register_dataset
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "get_dataset_class",
     "list_inputs",
     "normalize",
+    "palette_for",
     "register_dataset",
 ]
 

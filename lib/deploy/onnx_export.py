@@ -33,6 +33,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
+from models.outputs import as_list
 from utils.errors import ConfigError
 
 from .onnx_format import CALIBRATION_METHODS, INPUT_NAME, OPSET
@@ -55,7 +56,7 @@ _CALIBRATION_OPTIONS = {"entropy": {"num_bins": 2048, "num_quantized_bins": 128}
 
 
 def _output_names(outputs, names=None):
-    count = len(outputs) if isinstance(outputs, list | tuple) else 1
+    count = len(as_list(outputs))
     if names:
         if len(names) != count:
             raise ConfigError(

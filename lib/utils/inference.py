@@ -26,7 +26,7 @@ import torch.nn.functional as F
 import models
 from config import load_config
 from core.predictor import Predictor
-from utils.colormap import ClassTable
+from datasets import palette_for
 from utils.distributed import pick_device
 from utils.errors import ConfigError, DataError
 from utils.fast_inference import optimize
@@ -39,7 +39,6 @@ __all__ = [
     "batch_inference",
     "default_preprocess_function",
     "inference",
-    "palette_for",
     "read_image",
     "single_image_inference",
     "write_class_map",
@@ -47,7 +46,6 @@ __all__ = [
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-REPO = Path(__file__).resolve().parents[2]
 
 
 def default_preprocess_function(image):
@@ -75,25 +73,6 @@ def write_class_map(path, class_map):
     if not ok:
         raise ValueError(f"cannot encode the class map of {path} as PNG")
     data.tofile(path)
-
-
-def palette_for(cfg):
-    """RGB palette of `cfg`: the class table (DATASET.COMPRESS_MAP when set, else COLOR_MAP) when
-    it has NUM_CLASSES rows, else VOC.
-
-    A relative path is looked up in the current folder, then in the repository root.
-    """
-    data = cfg.DATASET
-    name, load = data.COLOR_MAP, ClassTable.from_file
-    if data.COMPRESS_MAP:
-        name, load = data.COMPRESS_MAP, ClassTable.from_compress_file
-    if name:
-        path = Path(name) if Path(name).is_file() else REPO / name
-        if path.is_file():
-            table = load(path)
-            if len(table) == data.NUM_CLASSES:
-                return table.palette()
-    return voc_palette()
 
 
 class Segmenter:

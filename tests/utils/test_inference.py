@@ -8,6 +8,7 @@ from tiny_run import TINY_EXTRA, spread_weights, tiny_config
 
 import models
 from core.predictor import Predictor
+from datasets import palette_for
 from utils.colormap import ClassTable
 from utils.errors import ConfigError, DataError
 from utils.inference import (
@@ -15,7 +16,6 @@ from utils.inference import (
     batch_inference,
     default_preprocess_function,
     inference,
-    palette_for,
     read_image,
     single_image_inference,
 )
