@@ -1,8 +1,8 @@
 """Training speed and memory, measured interleaved (tools/benchmark.py --train).
 
-Every path runs in its own process, so that its allocator settings and its peak memory are its
-own, and the processes take turns: one step (or one epoch) each, round after round, so a busy
-machine slows them alike.
+Every path runs in its own process (bench.fresh_process), so that its allocator settings and its
+peak memory are its own, and the processes take turns: one step (or one epoch) each, round after
+round, so a busy machine slows them alike.
 
 - Steps: one optimisation step (forward, loss, backward, update) of a --cfg model on a random
   batch, through `TrainStep`, the Trainer's own step. "original" is the step as the original
@@ -13,25 +13,23 @@ machine slows them alike.
   images per second, the mean loss of each epoch and, after the last one, the validation mIoU
   (untimed). 10 epochs are 200 steps: mixed precision's loss is compared with fp32's there.
 
-Weights are random He-normal, as in the inference benchmark (the original N(0, 0.001) initialisation
-leaves some float32 values denormal, which slows float32, not bfloat16, arithmetic).
+Weights are random He-normal (bench.model_setup), as in the inference benchmarks.
 """
 
-import multiprocessing
 import os
 import resource
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from utils.timing import summary
+from bench.fresh_process import FreshProcess
+from bench.model_setup import he_normal_
+from bench.timing import summary
 
 __all__ = [
     "DEMO_ROWS",
@@ -41,6 +39,7 @@ __all__ = [
     "format_step_table",
     "measure_demo_epochs",
     "measure_steps",
+    "print_training",
 ]
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -148,10 +147,7 @@ def _step_job(job):
 
     cfg = load_config(job.cfg_file, ["MODEL.PRETRAINED", "", *job.opts, *job.variant.opts])
     torch.manual_seed(0)
-    model = build_model(cfg, pretrained=False)
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    model = he_normal_(build_model(cfg, pretrained=False))
     dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device(job.device))
     step = TrainStep(cfg, model, build_criterion(cfg), dist, fused=job.variant.fused)
     images, labels = random_batch(cfg.DATASET.NUM_CLASSES, job.batch, job.size)
@@ -203,63 +199,39 @@ def _demo_job(job):
     return run
 
 
-def _serve(connection, job):
-    """Worker process: build the job, then answer each request with a measurement; a None
-    request ends it with the peak memory and the memory before the job was built."""
-    try:
-        if job.variant.allocator:
-            from utils.allocator import set_allocator_options
-
-            set_allocator_options()
-        torch.set_num_threads(job.threads)
-        before = _resident_mb()
-        run = (_step_job if job.kind == "step" else _demo_job)(job)
-        connection.send(("ready", None))
-        while (request := connection.recv()) is not None:
-            connection.send(("ok", run(request)))
-        peak = _memory_mb(job.device)
-        runtime = before if torch.device(job.device).type == "cpu" else 0.0
-        connection.send(("ok", {"peak_mb": peak, "runtime_mb": runtime}))
-    except Exception:  # the parent re-raises it with this traceback
-        connection.send(("error", traceback.format_exc()))
-
-
-class _Worker:
-    """A `_serve` process and its pipe."""
+class _Served:
+    """What a path's process holds: its job's measuring function and the memory before the job
+    was built."""
 
     def __init__(self, job):
-        context = multiprocessing.get_context("spawn")  # a fresh allocator and runtime
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, job), daemon=True)
-        self.process.start()
-        self.name = job.variant.label
-        self._receive()
+        self.device = job.device
+        self.before = _resident_mb()
+        self.run = (_step_job if job.kind == "step" else _demo_job)(job)
 
-    def _receive(self):
-        status, value = self.connection.recv()
-        if status == "error":
-            self.process.join()
-            raise RuntimeError(f"the benchmark process of {self.name!r} failed:\n{value}")
-        return value
+    def __call__(self, request):
+        return self.run(request)
 
-    def __call__(self, request=0):
-        self.connection.send(request)
-        return self._receive()
-
-    def close(self):
-        self.connection.send(None)
-        memory = self._receive()
-        self.process.join()
-        return memory
+    def memory(self):
+        """Peak memory and, on the CPU, the memory of the process before the job was built."""
+        runtime = self.before if torch.device(self.device).type == "cpu" else 0.0
+        return {"peak_mb": _memory_mb(self.device), "runtime_mb": runtime}
 
 
 def _interleaved(jobs, requests, warmup):
-    """Start a worker per job, send each `warmup` untimed requests, then every request of
-    `requests` to every worker in turn; returns per job (list of results, memory)."""
+    """Start a process per job, send each `warmup` untimed requests, then every request of
+    `requests` to every process in turn; returns per job (list of results, memory)."""
     workers = []
     try:
         for job in jobs:
-            workers.append(_Worker(job))
+            workers.append(
+                FreshProcess(
+                    _Served,
+                    job,
+                    allocator=job.variant.allocator,
+                    threads=job.threads,
+                    name=job.variant.label,
+                )  # fmt: skip
+            )
         for worker in workers:
             for request in range(warmup):
                 worker(request)
@@ -267,11 +239,15 @@ def _interleaved(jobs, requests, warmup):
         for request in requests:
             for index, worker in enumerate(workers):
                 results[index].append(worker(request))
-        return [(result, worker.close()) for result, worker in zip(results, workers, strict=True)]
+        measured = [
+            (result, worker.call("memory")) for result, worker in zip(results, workers, strict=True)
+        ]
+        for worker in workers:
+            worker.close()
+        return measured
     finally:
         for worker in workers:
-            if worker.process.is_alive():
-                worker.process.kill()
+            worker.kill()
 
 
 def measure_steps(cfg_file, rows, size, batch, rounds, threads, opts=(), device="cpu", warmup=1):
@@ -414,3 +390,22 @@ def format_demo_table(rows):
             f"| {r['losses'][0]:.4f} | {r['losses'][-1]:.4f} | {versus} | {r['mIoU']:.4f} |"
         )
     return "\n".join(lines)
+
+
+def print_training(
+    cfg_files, size, batch, rounds, threads, opts=(), device="cpu", demo_epochs=0,
+    checkpoint=False, compile=False,
+):  # fmt: skip
+    """Print the step table of `cfg_files` (default STEP_CFGS; none when `rounds` is 0) with the
+    original, fp32 and mixed-precision rows (and the checkpoint / compile rows when asked), then
+    the table of `demo_epochs` demo epochs (none when 0)."""
+    rows = ["original", "fp32", "mixed"] + ["checkpoint"] * checkpoint + ["compile"] * compile
+    measured = []
+    for cfg_file in (cfg_files or STEP_CFGS) if rounds else ():
+        measured += measure_steps(cfg_file, rows, size, batch, rounds, threads, opts, device)
+    if measured:
+        print(format_step_table(measured, size, batch, device))
+    if demo_epochs:
+        demo = measure_demo_epochs(demo_epochs, threads=threads, device=device)
+        print()
+        print(format_demo_table(demo))

@@ -1,4 +1,5 @@
-"""Speed of the training data pipeline against the bare decoding of its files.
+"""Speed of the training data pipeline against the bare decoding of its files
+(tools/benchmark.py --data).
 
 `measure_data_pipeline` writes one Cityscapes-sized image and labelIds PNG, then times, in the
 same run and interleaved, (a) decoding the two files and (b) one training sample of the
@@ -13,9 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from utils.timing import summary, time_interleaved
-
-from .cityscapes import LABEL_TO_TRAIN_ID, Cityscapes
+from bench.timing import summary, time_interleaved
+from datasets.cityscapes import LABEL_TO_TRAIN_ID, Cityscapes
 
 TARGET_RATIO = 1.25
 

@@ -1,11 +1,11 @@
-"""tools/benchmark.py --train (core/train_benchmark.py): its flags and tables; end to end (every
-path in its own process) on a tiny model and a shortened demo under -m slow."""
+"""tools/benchmark.py --train (bench/training.py): its flags and tables; end to end (every path
+in its own process) on a tiny model and a shortened demo under -m slow."""
 
 import benchmark
 import pytest
 from tiny_run import tiny_config
 
-from core import train_benchmark
+from bench import training
 
 
 def table_rows(text):
@@ -24,8 +24,8 @@ def test_train_flags_default_to_the_issue_batch():
     assert (args.size, args.batch, args.repeats, args.demo_epochs) == ([256, 512], 2, 5, 10)
     assert benchmark.parse_args(["--speed", "--cfg", "x.yaml"]).size == [1024, 2048]
     assert benchmark.parse_args(["--train"]).cfg == []  # run_train: STEP_CFGS
-    names = [path.name for path in train_benchmark.STEP_CFGS]
-    assert all(path.is_file() for path in train_benchmark.STEP_CFGS)
+    names = [path.name for path in training.STEP_CFGS]
+    assert all(path.is_file() for path in training.STEP_CFGS)
     assert ["w18_small_v2" in names[0], "w48" in names[1]] == [True, True]
 
 
@@ -35,7 +35,7 @@ def test_zero_rounds_skip_the_step_table(monkeypatch, capsys):
     def measure_steps(*_args):
         raise AssertionError("a step was measured")
 
-    monkeypatch.setattr(train_benchmark, "measure_steps", measure_steps)
+    monkeypatch.setattr(training, "measure_steps", measure_steps)
     assert benchmark.main(["--train", "--repeats", "0", "--demo-epochs", "0"]) == 0
     assert "| config" not in capsys.readouterr().out
 
@@ -47,7 +47,7 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
         {**common, "row": "mixed", "seconds": [2.0, 1.0, 1.5], "loss": 2.1, "peak_mb": 2000.0},
         {**common, "row": "checkpoint", "seconds": [2.0], "loss": 2.1, "peak_mb": 1100.0},
     ]
-    text = train_benchmark.format_step_table(rows, (256, 512), 2)
+    text = training.format_step_table(rows, (256, 512), 2)
     table = table_rows(text)
     assert [r[3:8] for r in table][1] == [" 1.50 ", " 1.00 ", " 2.00 ", " 1.33 ", " 2.67x "]
     assert table[1][8:10] == [" 2000 ", " 1500 "]
@@ -59,7 +59,7 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
         {"row": "mixed", "seconds": [1.0, 1.0], "losses": [1.0, 0.52], "steps": 20,
          "images": 160, "dtype": "torch.bfloat16", "mIoU": 0.89},
     ]  # fmt: skip
-    text = train_benchmark.format_demo_table(demo)
+    text = training.format_demo_table(demo)
     assert "2 epochs of 20 steps" in text and "(steps 21-40)" in text
     assert [r[1:] for r in table_rows(text)][1] == [
         " bfloat16 ",
@@ -78,8 +78,8 @@ def test_step_table_compares_every_path_with_the_original(tiny_yaml, capsys):
     argv = ["--train", "--cfg", tiny_yaml, "--size", "64", "96", "--repeats", "2"]
     benchmark.main([*argv, "--checkpoint", "--demo-epochs", "0"])
     rows = table_rows(capsys.readouterr().out)
-    labels = [train_benchmark.STEP_ROWS[r].label for r in ("original", "fp32", "mixed")]
-    assert [r[1].strip() for r in rows] == [*labels, train_benchmark.STEP_ROWS["checkpoint"].label]
+    labels = [training.STEP_ROWS[r].label for r in ("original", "fp32", "mixed")]
+    assert [r[1].strip() for r in rows] == [*labels, training.STEP_ROWS["checkpoint"].label]
     assert rows[0][7].strip() == "1.00x"
     assert rows[0][2].strip() == rows[1][2].strip() == "fp32"
     # the same batch from the same weights: the original's path and this project's fp32 path
@@ -100,12 +100,12 @@ def test_demo_epochs_report_images_per_second_and_the_loss():
         "TRAIN.BATCH_SIZE_PER_GPU",
         "4",
     ]
-    rows = train_benchmark.measure_demo_epochs(2, rows=("original", "mixed"), opts=small)
+    rows = training.measure_demo_epochs(2, rows=("original", "mixed"), opts=small)
     assert [r["row"] for r in rows] == ["original", "mixed"]
     for row in rows:
         assert row["steps"] == 4 and row["images"] == 16 and len(row["seconds"]) == 2
         assert row["losses"][1] < row["losses"][0]
         assert 0 < row["mIoU"] <= 1
     assert rows[0]["dtype"] == "fp32"
-    text = train_benchmark.format_demo_table(rows)
+    text = training.format_demo_table(rows)
     assert [r[4].strip() for r in table_rows(text)][0] == "1.00x"

@@ -1,17 +1,23 @@
-"""tools/benchmark.py's timing modes on a tiny model: the tables they print."""
+"""tools/benchmark.py's inference timing modes (bench.latency, bench.allocator_ab,
+bench.multiscale) on a tiny model: the tables they print."""
 
 import importlib.util
+import sys
+from pathlib import Path
 
 import benchmark
 import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_models import tiny_config
 
-import datasets
-from config import load_config
-from models import build_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+from helpers import tiny_config  # noqa: E402
+
+import datasets  # noqa: E402
+from bench import latency, multiscale  # noqa: E402
+from config import load_config  # noqa: E402
+from models import build_model  # noqa: E402
 
 
 @pytest.fixture
@@ -37,7 +43,7 @@ def test_speed_table_compares_every_path_with_eager(tiny_yaml, capsys):
     )
     printed = capsys.readouterr().out
     rows = table_rows(printed)
-    assert [r[3].strip() for r in rows] == [benchmark.LABELS[m] for m in modes]
+    assert [r[3].strip() for r in rows] == [latency.LABELS[m] for m in modes]
     eager, exact = rows[0], rows[1]
     assert eager[9].strip() == eager[10].strip() == "1.00x" and eager[11].strip() == "100.00%"
     assert exact[11].strip() == "100.00%"
@@ -55,7 +61,7 @@ def test_multiscale_original_loop_and_predictor_predict_the_same(tiny_yaml, caps
     assert "15 passes (3 whole images) x 2 flips" in out
     rows = table_rows(out)
     assert [r[0].strip() for r in rows] == [
-        benchmark.ORIGINAL,
+        multiscale.ORIGINAL,
         "the same loop with set_allocator_options",
         "Predictor, eager fp32 model",
         "Predictor, exact model (`--exact`)",
@@ -72,7 +78,7 @@ def test_allocator_runs_each_case_in_its_own_process(tiny_yaml, capsys):
         ["--allocator", "--cfg", tiny_yaml, "--size", "64", "96", "--repeats", "1", "--rounds", "1"]
     )
     rows = table_rows(capsys.readouterr().out)
-    assert [r[1].strip() for r in rows] == [benchmark.LABELS["eager"], benchmark.LABELS["fast"]]
+    assert [r[1].strip() for r in rows] == [latency.LABELS["eager"], latency.LABELS["fast"]]
     # for eager, "vs the original code" is its own allocator speed-up
     assert rows[0][5].strip() == rows[0][4].strip() and rows[1][5].strip().endswith("x")
 
@@ -105,7 +111,7 @@ def test_speed_with_weights_times_a_test_image_and_calibrates_on_training_images
     cfg = load_config(tiny_yaml, data)
     pth = tmp_path / "model.pth"
     torch.save(build_model(cfg, pretrained=False).state_dict(), pth)
-    x, calibration = benchmark.speed_inputs(cfg, str(pth), (64, 96))
+    x, calibration = latency.speed_inputs(cfg, str(pth), (64, 96))
     torch.testing.assert_close(x, next(datasets.list_inputs(cfg, "val.lst", 1, (64, 96))))
     torch.testing.assert_close(
         list(calibration), list(datasets.list_inputs(cfg, "train.lst", 3, (64, 96)))
@@ -115,5 +121,5 @@ def test_speed_with_weights_times_a_test_image_and_calibrates_on_training_images
          "--size", "64", "96", "--repeats", "1", *data]
     )  # fmt: skip
     rows = table_rows(capsys.readouterr().out)
-    assert [r[3].strip() for r in rows] == [benchmark.LABELS[m] for m in ("eager", "exact")]
+    assert [r[3].strip() for r in rows] == [latency.LABELS[m] for m in ("eager", "exact")]
     assert rows[1][11].strip() == "100.00%"

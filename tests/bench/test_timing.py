@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from utils import timing
-from utils.timing import BUSY_SHARE, CpuLoad, summary, time_interleaved
+from bench import timing
+from bench.timing import BUSY_SHARE, CpuLoad, summary, time_interleaved
 
 
 def test_summary():

@@ -1,6 +1,6 @@
 """The data-pipeline benchmark runs (timings are not asserted: the machine is shared)."""
 
-from datasets.benchmark import measure_data_pipeline, print_data_report
+from bench.data_pipeline import measure_data_pipeline, print_data_report
 
 
 def test_measure_data_pipeline_on_a_tiny_image(tmp_path, capsys):
