@@ -223,15 +223,8 @@ def _interleaved(jobs, requests, warmup):
     workers = []
     try:
         for job in jobs:
-            workers.append(
-                FreshProcess(
-                    _Served,
-                    job,
-                    allocator=job.variant.allocator,
-                    threads=job.threads,
-                    name=job.variant.label,
-                )  # fmt: skip
-            )
+            setup = {"allocator": job.variant.allocator, "threads": job.threads}
+            workers.append(FreshProcess(_Served, job, name=job.variant.label, **setup))
         for worker in workers:
             for request in range(warmup):
                 worker(request)
