@@ -271,7 +271,7 @@ def benchmark_malicious(tmp):
     cfg_file, _ = tiny(tmp)
     return [
         "--speed", "--cfg", str(cfg_file), "--pth", str(malicious(tmp / "m.pth")),
-        "--modes", "eager", "--size", "32", "32", "--repeats", "1", "--no-mallopt",
+        "--modes", "eager", "--size", "32", "32", "--repeats", "1",
     ]  # fmt: skip
 
 
