@@ -23,7 +23,7 @@ import sys
 import _init_paths  # noqa: F401
 
 from config import config_name, load_config
-from core.trainer import Trainer
+from core.trainer import Trainer, seed_everything
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.logger import run_dirs, setup_logging
@@ -54,6 +54,7 @@ def main(argv=None):
     logger.info("config %s on %s, %d process(es)", args.cfg, dist.device, dist.world_size)
     logger.info("\n%s", cfg.dump())
     try:
+        seed_everything(args.seed + dist.rank)
         Trainer(cfg, dist, output_dir, tensorboard_dir, seed=args.seed).train()
     finally:
         distributed.cleanup()

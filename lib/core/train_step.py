@@ -8,8 +8,6 @@ GRAD_CHECKPOINT (activation checkpointing of the backbone's stage modules), COMP
 nothing in a step waits for the device.
 """
 
-import logging
-
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
@@ -17,36 +15,18 @@ import datasets
 from models.checkpointing import set_grad_checkpoint
 from models.outputs import as_list
 from utils.errors import ConfigError
-from utils.precision import DTYPES, autocast, autocast_dtype, native_bf16
+from utils.precision import autocast, autocast_dtype
 
 __all__ = ["TrainStep", "autocast", "build_optimizer", "training_dtype"]
 
-logger = logging.getLogger(__name__)
-
 
 def training_dtype(cfg, device):
-    """The autocast type of a run (None: float32): TRAIN.AMP off -> None; TRAIN.AMP_DTYPE bf16 or
-    fp16 -> that type; empty -> utils.precision's rule (float16 on CUDA, bfloat16 on the CPU),
-    except float32 on a CPU without native bfloat16, where bfloat16 is slower than float32."""
+    """The autocast type of a run (None: float32): TRAIN.AMP off -> None; on ->
+    `utils.precision.autocast_dtype` of TRAIN.AMP_DTYPE, for speed only (float32 where the
+    device's bfloat16 is emulated)."""
     if not cfg.TRAIN.AMP:
         return None
-    name = cfg.TRAIN.AMP_DTYPE
-    if name:
-        if name not in DTYPES:
-            raise ConfigError(
-                f"TRAIN.AMP_DTYPE is {name!r}; expected '' (the device's type), "
-                f"{' or '.join(DTYPES)}"
-            )
-        return DTYPES[name]
-    dtype = autocast_dtype(device)
-    if dtype == torch.bfloat16 and not native_bf16(device):
-        logger.warning(
-            "TRAIN.AMP: this %s has no native bfloat16 arithmetic (slower than float32 here); "
-            "training in float32 (TRAIN.AMP_DTYPE bf16 forces bfloat16)",
-            torch.device(device).type.upper(),
-        )
-        return None
-    return dtype
+    return autocast_dtype(device, cfg.TRAIN.AMP_DTYPE, native_only=True, key="TRAIN.AMP_DTYPE")
 
 
 def build_optimizer(cfg, model, fused=True):

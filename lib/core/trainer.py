@@ -8,7 +8,6 @@ gives the same weights with any number of DataLoader workers, and a killed run r
 checkpoint ends with the weights of the uninterrupted run, in one process or several.
 """
 
-import io
 import logging
 import math
 import random
@@ -16,26 +15,22 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import datasets
 import models
 from config import unused_settings
 from core.criterion import build_criterion
 from core.data import eval_loader, train_loader
-from core.lr_schedule import phase_lr, set_lr
+from core.lr_schedule import build_lr_schedule, set_lr
 from core.run_log import RunLog, learning_rates
-from core.train_step import TrainStep, as_float
+from core.train_step import TrainStep
+from core.validation import ValidationPredictor, validate
 from datasets import palette_for
-from datasets.windows import bounded_windows
-from models.outputs import main_output
-from utils import checkpoint as ckpt
 from utils import faults
+from utils.checkpoint import Checkpointer
 from utils.distributed import all_reduce_sum, barrier, broadcast_object, together
-from utils.errors import CheckpointError, ConfigError, DataError, OtherProcessFailed, UserError
+from utils.errors import CheckpointError, DataError, OtherProcessFailed, UserError
 from utils.logger import progress_bar
-from utils.metrics import confusion_matrix, segmentation_scores
-from utils.precision import autocast
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +40,8 @@ EMPTY_BATCHES = 10
 
 
 def seed_everything(seed):
-    """Seed Python's, NumPy's and PyTorch's global generators (model initialisation,
-    augmentation)."""
+    """Seed Python's, NumPy's and PyTorch's global generators (the model's initialisation).
+    Every entry point that builds a `Trainer` calls it first, with the run's seed + rank."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -90,15 +85,15 @@ class RunningLoss:
 class Trainer:
     """Everything a training run holds; `train()` runs it from where the last checkpoint stopped.
 
-    The global generators are seeded with `seed` + rank first (the model's initialisation);
-    everything random after that follows the seed and the position in the run (see the module).
+    The model is initialised from the global generators, which the entry point seeds first
+    (`seed_everything(seed + rank)`); everything random after that follows `seed` and the
+    position in the run (see the module).
     Every list is read and every listed file checked, and the first sample of the training and
     validation lists loaded, before any training. Rank 0 decides whether the run resumes.
     `fused_optimizer=False` uses PyTorch's default optimizer implementation, as the original.
     """
 
     def __init__(self, cfg, dist, output_dir, tensorboard_dir=None, seed=304, fused_optimizer=True):
-        seed_everything(seed + dist.rank)
         configure_cudnn(cfg)
         self.cfg = cfg
         self.dist = dist
@@ -113,6 +108,10 @@ class Trainer:
 
         with together():
             self.build_data(cfg, seed)
+        extra = self.extra_loader
+        extra_iters = extra.sampler.batches_per_epoch if extra is not None else 0
+        main_iters = self.train_loader.sampler.batches_per_epoch
+        self.lr_schedule = build_lr_schedule(cfg, main_iters, extra_iters)
 
         weights = cfg.DATASET.CLASS_WEIGHTS or self.train_set.class_weights
         criterion = build_criterion(cfg, class_weights=weights)
@@ -122,10 +121,11 @@ class Trainer:
         self.optimizer, self.scaler = self.train_step.optimizer, self.train_step.scaler
         if self.train_step.dtype is not None:
             logger.info("mixed precision: autocast to %s", self.train_step.dtype)
+        self.predictor = ValidationPredictor.from_train_step(self.train_step, cfg)
 
-        self.start_epoch, self.start_iter, self.best_miou = 0, 0, 0.0
+        self.start_epoch, self.start_iter = 0, 0
         self.validation_due = False  # the checkpoint was written before its epoch's validation
-        self.checkpoint_path = output_dir / ckpt.CHECKPOINT
+        self.checkpointer = Checkpointer(output_dir, writer=dist.is_main)
         self.resume()
         self.batches_run, self.labelled_run = 0, 0  # for the EMPTY_BATCHES check
 
@@ -178,39 +178,17 @@ class Trainer:
         data = None
         with together():
             if self.dist.is_main:
-                ckpt.remove_stale_temporaries(self.output_dir)
-                data = self.read_checkpoint()
+                data = self.checkpointer.read(self.cfg.AUTO_RESUME or self.cfg.TRAIN.RESUME)
                 if data is not None:
                     self.restore(data)
         data = broadcast_object(data)
         if data is not None and not self.dist.is_main:
             self.restore(data)
 
-    def read_checkpoint(self):
-        """The bytes of checkpoint.pth.tar when this run resumes, else None; a UserError when
-        the folder holds a run that this one would overwrite."""
-        path = self.checkpoint_path
-        resume = self.cfg.AUTO_RESUME or self.cfg.TRAIN.RESUME
-        if not path.is_file():
-            if resume:
-                logger.info("AUTO_RESUME: there is no %s yet; training starts from scratch", path)
-            return None
-        if not resume:
-            raise ConfigError(
-                f"{path} exists: {self.output_dir} holds a run that this one would overwrite; "
-                "continue it with AUTO_RESUME True, or start a new run in another folder "
-                "(OUTPUT_DIR other/ or a YAML of another name), or delete the folder"
-            )
-        return path.read_bytes()
-
     def restore(self, data):
         """Load a checkpoint's bytes into the model, optimizer, scaler and run position."""
-        path = self.checkpoint_path
-        try:
-            state = ckpt.read_file(io.BytesIO(data), path)
-        except CheckpointError as error:
-            raise CheckpointError(f"{error}; {ckpt.START_FRESH.format(path)}") from error
-        ckpt.load_checkpoint(state, path, self.net, self.optimizer, self.scaler)
+        path = self.checkpointer.path
+        state = self.checkpointer.restore(data, self.net, self.optimizer, self.scaler)
         saved_batch = state.get("global_batch", self.global_batch)
         if saved_batch != self.global_batch:
             raise CheckpointError(
@@ -220,7 +198,6 @@ class Trainer:
                 "start a new run in another OUTPUT_DIR"
             )
         self.start_epoch, self.start_iter = state["epoch"], state["iteration"]
-        self.best_miou = state["best_mIoU"]
         self.validation_due = bool(state.get("validate", False))
         saved_seed = state.get("seed", self.seed)
         if saved_seed != self.seed:
@@ -234,25 +211,22 @@ class Trainer:
             path,
             self.start_epoch,
             self.start_iter,
-            self.best_miou,
+            self.checkpointer.best_miou,
         )
 
     def save(self, epoch, iteration, validate=False):
         """checkpoint.pth.tar (rank 0): training continues at batch `iteration` of `epoch`;
         `validate`: the validation of epoch `epoch - 1` has not run yet."""
-        if self.dist.is_main:
-            ckpt.save_checkpoint(
-                self.checkpoint_path,
-                self.net,
-                self.optimizer,
-                epoch,
-                iteration,
-                self.best_miou,
-                self.scaler,
-                seed=self.seed,
-                global_batch=self.global_batch,
-                validate=validate,
-            )
+        self.checkpointer.save(
+            self.net,
+            self.optimizer,
+            epoch,
+            iteration,
+            self.scaler,
+            seed=self.seed,
+            global_batch=self.global_batch,
+            validate=validate,
+        )
 
     @property
     def end_epoch(self):
@@ -261,22 +235,6 @@ class Trainer:
     def loader(self, epoch):
         """The training loader of `epoch`: the extra phase's after TRAIN.END_EPOCH epochs."""
         return self.train_loader if epoch < self.cfg.TRAIN.END_EPOCH else self.extra_loader
-
-    def lr(self, epoch, iteration):
-        """The learning rate of step `iteration` of `epoch` (`core.lr_schedule.phase_lr`)."""
-        train = self.cfg.TRAIN
-        extra = self.extra_loader
-        extra_iters = extra.sampler.batches_per_epoch if extra is not None else 0
-        return phase_lr(
-            epoch,
-            iteration,
-            self.train_loader.sampler.batches_per_epoch,
-            extra_iters,
-            train.END_EPOCH,
-            train.EXTRA_EPOCH,
-            train.LR,
-            train.EXTRA_LR,
-        )
 
     def steps_before(self, epoch):
         """Optimizer steps of the epochs before `epoch` (the extra phase has its own loader)."""
@@ -300,13 +258,12 @@ class Trainer:
             last = epoch + 1 == self.end_epoch
             due = (epoch + 1) % self.cfg.TRAIN.EVAL_EVERY == 0 or last
             self.save(epoch + 1, 0, validate=due)
-            if self.cfg.TRAIN.EPOCH_SNAPSHOTS and self.dist.is_main:
-                keep = self.cfg.TRAIN.EPOCH_SNAPSHOTS
-                ckpt.save_epoch_snapshot(self.output_dir, epoch, self.net, keep)
+            if self.cfg.TRAIN.EPOCH_SNAPSHOTS:
+                self.checkpointer.save_snapshot(epoch, self.net, self.cfg.TRAIN.EPOCH_SNAPSHOTS)
             if due:
                 self.evaluate(epoch)
+        self.checkpointer.save_final(self.net)
         if self.dist.is_main:
-            ckpt.atomic_save(ckpt.network_state(self.net), self.output_dir / ckpt.FINAL)
             logger.info("Hours: %.2f", (time.time() - start) / 3600)
             logger.info("Done. Outputs in %s", self.output_dir)
         self.run_log.close()
@@ -331,7 +288,7 @@ class Trainer:
             for i, (images, labels, *_rest) in enumerate(loader, start=start_iter):
                 labelled = self.check_labels(labels, epoch)
                 crops += torch.tensor([len(labels), labelled], dtype=torch.float64)
-                lr = self.lr(epoch, i)
+                lr = self.lr_schedule(epoch, i)
                 set_lr(self.optimizer, lr)
                 torch.manual_seed(step_seed(self.seed, self.dist.rank, epoch, i))
                 running.add(self.train_step(images, labels))
@@ -420,95 +377,13 @@ class Trainer:
     def evaluate(self, epoch):
         """Validate, log the scores, and write best.pth on a new best mIoU."""
         loss, scores = validate(
-            self.train_step,
+            self.predictor,
             self.val_loader,
-            self.num_classes,
-            self.ignore_label,
-            self.cfg.MODEL.ALIGN_CORNERS,
-            self.cfg.TEST.OUTPUT_INDEX,
-            window=tuple(reversed(self.cfg.TEST.IMAGE_SIZE)),
             on_batch=self.run_log.keep_samples,
             progress=self.dist.is_main,
         )
-        miou = scores["mIoU"]
-        if miou > self.best_miou and self.dist.is_main:
-            self.best_miou = miou
-            ckpt.atomic_save(ckpt.network_state(self.net), self.output_dir / ckpt.BEST)
-        self.best_miou = max(self.best_miou, miou)
+        self.checkpointer.update_best(scores["mIoU"], self.net)
         self.run_log.validation(
-            epoch + 1, self.steps_before(epoch + 1), loss, scores, self.best_miou
+            epoch + 1, self.steps_before(epoch + 1), loss, scores, self.checkpointer.best_miou
         )
         return scores
-
-
-def validate(
-    train_step,
-    loader,
-    num_classes,
-    ignore_label,
-    align_corners,
-    output_index,
-    window=None,
-    on_batch=None,
-    progress=False,
-):
-    """Single-scale validation of `train_step`'s plain model (eager, not DDP-wrapped or compiled:
-    no collective per batch, so a process without validation images cannot stall the others),
-    in its precision and memory format, as the original `validate`: each batch once, whole, its
-    logits resized to the labels. A batch larger than `window` (h, w; TEST.IMAGE_SIZE) runs in
-    windows of at most that size (`bounded_windows`: a stride of the window, the last one
-    anchored at the end): the logits of overlapping windows are averaged and the loss is the
-    mean over the windows that hold labelled pixels. The loss and the confusion matrix are
-    summed over
-    processes.
-
-    Returns the loss and `segmentation_scores` plus the matrix itself (`confusion`).
-    `on_batch(images, labels, predictions)` sees every batch (uint8 images as loaded).
-    """
-    model, criterion, device = train_step.net, train_step.criterion, train_step.device
-    model.eval()
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64, device=device)
-    totals = torch.zeros(2, dtype=torch.float64, device=device)
-    with torch.no_grad():
-        for raw_images, labels, *_rest in progress_bar(
-            loader, progress, desc="validate", leave=False
-        ):
-            faults.reached("validation")
-            images, labels = train_step.inputs(raw_images, labels)
-            height, width = images.shape[-2:]
-            boxes = bounded_windows(height, width, window or (height, width))
-            logits, count, losses = None, None, []
-            for y0, y1, x0, x1 in boxes:
-                target = labels[:, y0:y1, x0:x1]
-                with autocast(device, train_step.dtype):
-                    outputs = as_float(model(images[:, :, y0:y1, x0:x1]))
-                if len(boxes) == 1 or (target != ignore_label).any():
-                    losses.append(criterion(outputs, target))
-                main = main_output(outputs, output_index)
-                main = F.interpolate(
-                    main, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=align_corners
-                )
-                if len(boxes) == 1:
-                    logits = main
-                    continue
-                if logits is None:
-                    logits = main.new_zeros(*main.shape[:2], height, width)
-                    count = main.new_zeros(height, width)
-                logits[:, :, y0:y1, x0:x1] += main
-                count[y0:y1, x0:x1] += 1
-            if count is not None:
-                logits /= count
-            loss = torch.stack(losses).mean() if losses else torch.tensor(float("nan"))
-            totals[0] += loss.to(totals) * len(images)
-            totals[1] += len(images)
-            prediction = logits.max(1).indices  # = argmax(1), faster on CPUs (core.function)
-            confusion += confusion_matrix(labels, prediction, num_classes, ignore_label).to(
-                confusion
-            )
-            if on_batch is not None:
-                on_batch(raw_images, labels, prediction)
-    all_reduce_sum(confusion)
-    all_reduce_sum(totals)
-    confusion = confusion.cpu().numpy()
-    scores = {**segmentation_scores(confusion), "confusion": confusion}
-    return (totals[0] / totals[1].clamp(min=1)).item(), scores

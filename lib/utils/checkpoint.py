@@ -5,11 +5,13 @@ over the target, so a killed run never leaves a half-written checkpoint; they ge
 permissions of any file the user creates (the umask). Network weights are stored under
 `model.<key>`, the layout of the original code, so files move freely between this project and
 the original one. Everything loads with `torch.load(weights_only=True)`; a file that cannot be
-read or resumed is a `CheckpointError` naming it and what to do.
+read or resumed is a `CheckpointError` naming it and what to do. `Checkpointer` owns the files
+of one training run.
 """
 
 import errno
 import io
+import logging
 import os
 import secrets
 import shutil
@@ -19,7 +21,9 @@ import torch
 from torch.nn import Module
 
 from utils import faults
-from utils.errors import CheckpointError
+from utils.errors import CheckpointError, ConfigError
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pth.tar"
 BEST = "best.pth"
@@ -176,3 +180,69 @@ def load_checkpoint(data, source, model, optimizer, scaler=None):
     if scaler is not None and data.get("scaler"):
         scaler.load_state_dict(data["scaler"])
     return data
+
+
+class Checkpointer:
+    """The files of one training run in `folder`: CHECKPOINT (where training continues),
+    BEST (the weights of the best validation mIoU so far), FINAL (the last weights) and the
+    epoch snapshots. Only a `writer` process (rank 0) writes; every process keeps `best_miou`.
+    """
+
+    def __init__(self, folder, writer=True):
+        self.folder = Path(folder)
+        self.path = self.folder / CHECKPOINT
+        self.writer = writer
+        self.best_miou = 0.0
+
+    def read(self, resume):
+        """The bytes of CHECKPOINT when the run resumes (`resume`: AUTO_RESUME or TRAIN.RESUME),
+        else None; a ConfigError when the folder holds a run that this one would overwrite.
+        Temporaries a killed run left are removed first."""
+        remove_stale_temporaries(self.folder)
+        if not self.path.is_file():
+            if resume:
+                logger.info(
+                    "AUTO_RESUME: there is no %s yet; training starts from scratch", self.path
+                )
+            return None
+        if not resume:
+            raise ConfigError(
+                f"{self.path} exists: {self.folder} holds a run that this one would overwrite; "
+                "continue it with AUTO_RESUME True, or start a new run in another folder "
+                "(OUTPUT_DIR other/ or a YAML of another name), or delete the folder"
+            )
+        return self.path.read_bytes()
+
+    def restore(self, data, model, optimizer, scaler=None):
+        """Load the bytes `read` returned into the model, optimizer and scaler; returns the
+        checkpoint's dict and takes its best mIoU."""
+        try:
+            state = read_file(io.BytesIO(data), self.path)
+        except CheckpointError as error:
+            raise CheckpointError(f"{error}; {START_FRESH.format(self.path)}") from error
+        load_checkpoint(state, self.path, model, optimizer, scaler)
+        self.best_miou = state["best_mIoU"]
+        return state
+
+    def save(self, model, optimizer, epoch, iteration, scaler=None, **run):
+        """Write CHECKPOINT (`save_checkpoint`) with the best mIoU so far."""
+        if self.writer:
+            save_checkpoint(
+                self.path, model, optimizer, epoch, iteration, self.best_miou, scaler, **run
+            )
+
+    def update_best(self, miou, model):
+        """Keep `miou` as the best one and write BEST when it beats the best so far."""
+        if miou > self.best_miou and self.writer:
+            atomic_save(network_state(model), self.folder / BEST)
+        self.best_miou = max(self.best_miou, miou)
+
+    def save_final(self, model):
+        """Write FINAL, the weights at the end of training."""
+        if self.writer:
+            atomic_save(network_state(model), self.folder / FINAL)
+
+    def save_snapshot(self, epoch, model, keep):
+        """`save_epoch_snapshot` in the run's folder."""
+        if self.writer:
+            save_epoch_snapshot(self.folder, epoch, model, keep)

@@ -1,9 +1,11 @@
-"""Poly schedule values, the extra phase and the per-group multipliers."""
+"""Poly schedule values, the extra phase, schedules by name and the per-group multipliers."""
 
 import pytest
 import torch
 
-from core.lr_schedule import phase_lr, poly_lr, set_lr
+from config import load_config
+from core.lr_schedule import LR_SCHEDULES, LRSchedule, build_lr_schedule, poly_lr, set_lr
+from utils.errors import ConfigError
 
 
 def test_poly_lr_values():
@@ -20,7 +22,11 @@ def test_poly_lr_rejects_bad_iterations():
         poly_lr(0.01, 0, 0)
 
 
-def test_phase_lr_is_set_after_each_step_as_the_original():
+def phase_lr(epoch, iteration, **run):
+    return LRSchedule(**run)(epoch, iteration)
+
+
+def test_the_schedule_is_set_after_each_step_as_the_original():
     run = dict(main_iters=10, extra_iters=5, end_epoch=4, extra_epoch=2, lr=0.01, extra_lr=0.001)
     assert phase_lr(0, 0, **run) == 0.01  # the optimizer's initial LR
     assert phase_lr(0, 1, **run) == 0.01  # poly(0)
@@ -52,3 +58,22 @@ def test_set_lr_applies_group_multipliers():
     )
     set_lr(optimizer, 0.02)
     assert [g["lr"] for g in optimizer.param_groups] == [0.02, 0.2, 0.02]
+
+
+@LR_SCHEDULES.register("test_constant")
+def constant_lr(base_lr, cur_iter, max_iter, power):
+    return base_lr
+
+
+def test_schedules_are_chosen_by_name():
+    cfg = load_config(None, ["TRAIN.END_EPOCH", "2", "TRAIN.LR", "0.02"])
+    assert cfg.TRAIN.LR_SCHEDULER == "poly"
+    poly = build_lr_schedule(cfg, main_iters=5, extra_iters=0)
+    assert poly(1, 4) == pytest.approx(0.02 * (1 - 8 / 10) ** 0.9, rel=1e-15)
+    constant = build_lr_schedule(
+        load_config(None, ["TRAIN.END_EPOCH", "2", "TRAIN.LR_SCHEDULER", "test_constant"]), 5, 0
+    )
+    assert [constant(epoch, 3) for epoch in (0, 1)] == [0.01, 0.01]
+    unknown = load_config(None, ["TRAIN.LR_SCHEDULER", "cosine"])
+    with pytest.raises(ConfigError, match="TRAIN.LR_SCHEDULER 'cosine'.*: poly, test_constant"):
+        build_lr_schedule(unknown, 5, 0)

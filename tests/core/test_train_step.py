@@ -68,10 +68,10 @@ def test_precision_follows_the_keys(monkeypatch):
     cpu = torch.device("cpu")
     assert training_dtype(tiny_config(), cpu) is None  # the original YAMLs: float32
     amp = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True")
-    monkeypatch.setattr("core.train_step.native_bf16", lambda device: True)
+    monkeypatch.setattr("utils.precision.native_bf16", lambda device: True)
     assert training_dtype(amp, cpu) == torch.bfloat16
     assert training_dtype(amp, torch.device("cuda")) == torch.float16
-    monkeypatch.setattr("core.train_step.native_bf16", lambda device: False)
+    monkeypatch.setattr("utils.precision.native_bf16", lambda device: False)
     assert training_dtype(amp, cpu) is None  # emulated bf16 is slower than float32
     forced = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16")
     assert training_dtype(forced, torch.device("cuda")) == torch.bfloat16

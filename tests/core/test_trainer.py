@@ -6,13 +6,14 @@ import torch
 from tiny_run import write_tiny_run
 
 from config import load_config
-from core.trainer import RunningLoss, Trainer, TrainingDivergedError
+from core.trainer import RunningLoss, Trainer, TrainingDivergedError, seed_everything
 from utils.distributed import DistInfo
 
 
 def initial_weights(cfg_file, tmp_path, seed):
     cfg = load_config(str(cfg_file), [])
     dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+    seed_everything(seed)  # as tools/train.py does
     trainer = Trainer(cfg, dist, tmp_path / f"run{seed}", seed=seed)
     return {k: v.clone() for k, v in trainer.net.state_dict().items()}
 

@@ -9,7 +9,8 @@ from config import load_config
 from core.criterion import build_criterion
 from core.data import eval_loader
 from core.train_step import TrainStep
-from core.trainer import Trainer, validate
+from core.trainer import Trainer
+from core.validation import ValidationPredictor, validate
 from utils.distributed import DistInfo
 
 
@@ -32,11 +33,12 @@ def test_an_image_larger_than_the_window_is_validated_in_windows(tmp_path):
     loader = eval_loader(datasets.build_dataset(cfg, "val"), 2, 0, False, 1, 0, 255)
     model = PixelModel()
     dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
-    args = (TrainStep(cfg, model, build_criterion(cfg), dist), loader, 4, 255, False, -1)
-    whole_loss, whole = validate(*args)
+    step = TrainStep(cfg, model, build_criterion(cfg), dist)
+    whole_loss, whole = validate(ValidationPredictor(step, 4, 255, False, -1), loader)
     assert set(model.shapes) == {(64, 64)}
     model.shapes.clear()
-    loss, windowed = validate(*args, window=(24, 40))
+    windows = ValidationPredictor(step, 4, 255, False, -1, window=(24, 40))
+    loss, windowed = validate(windows, loader)
     assert max(h for h, _ in model.shapes) == 24 and max(w for _, w in model.shapes) == 40
     assert len(model.shapes) == 2 * 3 * 2  # 2 batches x 3 x 2 windows
     torch.testing.assert_close(windowed["IoU"], whole["IoU"])
