@@ -4,7 +4,8 @@ Every key and its default lives in `default.py`. A key that is not there fails w
 the file (or the command line) it came from and the nearest known key; a value outside what a
 key allows (a size that is not positive, an unknown choice) fails naming the key and the
 allowed values. `MODEL.EXTRA` accepts any key: the model that reads it checks it.
-`unused_settings(cfg)` says which keys kept for old YAMLs are set (they do nothing).
+`unused_settings(cfg)` says which keys kept for old YAMLs are set (they do nothing); keys that
+old YAMLs set and that no longer exist (`RETIRED`, e.g. MODEL.NUM_OUTPUTS) are dropped.
 """
 
 import difflib
@@ -16,7 +17,7 @@ from yacs.config import CfgNode
 from utils.errors import ConfigError
 from utils.text import read_text
 
-from .default import UNUSED, get_defaults
+from .default import RETIRED, UNUSED, get_defaults
 
 __all__ = ["ConfigError", "get_defaults", "load_config", "config_name", "unused_settings"]
 
@@ -135,6 +136,8 @@ def _unknown_key(full_key, source, root):
 def _merge(node, data, source, root, prefix=""):
     for key, value in data.items():
         full = prefix + str(key)
+        if full in RETIRED:
+            continue
         if key not in node:
             if not node.is_new_allowed():
                 raise _unknown_key(full, source, root)
@@ -153,6 +156,8 @@ def _merge(node, data, source, root, prefix=""):
 
 
 def _set_option(cfg, full_key, raw_value):
+    if full_key in RETIRED:
+        return
     node = cfg
     parts = full_key.split(".")
     for part in parts[:-1]:

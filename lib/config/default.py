@@ -28,7 +28,6 @@ _C.MODEL.NAME = "seg_hrnet"  # registry name: seg_hrnet, seg_hrnet_ocr, seg_lite
 _C.MODEL.PRETRAINED = ""  # ImageNet (HRNet-Image-Classification) weights for the backbone
 _C.MODEL.ALIGN_CORNERS = True  # align_corners of every bilinear resize (False for master recipes)
 _C.MODEL.BN_MOMENTUM = 0.0  # new: BatchNorm momentum; 0 keeps the model's original (0.01 / 0.1)
-_C.MODEL.NUM_OUTPUTS = 1  # number of outputs of the model (OCR: 2, [aux, main])
 _C.MODEL.EXTRA = CN(new_allowed=True)  # architecture spec, validated by the model that reads it
 _C.MODEL.FINETUNE_REINIT = []  # new: key prefixes re-initialised when loading PRETRAINED/weights
 # of another class count, e.g. ['cls_head', 'aux_head.3']
@@ -150,6 +149,11 @@ UNUSED = {
     "DEBUG.SAVE_BATCH_IMAGES_PRED": "the original code never read it",
     "DEBUG.SAVE_HEATMAPS_GT": "the original code never read it",
     "DEBUG.SAVE_HEATMAPS_PRED": "the original code never read it",
+}
+
+# Keys of old YAMLs that no longer exist: accepted from a YAML or the command line and dropped.
+RETIRED = {
+    "MODEL.NUM_OUTPUTS": "the outputs are what the model returns (LOSS.BALANCE_WEIGHTS, one each)",
 }
 
 

@@ -102,7 +102,17 @@ def test_official_recipe_values():
     assert cfg.MODEL.EXTRA.STAGE1.NUM_RANCHES == 1  # the original typo loads
     assert cfg.MODEL.EXTRA.STAGE4.NUM_CHANNELS == [48, 96, 192, 384]
     ocr = load_config(str(EXPERIMENTS / f"cityscapes/seg_hrnet_ocr_w48{CS_RECIPE}"))
-    assert ocr.MODEL.NUM_OUTPUTS == 2 and ocr.LOSS.BALANCE_WEIGHTS == [0.4, 1]
+    assert ocr.LOSS.BALANCE_WEIGHTS == [0.4, 1]
+
+
+def test_retired_keys_of_the_original_yamls_still_load(tmp_path):
+    """The original OCR YAMLs set MODEL.NUM_OUTPUTS, which nothing reads: it is dropped, from
+    a YAML and from the command line; a misspelling of it is still an unknown key."""
+    cfg_file = _write(tmp_path, "MODEL:\n  NAME: seg_hrnet_ocr\n  NUM_OUTPUTS: 2\n")
+    cfg = load_config(str(cfg_file), ["MODEL.NUM_OUTPUTS", "2"])
+    assert cfg.MODEL.NAME == "seg_hrnet_ocr" and "NUM_OUTPUTS" not in cfg.MODEL
+    with pytest.raises(ConfigError, match="unknown config key MODEL.NUM_OUTPUT"):
+        load_config(None, ["MODEL.NUM_OUTPUT", "2"])
 
 
 def _manifest_widths(name):
