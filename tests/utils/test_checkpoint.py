@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from utils import checkpoint as ckpt
-from utils.errors import CheckpointError
+from utils.errors import CheckpointError, ConfigError
 
 
 class Exploding:
@@ -125,3 +125,43 @@ def test_network_state_unwraps_compiled_and_channels_last_models():
     assert list(state) == [f"model.{k}" for k in net.state_dict()]
     assert state["model.0.weight"].is_contiguous()
     assert torch.equal(state["model.0.weight"], net[0].weight)
+
+
+def test_the_checkpointer_owns_a_runs_files(tmp_path):
+    """A fresh folder starts from scratch; a folder holding a run is resumed only when asked
+    (its best mIoU with it); best.pth follows the best mIoU; only the writer writes."""
+    model = small_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    files = ckpt.Checkpointer(tmp_path / "run")
+    assert files.read(resume=True) is None and files.read(resume=False) is None
+    files.update_best(0.3, model)
+    files.update_best(0.2, model)  # not a new best: best.pth keeps the weights of 0.3
+    assert files.best_miou == 0.3
+    best = tmp_path / "run" / ckpt.BEST
+    with torch.no_grad():
+        model[0].weight.add_(1)
+    written = best.stat().st_mtime_ns, best.read_bytes()
+    files.update_best(0.25, model)
+    assert (best.stat().st_mtime_ns, best.read_bytes()) == written
+    files.save(model, optimizer, 2, 5, seed=7)
+    files.save_final(model)
+    assert ckpt.read_file(tmp_path / "run" / ckpt.FINAL).keys() == ckpt.network_state(model).keys()
+
+    (tmp_path / "run" / ".checkpoint.pth.tar.0123abcd.tmp").write_bytes(b"half")
+    with pytest.raises(ConfigError, match=r"checkpoint\.pth\.tar exists: .* AUTO_RESUME True"):
+        ckpt.Checkpointer(tmp_path / "run").read(resume=False)
+    assert not list((tmp_path / "run").glob(".*.tmp"))  # a killed run's temporaries go
+    resumed = ckpt.Checkpointer(tmp_path / "run", writer=False)
+    other = small_model()
+    state = resumed.restore(resumed.read(resume=True), other, torch.optim.SGD(other.parameters()))
+    assert (state["epoch"], state["iteration"], state["seed"], resumed.best_miou) == (2, 5, 7, 0.3)
+    assert torch.equal(other[0].weight, model[0].weight)
+    resumed.update_best(0.9, other)
+    resumed.save_final(other)
+    resumed.save_snapshot(0, other, 1)
+    assert resumed.best_miou == 0.9 and sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        ckpt.BEST,
+        ckpt.CHECKPOINT,
+        ckpt.FINAL,
+    ]
+    assert torch.equal(ckpt.read_file(best)["model.0.weight"] + 1, model[0].weight)
