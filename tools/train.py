@@ -23,7 +23,7 @@ import sys
 import _init_paths  # noqa: F401
 
 from config import config_name, load_config
-from core.trainer import Trainer, seed_everything
+from core.trainer import DEFAULT_SEED, Trainer, seed_everything
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.logger import run_dirs, setup_logging
@@ -32,7 +32,9 @@ from utils.logger import run_dirs, setup_logging
 def parse_args(argv=None):
     parser = cli.ArgumentParser(__doc__)
     parser.add_argument("--cfg", required=True, help="experiment YAML file")
-    parser.add_argument("--seed", type=int, default=304, help="random seed, >= 0 (default 304)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed, >= 0 (default {DEFAULT_SEED})"
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
     parser.add_argument("--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     cli.add_log_level_argument(parser)

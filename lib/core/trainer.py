@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 # epoch): every pixel is ignored, the loss is 0 and nothing is learned.
 EMPTY_BATCHES = 10
 
+DEFAULT_SEED = 304  # the seed of tools/train.py without --seed
+
 
 def seed_everything(seed):
     """Seed Python's, NumPy's and PyTorch's global generators (the model's initialisation).
@@ -93,7 +95,9 @@ class Trainer:
     `fused_optimizer=False` uses PyTorch's default optimizer implementation, as the original.
     """
 
-    def __init__(self, cfg, dist, output_dir, tensorboard_dir=None, seed=304, fused_optimizer=True):
+    def __init__(
+        self, cfg, dist, output_dir, tensorboard_dir=None, seed=DEFAULT_SEED, fused_optimizer=True
+    ):
         configure_cudnn(cfg)
         self.cfg = cfg
         self.dist = dist
