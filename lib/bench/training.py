@@ -168,7 +168,7 @@ def _step_job(job):
 
 def _demo_job(job):
     from config import load_config
-    from core.trainer import Trainer
+    from core.trainer import DEFAULT_SEED, Trainer, seed_everything
     from utils.distributed import DistInfo
 
     root = Path(job.root)
@@ -176,6 +176,7 @@ def _demo_job(job):
     cfg = load_config(job.cfg_file, [*opts, *job.opts, *job.variant.opts])
     dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device(job.device))
     output = Path(tempfile.mkdtemp(dir=root, prefix="run_"))
+    seed_everything(DEFAULT_SEED)
     trainer = Trainer(cfg, dist, output, fused_optimizer=job.variant.fused)
     batches = trainer.train_loader.sampler.batches_per_epoch
     images = batches * cfg.TRAIN.BATCH_SIZE_PER_GPU
