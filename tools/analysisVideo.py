@@ -22,10 +22,10 @@ import _init_paths  # noqa: F401
 import cv2
 import numpy as np
 
+from inference import Segmenter
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.errors import CheckpointError, ConfigError, DataError, UserError
-from utils.inference import Segmenter
 from utils.logger import progress_bar
 from utils.visualize import colorize
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 
 from config import config_name, load_config
-from core.demo import run_demo
 from datasets.demo_data import write_demo_dataset
+from inference.demo import run_demo
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.logger import run_dirs, setup_logging

@@ -17,7 +17,7 @@ of --calib-list (default DATASET.TRAIN_SET) resized to the export size and norma
 evaluation, once per --calib-method (<output>_int8.onnx for one method, <output>_int8_<method>.onnx
 for several). --evaluate runs PyTorch and every file over DATASET.TEST_SET with the predictor and
 metrics of tools/test.py (TEST scales, flip, sliding window; the crop becomes the export size of
-a fixed-size export), with PyTorch's optimised paths (utils/fast_inference: "exact" and "fast"),
+a fixed-size export), with PyTorch's optimised paths (inference/fast.py: "exact" and "fast"),
 in each --resize mode (keep: the aspect-keeping policy; squash: every image resized to the
 network size, as the deploy zoo measured), and prints mIoU, the share of pixels predicted as
 PyTorch fp32 and latency side by side. ONNX Runtime uses as many threads as PyTorch (--threads).
@@ -36,11 +36,10 @@ import deploy
 import models
 from config import load_config
 from core.data import eval_loader
-from core.resize_mode import RESIZE_MODES
+from inference import RESIZE_MODES, optimize
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.errors import CheckpointError
-from utils.fast_inference import optimize
 
 logger = logging.getLogger("export_onnx")
 

@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 
 from datasets.base_dataset import list_lines
+from inference import Segmenter, read_image, write_class_map
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.errors import CheckpointError, DataError
-from utils.inference import Segmenter, read_image, write_class_map
 from utils.logger import progress_bar
 from utils.visualize import colorize, overlay, write_image
 

@@ -28,24 +28,16 @@ import sys
 from pathlib import Path
 
 import _init_paths  # noqa: F401
-import numpy as np
 
 import datasets
-import deploy
-import models
 from config import config_name, load_config, unused_settings
-from core.data import eval_loader
-from core.function import format_scores, predict_dataset
-from core.resize_mode import predictor_from_config
 from datasets import palette_for
+from inference import evaluate, export_window, load_model, write_scores
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
-from utils.charts import save_score_charts
 from utils.checkpoint import FINAL
 from utils.errors import CheckpointError
-from utils.fast_inference import optimize
 from utils.logger import run_dirs, setup_logging
-from utils.metrics import segmentation_scores
 from utils.visualize import colorize, write_image
 
 
@@ -75,18 +67,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_export(export_format, path, cfg, device, exact):
-    """(model, cfg, description) for an exported file: the format's module on `device`, and
-    `cfg` with the window of a fixed-size export (`deploy.export_window`)."""
-    if exact:
-        logging.getLogger("test").info(
-            "--exact is ignored for an exported model (%s): it runs as exported",
-            export_format.label,
-        )
-    model = export_format.load(path, device)
-    return model, deploy.export_window(cfg, model), model.runtime
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.cfg, args.opts)
@@ -104,14 +84,9 @@ def main(argv=None):
             f"model file {model_file} does not exist; train first or pass "
             "TEST.MODEL_FILE path/to/weights.pth (or model.onnx)"
         )
-    export_format = deploy.format_of(model_file)
-    if export_format is not None:
-        model, cfg, inference = load_export(export_format, model_file, cfg, dist.device, args.exact)
-    else:
-        model = models.build_model(cfg, pretrained=False)
-        models.load_weights(model, model_file)
-        model = optimize(model.to(dist.device).eval(), "exact" if args.exact else "fast")
-        inference = "exact fp32" if args.exact else "optimised"
+    model = load_model(cfg, model_file, "exact" if args.exact else "fast", dist.device)
+    cfg = export_window(cfg, model)
+    inference = getattr(model, "runtime", "exact fp32" if args.exact else "optimised")
     logger.info(
         "loaded %s; scales %s, flip %s, %s inference, resize %s",
         model_file,
@@ -122,35 +97,23 @@ def main(argv=None):
     )
 
     dataset = datasets.build_dataset(cfg, "test")
-    loader = eval_loader(
-        dataset, 1, cfg.WORKERS, False, dist.world_size, dist.rank, cfg.TRAIN.IGNORE_LABEL
-    )
-    predictor = predictor_from_config(cfg, model, dist.device)
     save_dir = Path(args.save_dir) if args.save_dir else output_dir / "test_results"
     save = None
     if args.save_predictions or not dataset.labelled:
         palette = palette_for(cfg)
 
-        def save(class_map, name, size):
+        def save(class_map, name):
             dataset.save_prediction(class_map, name, save_dir)
             write_image(save_dir / "color" / f"{name}.png", colorize(class_map, palette))
 
-    confusion = predict_dataset(
-        predictor,
-        loader,
-        cfg.DATASET.NUM_CLASSES,
-        cfg.TRAIN.IGNORE_LABEL,
-        save=save,
-        show_progress=dist.is_main,
+    confusion = evaluate(
+        cfg, model, "test", dataset=dataset, save=save, dist=dist, show_progress=dist.is_main
     )
     if dist.is_main:
         if save is not None:
             logger.info("wrote %d predictions to %s (colour: color/)", len(dataset), save_dir)
         if confusion is not None:
-            scores = segmentation_scores(confusion)
-            logger.info("\n%s", format_scores(scores, dataset.class_names))
-            np.save(output_dir / "confusion_matrix.npy", confusion)
-            charts = save_score_charts(confusion, dataset.class_names, output_dir)
+            _, charts = write_scores(confusion, dataset.class_names, output_dir)
             logger.info(
                 "confusion matrix: %s; charts: %s", output_dir / "confusion_matrix.npy",
                 ", ".join(map(str, charts)),

@@ -1,5 +1,5 @@
 """Accuracy, parity and latency of model variants (PyTorch, ONNX fp32 / fp16 / int8,
-TorchScript), through the Predictor, `predict_dataset` and the metrics that tools/test.py uses."""
+TorchScript), through `inference.evaluate`, the loop and metrics of tools/test.py."""
 
 import logging
 import time
@@ -7,62 +7,19 @@ from pathlib import Path
 
 import torch
 
-from core.function import predict_dataset
-from core.resize_mode import predictor_from_config
+from inference import evaluate
+from models.outputs import as_list
 from utils.errors import DataError
 from utils.metrics import segmentation_scores
 
 __all__ = [
     "compare_outputs",
-    "evaluate",
     "evaluate_variants",
-    "export_window",
     "format_table",
     "latency_ms",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def export_window(cfg, model):
-    """`cfg` for predicting with `model`: a fixed-size export (a loaded export with `fixed_size`
-    (H, W)) only accepts its export size, so that size becomes the window
-    (TEST.IMAGE_SIZE, w x h; `Predictor.from_config` pads every input to it). `cfg` itself for a
-    dynamic export, a PyTorch model or a window that already fits."""
-    size = getattr(model, "fixed_size", None)
-    width, height = cfg.TEST.IMAGE_SIZE
-    if size is None or tuple(size) == (height, width):
-        return cfg
-    logger.info(
-        "fixed-size export: the evaluation crop (TEST.IMAGE_SIZE) becomes %dx%d (was %dx%d)",
-        *size,
-        height,
-        width,
-    )
-    cfg = cfg.clone()
-    cfg.defrost()
-    cfg.TEST.IMAGE_SIZE = [int(size[1]), int(size[0])]
-    cfg.freeze()
-    return cfg
-
-
-def evaluate(model, cfg, loader, device="cpu", on_prediction=None, show_progress=False):
-    """Scores (`segmentation_scores`: IoU, mIoU, pixel_acc, mean_acc) of `model` on the labelled
-    `loader`, predicted with the TEST settings of `cfg`, TEST.RESIZE included (the window and
-    network size of a fixed-size export: its size, `export_window`).
-    `on_prediction(class_map, name, size)` sees every prediction (uint8, label size)."""
-    predictor = predictor_from_config(export_window(cfg, model), model, device)
-    confusion = predict_dataset(
-        predictor,
-        loader,
-        cfg.DATASET.NUM_CLASSES,
-        cfg.TRAIN.IGNORE_LABEL,
-        save=on_prediction,
-        show_progress=show_progress,
-    )
-    if confusion is None:
-        raise DataError(f"{cfg.DATASET.TEST_SET} has no labels: nothing to evaluate")
-    return segmentation_scores(confusion)
 
 
 def evaluate_variants(cfg, candidates, loader, size, repeats=10, modes=("keep",)):
@@ -83,14 +40,17 @@ def evaluate_variants(cfg, candidates, loader, size, repeats=10, modes=("keep",)
             mode_cfg.freeze()
             counts = [0, 0]
 
-            def compare(class_map, image, _, mode=mode, counts=counts, first=not rows):
+            def compare(class_map, image, mode=mode, counts=counts, first=not rows):
                 if first:
                     reference[mode, image] = class_map
                 else:
                     counts[0] += int((class_map == reference[mode, image]).sum())
                     counts[1] += class_map.size
 
-            row["scores"][mode] = evaluate(model, mode_cfg, loader, on_prediction=compare)
+            confusion = evaluate(mode_cfg, model, loader=loader, save=compare)
+            if confusion is None:
+                raise DataError(f"{cfg.DATASET.TEST_SET} has no labels: nothing to evaluate")
+            row["scores"][mode] = segmentation_scores(confusion)
             row["same_pixels"][mode] = counts[0] / counts[1] if counts[1] else None
         row["latency"] = latency_ms(model, x, repeats)
         rows.append(row)
@@ -104,10 +64,8 @@ def compare_outputs(model, exported, x):
     with torch.no_grad():
         expected = model(x)
         actual = exported(x)
-    if not isinstance(expected, list | tuple):
-        expected, actual = [expected], [actual]
     report = []
-    for e, a in zip(expected, actual, strict=True):
+    for e, a in zip(as_list(expected), as_list(actual), strict=True):
         difference = (e.float() - a.float()).abs().max().item()
         report.append({"abs": difference, "rel": difference / max(e.abs().max().item(), 1e-12)})
     return report

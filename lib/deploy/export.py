@@ -10,7 +10,7 @@ from utils.errors import ConfigError
 
 from .evaluate import compare_outputs
 from .formats import export_path, format_of, get_format
-from .onnx_format import onnx_module
+from .onnx_format import onnx_export_module
 
 __all__ = ["export_files", "report_parity", "variant_path"]
 
@@ -56,13 +56,13 @@ def export_files(
     source = export_path(output, get_format("onnx"))
     if fp16:
         files.append(("ONNX fp16", variant_path(source, "fp16")))
-        onnx_module("onnx_export").convert_fp16(source, files[-1][1])
+        onnx_export_module().convert_fp16(source, files[-1][1])
     for method in int8_methods:
         suffix = "int8" if len(int8_methods) == 1 else f"int8_{method}"
         granularity = "" if per_channel else ", per-tensor"
         files.append((f"ONNX int8 ({method}{granularity})", variant_path(source, suffix)))
         logger.info("quantising %s to int8, %s calibration", source, method)
-        onnx_module("onnx_export").quantize_int8(
+        onnx_export_module().quantize_int8(
             source, files[-1][1], calibration(), method=method, per_channel=per_channel
         )
     return files
@@ -80,7 +80,7 @@ def report_parity(model, name, path, size):
     if "fp32" in name and worst > PARITY_TOLERANCE:
         cause = ""
         if get_format("onnx").recognizes(path):
-            onnx_export = onnx_module("onnx_export")
+            onnx_export = onnx_export_module()
             if onnx_export.opset_of(path) < onnx_export.EXACT_RESIZE_OPSET:
                 cause = (
                     ": below ONNX opset 11, Upsample / Resize have no half-pixel coordinates, so "

@@ -1,22 +1,22 @@
-"""Export formats by name, for tools/export_onnx.py --format and for tools/test.py, which runs a
-TEST.MODEL_FILE that a format recognises instead of loading it as weights.
+"""Export formats by name, for tools/export_onnx.py --format.
 
 A format is one module of lib/deploy that builds an `ExportFormat` and passes it to
 `register_format`; deploy/__init__.py imports the module, which is what makes the name known.
-Format modules import only torch when loaded, so that any format is recognised without the
-optional packages of another (ONNX needs requirements-deploy.txt only to export or run a file).
+Its `loader` (inference/exported.py) recognises and runs the files, also for tools/test.py and
+`inference.load_model`. Format modules import only torch when loaded, so that any format is
+recognised without the optional packages of another (ONNX needs requirements-deploy.txt only to
+export or run a file).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.errors import ConfigError
+from inference.exported import ExportLoader
 from utils.registry import Registry
 
 __all__ = [
     "ExportFormat",
-    "check_input_size",
     "export_path",
     "format_names",
     "format_of",
@@ -34,19 +34,28 @@ class ExportFormat:
 
     `export(model, path, size, dynamic=False, **options)` writes `model` (eval mode, CPU) for
     (N, 3, H, W) input of `size` = (H, W), any H and W when `dynamic`; `options` are the
-    format's own (their names in `options`). `load(path, device)` returns a module that runs
-    the file like the PyTorch model (same outputs; attributes `fixed_size`: (H, W) or None, and
-    `runtime`: what runs it, for logs). `recognizes(path)` tells whether an existing file is of
-    this format. `label` names the format in tables, `suffix` ends the files it writes.
+    format's own (their names in `options`). `loader` (an `inference.ExportLoader`) runs the
+    files: `load(path, device)`, `recognizes(path)` and `label` are its. `suffix` ends the
+    files it writes.
     """
 
     name: str
-    label: str
     suffix: str
     export: Callable
-    load: Callable
-    recognizes: Callable
+    loader: ExportLoader
     options: tuple = ()
+
+    @property
+    def label(self):
+        return self.loader.label
+
+    @property
+    def load(self):
+        return self.loader.load
+
+    @property
+    def recognizes(self):
+        return self.loader.recognizes
 
 
 def register_format(export_format):
@@ -87,15 +96,3 @@ def export_path(output, export_format):
     format's (`without_suffix`): model.onnx -> model.torchscript.pt."""
     base = without_suffix(output)
     return base.with_name(base.name + export_format.suffix)
-
-
-def check_input_size(path, fixed_size, x):
-    """Raise a ConfigError naming the export size when a fixed-size export (`fixed_size` (H, W);
-    None: any size) gets an input `x` (N, 3, H, W) of another size."""
-    if fixed_size is not None and tuple(x.shape[2:]) != tuple(fixed_size):
-        height, width = fixed_size
-        raise ConfigError(
-            f"{path} was exported for {height}x{width} input, got "
-            f"{x.shape[2]}x{x.shape[3]}: set TEST.IMAGE_SIZE {width},{height} (the crop) "
-            "or export with --dynamic"
-        )

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-__all__ = ["confusion_matrix", "segmentation_scores"]
+__all__ = ["ABSENT", "confusion_matrix", "format_scores", "segmentation_scores"]
 
 
 def _check_range(values, what, num_classes, ignore_label=None):
@@ -66,3 +66,21 @@ def segmentation_scores(confusion):
         "mean_acc": float((tp / np.maximum(1.0, gt)).mean()),
         "support": gt,
     }
+
+
+ABSENT = "absent from the labels (IoU 0 counts in the mIoU, as in the original)"
+
+
+def format_scores(scores, class_names):
+    """The per-class IoU table and the summary lines, as text; classes without a ground-truth
+    pixel are marked."""
+    width = max(12, *(len(n) for n in class_names))
+    lines = [f"{'class':<{width}}  IoU", "-" * (width + 8)]
+    for name, iou, support in zip(class_names, scores["IoU"], scores["support"], strict=True):
+        lines.append(f"{name:<{width}}  {iou:.4f}" + (f"  {ABSENT}" if support == 0 else ""))
+    lines.append("-" * (width + 8))
+    lines.append(
+        f"mIoU {scores['mIoU']:.4f}  pixel accuracy {scores['pixel_acc']:.4f}  "
+        f"mean accuracy {scores['mean_acc']:.4f}"
+    )
+    return "\n".join(lines)

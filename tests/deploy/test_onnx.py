@@ -13,12 +13,18 @@ import export_onnx  # noqa: E402
 
 import datasets  # noqa: E402
 import deploy  # noqa: E402
+import inference  # noqa: E402
 import models  # noqa: E402
-from core.predictor import Predictor  # noqa: E402
 from utils.errors import CheckpointError, ConfigError  # noqa: E402
+from utils.metrics import segmentation_scores  # noqa: E402
 
 NUM_CLASSES = 5
 SIZE = (64, 96)
+
+
+def evaluate_scores(model, cfg, loader):
+    """`inference.evaluate`'s scores of `model` on the labelled `loader`."""
+    return segmentation_scores(inference.evaluate(cfg, model, loader=loader))
 
 
 def labelled_images(model, count=3, seed=100):
@@ -27,7 +33,7 @@ def labelled_images(model, count=3, seed=100):
     std, mean = (
         torch.tensor(v).view(3, 1, 1) for v in (datasets.IMAGENET_STD, datasets.IMAGENET_MEAN)
     )
-    predictor = Predictor.from_config(evaluation_config(), model, "cpu")
+    predictor = inference.Predictor.from_config(evaluation_config(), model, "cpu")
     samples = []
     for i in range(count):
         x = smooth_input(1, *SIZE, seed + i)
@@ -55,7 +61,7 @@ def test_fp32_export_matches_pytorch(tmp_path, name, dynamic):
     path = tmp_path / "model.onnx"
     names = deploy.export_onnx(model, path, SIZE, dynamic=dynamic)
     assert names == (["output0", "logits"] if name == "seg_hrnet_ocr" else ["logits"])
-    onnx_model = deploy.OnnxModel(path, spinning=not dynamic)
+    onnx_model = inference.OnnxModel(path, spinning=not dynamic)
     options = onnx_model.session.get_session_options()
     if dynamic:  # threads that sleep between runs compute the same
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
@@ -72,7 +78,7 @@ def test_adaptive_pooling_models_export(tmp_path, name, size, dynamic):
     model = tiny_model(name, NUM_CLASSES, steps=0)
     path = tmp_path / "model.onnx"
     assert deploy.export_onnx(model, path, size, dynamic=dynamic) == ["logits"]
-    onnx_model = deploy.OnnxModel(path)
+    onnx_model = inference.OnnxModel(path)
     for other in [size, (96, 64), (97, 131), (40, 200)] if dynamic else [size]:
         for difference in deploy.compare_outputs(model, onnx_model, smooth_input(2, *other)):
             assert difference["rel"] <= 1e-4
@@ -82,7 +88,7 @@ def test_fixed_size_export_names_its_size_on_other_input(tmp_path):
     path = tmp_path / "model.onnx"
     deploy.export_onnx(tiny_model("seg_hrnet", NUM_CLASSES, steps=0), path, SIZE)
     with pytest.raises(ConfigError, match="exported for 64x96 input, got 96x64"):
-        deploy.OnnxModel(path)(torch.zeros(1, 3, 96, 64))
+        inference.OnnxModel(path)(torch.zeros(1, 3, 96, 64))
 
 
 def test_fixed_size_export_makes_its_size_the_window(tmp_path):
@@ -95,15 +101,16 @@ def test_fixed_size_export_makes_its_size_the_window(tmp_path):
     other.defrost()
     other.TEST.IMAGE_SIZE = [40, 40]
     other.freeze()
-    assert list(deploy.export_window(other, deploy.OnnxModel(fixed)).TEST.IMAGE_SIZE) == [96, 64]
+    window = inference.export_window(other, inference.OnnxModel(fixed))
+    assert list(window.TEST.IMAGE_SIZE) == [96, 64]
     assert list(other.TEST.IMAGE_SIZE) == [40, 40]  # a copy: the caller's config is unchanged
-    assert deploy.export_window(cfg, deploy.OnnxModel(fixed)) is cfg
-    assert deploy.export_window(other, deploy.OnnxModel(dynamic)) is other
-    assert deploy.export_window(other, model) is other
+    assert inference.export_window(cfg, inference.OnnxModel(fixed)) is cfg
+    assert inference.export_window(other, inference.OnnxModel(dynamic)) is other
+    assert inference.export_window(other, model) is other
 
     samples = labelled_images(model, count=2)
     loader = [(image, label, [SIZE], [f"{i}"]) for i, (image, label) in enumerate(samples)]
-    scores = deploy.evaluate(deploy.OnnxModel(fixed), other, loader)
+    scores = evaluate_scores(inference.OnnxModel(fixed), other, loader)
     assert scores["pixel_acc"] == pytest.approx(1.0, abs=1e-3)  # predicted with a 64x96 window
 
 
@@ -119,14 +126,14 @@ def test_int8_and_fp16_are_evaluated_by_the_pytorch_code(tmp_path):
     samples = labelled_images(model)
     loader = [(image, label, [SIZE], [f"{i}"]) for i, (image, label) in enumerate(samples)]
     cfg = evaluation_config()
-    scores = {"torch": deploy.evaluate(model, cfg, loader)}
+    scores = {"torch": evaluate_scores(model, cfg, loader)}
     for path in (fp32, fp16, int8):
-        scores[path.stem] = deploy.evaluate(deploy.OnnxModel(path), cfg, loader)
+        scores[path.stem] = evaluate_scores(inference.OnnxModel(path), cfg, loader)
     assert scores["torch"]["pixel_acc"] == 1.0
     assert scores["fp32"]["mIoU"] == pytest.approx(scores["torch"]["mIoU"], abs=1e-3)
     assert scores["fp16"]["pixel_acc"] >= 0.99
     assert scores["int8"]["pixel_acc"] >= 0.9
-    assert deploy.latency_ms(deploy.OnnxModel(int8), torch.zeros(1, 3, *SIZE), 2, 1) > 0
+    assert deploy.latency_ms(inference.OnnxModel(int8), torch.zeros(1, 3, *SIZE), 2, 1) > 0
 
 
 def test_litehrnet_converts_to_fp16_and_int8(tmp_path):
@@ -139,7 +146,7 @@ def test_litehrnet_converts_to_fp16_and_int8(tmp_path):
     with torch.no_grad():
         expected = model(x).argmax(1)
     same = {
-        path.stem: (deploy.OnnxModel(path)(x).argmax(1) == expected).float().mean()
+        path.stem: (inference.OnnxModel(path)(x).argmax(1) == expected).float().mean()
         for path in (fp16, int8)
     }
     assert same["fp16"] >= 0.99
@@ -175,7 +182,7 @@ def test_opset_and_tensor_names_as_the_zoo_exported(tmp_path):
         assert [i.name for i in graph.input] == ["input"]
         assert [o.name for o in graph.output] == ["output"]
         assert opset_of(path) == opset
-        [difference] = deploy.compare_outputs(model, deploy.OnnxModel(path), x)
+        [difference] = deploy.compare_outputs(model, inference.OnnxModel(path), x)
         relative[opset] = difference["rel"]
     assert relative[11] <= 1e-4 < 1e-2 < relative[10]
 
@@ -247,7 +254,7 @@ def test_each_calibration_method_gives_a_working_int8_model(tmp_path, fp32_expor
     for method in deploy.CALIBRATION_METHODS:
         path = tmp_path / f"{method}.onnx"
         deploy.quantize_int8(fp32, path, calibration(), method=method)
-        assert (deploy.OnnxModel(path)(x).argmax(1) == expected).float().mean() >= 0.9
+        assert (inference.OnnxModel(path)(x).argmax(1) == expected).float().mean() >= 0.9
         scales[method] = activation_scales(path)
     assert scales["minmax"].keys() == scales["entropy"].keys() == scales["percentile"].keys()
     for method in ("entropy", "percentile"):  # other ranges than min/max for some activations
@@ -284,7 +291,7 @@ def test_per_channel_weights_have_a_scale_per_output_channel(tmp_path, fp32_expo
     x = smooth_input(2, *SIZE, 100)
     with torch.no_grad():
         expected = model(x).argmax(1)
-    assert (deploy.OnnxModel(per_tensor)(x).argmax(1) == expected).float().mean() >= 0.9
+    assert (inference.OnnxModel(per_tensor)(x).argmax(1) == expected).float().mean() >= 0.9
 
 
 def test_int8_needs_opset_11_per_channel_13(tmp_path, fp32_export):
@@ -294,7 +301,7 @@ def test_int8_needs_opset_11_per_channel_13(tmp_path, fp32_export):
     with pytest.raises(ConfigError, match="opset 11; per-channel int8 needs opset 13 or later"):
         deploy.quantize_int8(opset11, tmp_path / "q.onnx", calibration())
     deploy.quantize_int8(opset11, tmp_path / "q.onnx", calibration(), per_channel=False)
-    assert deploy.OnnxModel(tmp_path / "q.onnx")(smooth_input(1, *SIZE)).shape[1] == NUM_CLASSES
+    assert inference.OnnxModel(tmp_path / "q.onnx")(smooth_input(1, *SIZE)).shape[1] == NUM_CLASSES
     aligned = models.build_model(
         tiny_config("seg_hrnet", NUM_CLASSES, "MODEL.ALIGN_CORNERS", "False"), pretrained=False
     )

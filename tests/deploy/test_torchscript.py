@@ -6,6 +6,7 @@ import torch
 from tiny_models import smooth_input, tiny_model
 
 import deploy
+import inference
 from utils.errors import ConfigError
 
 NUM_CLASSES = 5
@@ -36,8 +37,8 @@ def test_fixed_size_trace_names_its_size_dynamic_takes_any(tmp_path):
     deploy.export_torchscript(model, fixed, SIZE)
     deploy.export_torchscript(model, dynamic, SIZE, dynamic=True)
     with pytest.raises(ConfigError, match="exported for 64x96 input, got 96x64"):
-        deploy.TorchScriptModel(fixed)(torch.zeros(1, 3, 96, 64))
-    traced = deploy.TorchScriptModel(dynamic)
+        inference.TorchScriptModel(fixed)(torch.zeros(1, 3, 96, 64))
+    traced = inference.TorchScriptModel(dynamic)
     assert traced.fixed_size is None
     for size in [(96, 64), (97, 131)]:
         [difference] = deploy.compare_outputs(model, traced, smooth_input(1, *size))
@@ -51,7 +52,7 @@ def test_trace_without_our_metadata_takes_any_size(tmp_path):
     with pytest.warns(DeprecationWarning):
         torch.jit.trace(model, smooth_input(1, *SIZE)).save(str(path))
     assert deploy.format_of(path).name == "torchscript"
-    traced = deploy.TorchScriptModel(path)
+    traced = inference.TorchScriptModel(path)
     assert traced.fixed_size is None
     [difference] = deploy.compare_outputs(model, traced, smooth_input(1, 96, 64))
     assert difference["rel"] <= 1e-4

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from tiny_run import write_tiny_model
 
+from inference import Segmenter
 from utils.errors import UserError
-from utils.inference import Segmenter
 from utils.visualize import colorize, voc_palette
 
 FRAMES, WIDTH, HEIGHT, FPS = 7, 96, 64, 10.0

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from tiny_run import write_tiny_model
 
+from inference import Segmenter, read_image
 from utils.errors import UserError
-from utils.inference import Segmenter, read_image
 from utils.visualize import colorize, voc_palette
 
 

@@ -171,7 +171,7 @@ def test_onnx_without_onnxruntime_is_a_clear_error(trained, monkeypatch):
     onnx_file = cfg_file.parent / "model.onnx"
     onnx_file.write_bytes(b"")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
-    monkeypatch.delitem(sys.modules, "deploy.runtime", raising=False)
+    monkeypatch.delitem(sys.modules, "inference.onnx_runtime", raising=False)
     with pytest.raises(UserError, match="pip install -r requirements-deploy.txt"):
         test_tool.main(["--cfg", str(cfg_file), "TEST.MODEL_FILE", str(onnx_file)])
 

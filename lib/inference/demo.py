@@ -3,19 +3,17 @@
 import logging
 from pathlib import Path
 
-import numpy as np
-
 import datasets
-import models
-from core.data import eval_loader
-from core.function import format_scores, predict_dataset
-from core.resize_mode import predictor_from_config
 from core.trainer import Trainer
-from utils.charts import comparison_figure, save_figure, save_score_charts
+from utils.charts import comparison_figure, save_figure
 from utils.checkpoint import FINAL
-from utils.inference import write_class_map
-from utils.metrics import segmentation_scores
 from utils.visualize import colorize, overlay, write_image
+
+from .evaluation import evaluate, write_scores
+from .loading import load_model
+from .segmenter import write_class_map
+
+__all__ = ["evaluate_and_draw", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,16 +22,13 @@ def evaluate_and_draw(cfg, dist, weights, out_dir):
     """Evaluate `weights` on DATASET.TEST_SET and write, per image, the class map (grey PNG),
     the colour prediction, an overlay on the image and a label-vs-prediction picture; then the
     confusion matrix (.npy and chart) and the per-class IoU chart. Returns the scores."""
-    model = models.build_model(cfg, pretrained=False)
-    models.load_weights(model, weights)
-    model.to(dist.device).eval()
+    model = load_model(cfg, weights, "eager", dist.device)
     dataset = datasets.build_dataset(cfg, "val")
-    loader = eval_loader(dataset, 1, 0, False, dist.world_size, dist.rank, cfg.TRAIN.IGNORE_LABEL)
     index = {sample.name: i for i, sample in enumerate(dataset.samples)}
     palette = dataset.palette()
     out_dir = Path(out_dir)
 
-    def save(class_map, name, size):
+    def save(class_map, name):
         write_class_map(out_dir / "classes" / f"{name}.png", class_map)
         write_image(out_dir / "color" / f"{name}.png", colorize(class_map, palette))
         image, label, _, _ = dataset[index[name]]
@@ -44,18 +39,10 @@ def evaluate_and_draw(cfg, dist, weights, out_dir):
         )
         save_figure(figure, out_dir / "compare" / f"{name}.png")
 
-    confusion = predict_dataset(
-        predictor_from_config(cfg, model, dist.device),
-        loader,
-        cfg.DATASET.NUM_CLASSES,
-        cfg.TRAIN.IGNORE_LABEL,
-        save=save,
-        show_progress=dist.is_main,
+    confusion = evaluate(
+        cfg, model, "val", dataset=dataset, save=save, dist=dist, show_progress=dist.is_main
     )
-    scores = segmentation_scores(confusion)
-    logger.info("\n%s", format_scores(scores, dataset.class_names))
-    np.save(out_dir / "confusion_matrix.npy", confusion)
-    save_score_charts(confusion, dataset.class_names, out_dir)
+    scores, _ = write_scores(confusion, dataset.class_names, out_dir)
     return scores
 
 

@@ -9,8 +9,7 @@ from original_prediction import original_multi_scale
 import datasets
 from config import load_config
 from core.data import eval_loader
-from core.function import predict_dataset
-from core.predictor import Predictor
+from inference import Predictor, predict_dataset
 
 
 class PixelModel(torch.nn.Module):
@@ -55,7 +54,7 @@ def test_scores_are_cut_to_the_image_and_resized_to_the_label(tmp_path):
         eval_loader(dataset, 1, 0, False, 1, 0, 255),
         171,
         255,
-        save=lambda class_map, name, size: saved.update({name: class_map}),
+        save=lambda class_map, name: saved.update({name: class_map}),
         show_progress=False,
     )
     image = datasets.normalize(dataset[0][0][None])
@@ -82,7 +81,7 @@ def test_image_only_predictions_come_at_the_image_size(tmp_path):
         eval_loader(dataset, 1, 0, False, 1, 0, 255),
         171,
         255,
-        save=lambda class_map, name, size: saved.update({name: (class_map.shape, size)}),
+        save=lambda class_map, name: saved.update({name: class_map.shape}),
         show_progress=False,
     )
-    assert confusion is None and saved == {"a": ((30, 43), (30, 43))}
+    assert confusion is None and saved == {"a": (30, 43)}

@@ -10,7 +10,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
 from tiny_models import smooth_input, tiny_model  # noqa: E402
 
-from utils.fast_inference import fold_batchnorm, optimize  # noqa: E402
+from inference import fold_batchnorm, optimize  # noqa: E402
 
 
 def main_output(outputs):
@@ -120,3 +120,23 @@ def test_compiled_exact_mode_freezes_and_fuses_the_convolutions():
     # freezing prepacks the weights into oneDNN convolutions fused with their ReLU / add
     ops = {event.key for event in profile.key_averages()}
     assert any(op.startswith("mkldnn::_convolution_pointwise") for op in ops), sorted(ops)
+
+
+def test_compile_freezing_is_scoped_to_the_compiled_model():
+    """Inductor's `freezing` is set around the optimised model's calls only, so it does not leak
+    into other compiled models (training's TRAIN.COMPILE)."""
+    from torch._inductor import config as inductor_config
+
+    before = inductor_config.freezing
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    compiled = optimize(model, "exact", compile=True)
+    assert inductor_config.freezing == before
+    x = torch.randn(1, 3, 16, 16)
+    seen = []
+    compiled.model.register_forward_pre_hook(lambda *_: seen.append(inductor_config.freezing))
+    with torch.no_grad():
+        expected = model(x)
+        actual = compiled(x)  # compiles
+    assert seen == [True]  # set while this model runs (and compiles)
+    assert inductor_config.freezing == before
+    assert torch.allclose(actual, expected, rtol=1e-4, atol=1e-5)

@@ -7,11 +7,13 @@ Run the process with `utils.allocator.set_allocator_options()` (every tool does)
 forward pass otherwise includes page-faulting its activations in again.
 """
 
+import contextlib
 import copy
 
 import torch
 from torch import nn
 
+from models.outputs import as_list
 from utils.precision import autocast, autocast_dtype
 
 __all__ = ["MODES", "InferenceModel", "fold_batchnorm", "optimize"]
@@ -101,23 +103,34 @@ def _fold(conv, norm):
 
 class InferenceModel(nn.Module):
     """Runs `model` on channels_last input under autocast to `dtype` (None: no autocast) and
-    returns float32 outputs in the model's structure (a tensor, or a list for OCR)."""
+    returns float32 outputs in the model's structure (a tensor, or a list for OCR).
 
-    def __init__(self, model, dtype=None):
+    `compiled`: `model` is a `torch.compile` result, run with Inductor's `freezing` (weights
+    become constants: convolutions are prepacked and fused with their ReLU / residual add).
+    Inductor reads that flag when it compiles (the first call per input shape), not from
+    torch.compile's options, so it is set around this model's calls only: other compiled models
+    (training's TRAIN.COMPILE) keep the global setting.
+    """
+
+    def __init__(self, model, dtype=None, compiled=False):
         super().__init__()
         self.model = model
         self.dtype = dtype
+        self.compiled = compiled
 
     def forward(self, x):
         x = x.contiguous(memory_format=torch.channels_last)
-        with (
-            torch.no_grad(),
-            autocast(x.device, self.dtype),
-        ):
+        with torch.no_grad(), autocast(x.device, self.dtype), self._compile_settings():
             outputs = self.model(x)
-        if isinstance(outputs, list | tuple):
-            return type(outputs)(o.float().contiguous() for o in outputs)
-        return outputs.float().contiguous()
+        converted = [o.float().contiguous() for o in as_list(outputs)]
+        return converted[0] if torch.is_tensor(outputs) else converted
+
+    def _compile_settings(self):
+        if not self.compiled:
+            return contextlib.nullcontext()
+        from torch._inductor import config as inductor_config
+
+        return inductor_config.patch(freezing=True)
 
 
 def optimize(model, mode="fast", compile=False, example=None):
@@ -127,10 +140,9 @@ def optimize(model, mode="fast", compile=False, example=None):
       fp32; the predictions are those of the eager model (outputs within ~1e-5 relative).
     - "fast": the same with convolution weights in bfloat16 (CPU; float16 on CUDA) and
       autocast to that type; outputs are returned as float32.
-    `compile` runs the result through `torch.compile` with Inductor's freezing (weights become
-    constants: convolutions are prepacked and fused with their ReLU / residual add); the first
-    call per input shape compiles (about a minute for HRNet). `example` is the input
-    `fold_batchnorm` traces (default 1x3x64x64).
+    `compile` runs the result through `torch.compile` with Inductor's freezing, for this model
+    only (`InferenceModel`); the first call per input shape compiles (about a minute for
+    HRNet). `example` is the input `fold_batchnorm` traces (default 1x3x64x64).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -146,10 +158,5 @@ def optimize(model, mode="fast", compile=False, example=None):
             if isinstance(module, (*_CONVS, nn.Linear)):  # autocast would cast them every call
                 module.to(dtype)
     if compile:
-        # Inductor reads `freezing` when it compiles (the first call), not from torch.compile's
-        # options; it applies only to graphs run without gradients, so training is unaffected.
-        from torch._inductor import config as inductor_config
-
-        inductor_config.freezing = True
         model = torch.compile(model)
-    return InferenceModel(model, dtype).eval()
+    return InferenceModel(model, dtype, compiled=compile).eval()

@@ -7,11 +7,9 @@ import torch
 from tiny_run import TINY_EXTRA, spread_weights, tiny_config
 
 import models
-from core.predictor import Predictor
 from datasets import palette_for
-from utils.colormap import ClassTable
-from utils.errors import ConfigError, DataError
-from utils.inference import (
+from inference import (
+    Predictor,
     Segmenter,
     batch_inference,
     default_preprocess_function,
@@ -19,6 +17,8 @@ from utils.inference import (
     read_image,
     single_image_inference,
 )
+from utils.colormap import ClassTable
+from utils.errors import ConfigError, DataError
 from utils.visualize import voc_palette
 
 K = 5

@@ -7,8 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from config import get_defaults
-from core.predictor import Predictor
-from core.resize_mode import SquashPredictor, predictor_from_config
+from inference import Predictor, SquashPredictor, predictor_from_config
 from utils.errors import ConfigError
 
 K = 4

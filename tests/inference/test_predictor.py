@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from original_prediction import BLACK, original_multi_scale
 
 from config import get_defaults
-from core.predictor import Predictor, resize_bilinear
 from datasets import IMAGENET_MEAN, IMAGENET_STD
 from datasets.lip import FLIP_PAIRS
+from inference import Predictor, resize_bilinear
 from utils.errors import ConfigError
 
 K = 4

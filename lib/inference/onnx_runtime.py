@@ -5,7 +5,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from .formats import check_input_size
+from .exported import check_input_size
 
 __all__ = ["OnnxModel", "providers_for"]
 

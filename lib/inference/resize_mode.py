@@ -10,8 +10,9 @@ probabilities are resized back to the image size.
 import torch
 import torch.nn.functional as F
 
-from core.predictor import Predictor
 from utils.errors import ConfigError
+
+from .predictor import Predictor
 
 __all__ = ["RESIZE_MODES", "SquashPredictor", "predictor_from_config"]
 
