@@ -2,6 +2,7 @@
 
 import textwrap
 
+import pytest
 import torch
 
 import models
@@ -78,6 +79,19 @@ def write_tiny_model(folder, num_classes=5):
     weights = folder / "final_state.pth"
     torch.save(model.state_dict(), weights)
     return cfg_file, weights
+
+
+def export_tiny_onnx(cfg_file, weights, path, size=None):
+    """The tiny model of `cfg_file` with `weights` exported to ONNX at `size` (H, W; None:
+    dynamic height and width)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import deploy
+
+    model = models.build_model(load_config(cfg_file), pretrained=False)
+    models.load_weights(model, weights)
+    deploy.export_onnx(model.eval(), path, size or (32, 48), dynamic=size is None)
+    return path
 
 
 TINY_MODEL = """

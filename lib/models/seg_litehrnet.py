@@ -132,6 +132,11 @@ class IterativeHead(nn.Module):
 
     Each projection maps to the next branch's width; the last one maps branch 0 to the classes,
     ending in BN, plus ReLU when `logits_relu` (the fork's head).
+
+    Its upsampling always uses align_corners=True and does not read MODEL.ALIGN_CORNERS: the
+    released head (Lite-HRNet's, kept by the AI702 fork) hard-codes True while the fork's YAML
+    sets MODEL.ALIGN_CORNERS false for the loss and test resizes, so following the key would
+    change the logits of every checkpoint trained with that YAML.
     """
 
     def __init__(self, channels, num_classes, logits_relu):
@@ -149,7 +154,7 @@ class IterativeHead(nn.Module):
         y = None
         for x, project in zip(reversed(xs), self.projects, strict=True):
             if y is not None:
-                # The released head always resizes with align_corners=True.
+                # align_corners=True whatever MODEL.ALIGN_CORNERS: see the class docstring
                 x = x + F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=True)
             y = project(x)
         return y

@@ -191,3 +191,31 @@ def test_fork_layout_checkpoint_loads_strictly_and_reproduces_outputs(tmp_path):
 def test_bad_extra_fails_naming_the_key(opts, message):
     with pytest.raises(ValueError, match=message), torch.device("meta"):
         models.build_model(experiment(FORK, *opts))
+
+
+def test_head_resizes_as_released_whatever_align_corners():
+    """MODEL.ALIGN_CORNERS (false in the fork's YAML) sets the loss and test resizes only; the
+    IterativeHead keeps the released align_corners=True, so the logits do not depend on it."""
+    torch.manual_seed(0)
+    released = models.build_model(small(FORK, "MODEL.ALIGN_CORNERS", "False")).eval()
+    other = models.build_model(small(FORK, "MODEL.ALIGN_CORNERS", "True")).eval()
+    other.load_state_dict(released.state_dict())
+    x = torch.randn(1, 3, 64, 96)
+    ys = [torch.randn(1, c, 16 // 2**i, 24 // 2**i) for i, c in enumerate([8, 16, 32, 64])]
+
+    def head_by_hand(align_corners):
+        y = None
+        for branch, project in zip(reversed(ys), released.head_layer.projects, strict=True):
+            if y is not None:
+                size = branch.shape[-2:]
+                branch = branch + F.interpolate(
+                    y, size=size, mode="bilinear", align_corners=align_corners
+                )
+            y = project(branch)
+        return y
+
+    with torch.no_grad():
+        assert torch.equal(released(x), other(x))
+        logits = released.head_layer(ys)
+        assert torch.allclose(logits, head_by_hand(True), atol=1e-6)
+        assert not torch.allclose(logits, head_by_hand(False), atol=1e-3)

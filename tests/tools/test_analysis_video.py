@@ -4,7 +4,7 @@ import analysisVideo
 import cv2
 import numpy as np
 import pytest
-from tiny_run import write_tiny_model
+from tiny_run import export_tiny_onnx, write_tiny_model
 
 from inference import Segmenter
 from utils.errors import UserError
@@ -116,3 +116,30 @@ def test_mp4_and_mkv_output(tiny, tmp_path, suffix):
     mosaics, fps = read_video(output)
     assert len(mosaics) == FRAMES and fps == pytest.approx(FPS)
     assert mosaics[0].shape == (HEIGHT, WIDTH, 3)
+
+
+def test_onnx_model_gives_the_results_of_its_pth(tiny, tmp_path):
+    """A fixed-size .onnx export (the half-size frame) in place of the .pth: the same mosaics
+    within codec and float tolerance, and the segmenter's maps within float tolerance."""
+    cfg_file, weights, video = tiny
+    onnx_file = export_tiny_onnx(cfg_file, weights, tmp_path / "m.onnx", (HEIGHT // 2, WIDTH // 2))
+    mosaics = {}
+    for key, model_file, extra in (("pth", weights, ["--exact"]), ("onnx", onnx_file, [])):
+        output = tmp_path / f"{key}.avi"
+        argv = ["--cfg", str(cfg_file), "--pth", str(model_file), "--input-video", str(video)]
+        argv += ["--output-video", str(output), "--batch-size", "4", "--device", "cpu", *extra]
+        assert analysisVideo.main(argv) == 0
+        mosaics[key] = read_video(output)[0]
+    assert len(mosaics["onnx"]) == FRAMES
+    for pth, onnx in zip(mosaics["pth"], mosaics["onnx"], strict=True):
+        assert np.abs(pth.astype(int) - onnx.astype(int)).mean() < 1
+
+    frames = [
+        cv2.resize(f, (WIDTH // 2, HEIGHT // 2), interpolation=cv2.INTER_AREA)
+        for f in read_video(video)[0]
+    ]
+    expected = Segmenter.from_files(cfg_file, weights, device="cpu", exact=True)(frames)
+    got = Segmenter.from_files(cfg_file, onnx_file, device="cpu")(frames)
+    for want, have in zip(expected[0], got[0], strict=True):
+        assert (want == have).mean() >= 0.99
+    np.testing.assert_allclose(np.stack(got[1]), np.stack(expected[1]), atol=1e-4)

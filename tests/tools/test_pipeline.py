@@ -5,7 +5,7 @@ import numpy as np
 import pipeline
 import pytest
 from PIL import Image
-from tiny_run import write_tiny_model
+from tiny_run import export_tiny_onnx, write_tiny_model
 
 from inference import Segmenter, read_image
 from utils.errors import UserError
@@ -108,3 +108,25 @@ def test_missing_input_and_weights(tiny, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no images"):
         pipeline.main([*argv, "--pth", str(weights), "--input", str(tmp_path / "empty")])
+
+
+def test_onnx_model_gives_the_results_of_its_pth(tiny, tmp_path):
+    """--pth model.onnx: the same tool runs the export in ONNX Runtime, with the results of the
+    .pth within float tolerance (near-tie pixels aside)."""
+    cfg_file, weights = tiny
+    onnx_file = export_tiny_onnx(cfg_file, weights, tmp_path / "model.onnx")
+    names = ["a.png", "b.png", "c.png"]
+    write_images(tmp_path / "in", names)
+    outputs = {}
+    for key, model_file, extra in (("pth", weights, ["--exact"]), ("onnx", onnx_file, [])):
+        outputs[key] = tmp_path / key
+        argv = ["--cfg", str(cfg_file), "--pth", str(model_file), "--input", str(tmp_path / "in")]
+        argv += ["--output", str(outputs[key]), "--device", "cpu", "--confidence", *extra]
+        assert pipeline.main([*argv, "TEST.FLIP_TEST", "True"]) == 0
+    for name in names:
+        png = name.replace(".jpg", ".png")
+        labels = [read_image(outputs[k] / "labels" / png)[..., 0] for k in ("pth", "onnx")]
+        assert len(np.unique(labels[0])) >= 2  # not one class everywhere
+        assert (labels[0] == labels[1]).mean() >= 0.99
+        confidence = [read_image(outputs[k] / "confidence" / png)[..., 0] for k in outputs]
+        assert np.abs(confidence[0].astype(int) - confidence[1].astype(int)).max() <= 1
