@@ -11,6 +11,9 @@ resized frame in width and height, at the input frame rate:
   bottom-left  confidence (max softmax    bottom-right  frame 0.3 + colours 0.7
                probability, blue 0 .. red 1; JET) blended 0.5 with the frame
 
+--pth is a weights file or an export of tools/export_onnx.py (.onnx, TorchScript), run as
+exported (--exact does not apply; a fixed-size export's size becomes the window).
+
 .avi and .mkv are written with the XVID codec (MJPG where OpenCV has no XVID encoder), .mp4
 with MPEG-4 Part 2 (mp4v).
 """

@@ -9,6 +9,8 @@ For each image it writes, under --output and keeping the image's relative path:
   color/<name>.png     the classes in colour (DATASET.COLOR_MAP when it fits, else VOC colours)
   overlay/<name>.jpg   the colours blended over the image
   confidence/<name>.png  with --confidence: 255 x the max softmax probability (grey PNG)
+--pth is a weights file or an export of tools/export_onnx.py (.onnx, TorchScript), run as
+exported (--exact does not apply; a fixed-size export's size becomes the window).
 Images run at their own size times TEST.SCALE_LIST (sliding windows of TEST.IMAGE_SIZE when
 larger). A list file holds one image path per line (the first field, so the project's
 "image label" lists work; fields are split at tabs when a line holds one, so paths may hold

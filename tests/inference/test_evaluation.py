@@ -9,7 +9,7 @@ from original_prediction import original_multi_scale
 import datasets
 from config import load_config
 from core.data import eval_loader
-from inference import Predictor, predict_dataset
+from inference import Predictor, evaluate, predict_dataset
 
 
 class PixelModel(torch.nn.Module):
@@ -85,3 +85,31 @@ def test_image_only_predictions_come_at_the_image_size(tmp_path):
         show_progress=False,
     )
     assert confusion is None and saved == {"a": (30, 43)}
+
+
+def test_evaluate_builds_the_split_loader_and_predictor_from_the_config(tmp_path):
+    """`evaluate(cfg, model, split)`: the dataset, loader and predictor of the config (TEST
+    settings), then the loop above; the same confusion and predictions as built by hand."""
+    label = write_cocostuff(tmp_path)
+    cfg = load_config(
+        None,
+        ["DATASET.DATASET", "cocostuff", "DATASET.ROOT", str(tmp_path), "DATASET.NUM_CLASSES",
+         "171", "DATASET.TEST_SET", "val.lst", "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE",
+         "40", "TEST.SCALE_LIST", "[0.75, 1.0]", "TEST.FLIP_TEST", "True", "TRAIN.IGNORE_LABEL",
+         "255", "WORKERS", "0"],
+    )  # fmt: skip
+    model = PixelModel(171).eval()
+    saved = {}
+    confusion = evaluate(cfg, model, "test", save=lambda m, name: saved.update({name: m}))
+    dataset = datasets.build_dataset(cfg, "test")
+    expected = predict_dataset(
+        Predictor.from_config(cfg, model, "cpu"),
+        eval_loader(dataset, 1, 0, False, 1, 0, 255),
+        171,
+        255,
+        show_progress=False,
+    )
+    np.testing.assert_array_equal(confusion, expected)
+    assert confusion.sum() == 30 * 43 and saved["a"].shape == label.shape
+    predicted = np.bincount(saved["a"].ravel(), minlength=171)
+    np.testing.assert_array_equal(confusion.sum(0), predicted)
