@@ -35,17 +35,27 @@ def write_cocostuff(root, labelled=True):
     return label
 
 
+# two scales with flip; labels 255 ignored
+MULTI_SCALE = [
+    "TEST.SCALE_LIST", "[0.75, 1.0]", "TEST.FLIP_TEST", "True", "TRAIN.IGNORE_LABEL", "255",
+]  # fmt: skip
+
+
+def cocostuff_config(root, *opts):
+    """COCO-Stuff's test handling for the list of `write_cocostuff`: base size 40, 32x32 crop."""
+    return load_config(
+        None,
+        ["DATASET.DATASET", "cocostuff", "DATASET.ROOT", str(root), "DATASET.NUM_CLASSES",
+         "171", "DATASET.TEST_SET", "val.lst", "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE",
+         "40", *opts],
+    )  # fmt: skip
+
+
 def test_scores_are_cut_to_the_image_and_resized_to_the_label(tmp_path):
     """COCO-Stuff: the test image is the short side resized to 40 and padded to 40x64; the
     prediction drops the padding (40x57) and is resized to the 30x43 label, as the original."""
     write_cocostuff(tmp_path)
-    cfg = load_config(
-        None,
-        ["DATASET.DATASET", "cocostuff", "DATASET.ROOT", str(tmp_path), "DATASET.NUM_CLASSES",
-         "171", "DATASET.TEST_SET", "val.lst", "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE",
-         "40", "TEST.SCALE_LIST", "[0.75, 1.0]", "TEST.FLIP_TEST", "True", "TRAIN.IGNORE_LABEL",
-         "255", "MODEL.ALIGN_CORNERS", "True"],
-    )  # fmt: skip
+    cfg = cocostuff_config(tmp_path, *MULTI_SCALE, "MODEL.ALIGN_CORNERS", "True")
     model = PixelModel(171).eval()
     dataset = datasets.build_dataset(cfg, "test")
     saved = {}
@@ -68,12 +78,7 @@ def test_scores_are_cut_to_the_image_and_resized_to_the_label(tmp_path):
 
 def test_image_only_predictions_come_at_the_image_size(tmp_path):
     write_cocostuff(tmp_path, labelled=False)
-    cfg = load_config(
-        None,
-        ["DATASET.DATASET", "cocostuff", "DATASET.ROOT", str(tmp_path), "DATASET.NUM_CLASSES",
-         "171", "DATASET.TEST_SET", "val.lst", "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE",
-         "40"],
-    )  # fmt: skip
+    cfg = cocostuff_config(tmp_path)
     dataset = datasets.build_dataset(cfg, "test")
     saved = {}
     confusion = predict_dataset(
@@ -91,13 +96,7 @@ def test_evaluate_builds_the_split_loader_and_predictor_from_the_config(tmp_path
     """`evaluate(cfg, model, split)`: the dataset, loader and predictor of the config (TEST
     settings), then the loop above; the same confusion and predictions as built by hand."""
     label = write_cocostuff(tmp_path)
-    cfg = load_config(
-        None,
-        ["DATASET.DATASET", "cocostuff", "DATASET.ROOT", str(tmp_path), "DATASET.NUM_CLASSES",
-         "171", "DATASET.TEST_SET", "val.lst", "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE",
-         "40", "TEST.SCALE_LIST", "[0.75, 1.0]", "TEST.FLIP_TEST", "True", "TRAIN.IGNORE_LABEL",
-         "255", "WORKERS", "0"],
-    )  # fmt: skip
+    cfg = cocostuff_config(tmp_path, *MULTI_SCALE, "WORKERS", "0")
     model = PixelModel(171).eval()
     saved = {}
     confusion = evaluate(cfg, model, "test", save=lambda m, name: saved.update({name: m}))
