@@ -58,6 +58,10 @@ def test_export_runs_as_exported(tiny, tmp_path, caplog):
 def test_prepare_model_keeps_the_original(tiny):
     cfg_file, weights = tiny
     model = models.build_model(load_config(cfg_file), pretrained=False).train()
+    norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     prepared = prepare_model(model, "exact")
-    assert isinstance(prepared, InferenceModel) and model.training  # a copy is optimised
-    assert prepare_model(model, "eager") is model and not model.training
+    assert isinstance(prepared, InferenceModel) and not model.training
+    # a copy is folded: the model keeps its BatchNorms
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == norms > 0
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in prepared.modules())
+    assert prepare_model(model.train(), "eager") is model and not model.training
