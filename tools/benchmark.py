@@ -4,7 +4,7 @@ mode).
   --info        parameters and multiply-adds of --cfg models at --size (no timing)
   --data        per-sample time of the training data pipeline against the bare image decode time
   --speed       latency of --cfg models at 1x3x--size: PyTorch eager fp32 (NCHW), the optimised
-                paths of utils/fast_inference ("exact": BatchNorm folded + channels_last, fp32;
+                paths of inference/fast.py ("exact": BatchNorm folded + channels_last, fp32;
                 "fast": the same in bf16), with --compile also their torch.compile versions, and
                 ONNX Runtime fp32 / int8; every path is timed in turn, round after round, and
                 compared with eager fp32 (speed-up, share of identical argmax pixels)

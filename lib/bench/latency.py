@@ -1,6 +1,6 @@
 """Latency of the inference paths of a model, timed in turn (tools/benchmark.py --speed).
 
-PyTorch eager fp32 (NCHW), the optimised paths of utils/fast_inference ("exact": BatchNorm
+PyTorch eager fp32 (NCHW), the optimised paths of inference/fast.py ("exact": BatchNorm
 folded + channels_last, fp32; "fast": the same in bf16), optionally their torch.compile
 versions, channels_last alone ("cl", "cl-bf16") and ONNX Runtime fp32 / int8: every path is
 called once per round, in turn, and compared with eager fp32 (speed-up, share of identical
@@ -19,8 +19,8 @@ import torch
 import datasets
 from bench.model_setup import load_model, sample_image
 from bench.timing import summary, time_interleaved
+from inference import InferenceModel, optimize
 from models.outputs import main_output
-from utils.fast_inference import InferenceModel, optimize
 from utils.model_info import model_info
 
 __all__ = [
@@ -79,6 +79,7 @@ def speed_paths(model, modes, size, compile, workdir, calibration):
                 paths[f"{mode}+compile"] = optimize(model, mode, compile=True)
         elif mode.startswith("onnx"):
             import deploy
+            import inference
 
             fp32 = Path(workdir) / "model.onnx"
             if not fp32.exists():
@@ -88,7 +89,7 @@ def speed_paths(model, modes, size, compile, workdir, calibration):
                 path = fp32.with_name("model_int8.onnx")
                 deploy.quantize_int8(fp32, path, (x.numpy() for x in calibration))
             # spinning ONNX Runtime threads would take the cores from the next path timed
-            paths[mode] = deploy.OnnxModel(path, spinning=False)
+            paths[mode] = inference.OnnxModel(path, spinning=False)
     return paths
 
 

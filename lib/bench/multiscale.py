@@ -19,11 +19,10 @@ from torch import nn
 
 from bench.fresh_process import run_in_fresh_process
 from bench.model_setup import load_model, sample_image
-from core.predictor import Predictor
 from datasets.transforms import scaled_size
 from datasets.windows import plan_passes
+from inference import Predictor, optimize
 from models.outputs import main_output
-from utils.fast_inference import optimize
 
 __all__ = [
     "MULTISCALE",

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.function import format_scores
 from utils.charts import confusion_figure, figure_to_rgb
 from utils.errors import UserError
+from utils.metrics import format_scores
 from utils.visualize import label_and_prediction
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ import logging
 from pathlib import Path
 
 import datasets
-from core.trainer import Trainer
+from core.trainer import DEFAULT_SEED, Trainer, seed_everything
 from utils.charts import comparison_figure, save_figure
 from utils.checkpoint import FINAL
 from utils.visualize import colorize, overlay, write_image
@@ -48,5 +48,6 @@ def evaluate_and_draw(cfg, dist, weights, out_dir):
 
 def run_demo(cfg, dist, output_dir, tensorboard_dir):
     """Train on the demo data, then evaluate and draw the predictions; returns the scores."""
+    seed_everything(DEFAULT_SEED + dist.rank)
     Trainer(cfg, dist, output_dir, tensorboard_dir).train()
     return evaluate_and_draw(cfg, dist, output_dir / FINAL, output_dir / "predictions")

@@ -13,12 +13,11 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tiny_run import output_dir
 
-from core.function import ABSENT, format_scores
 from core.run_log import METRICS_FILE, export_tensorboard_image, parse_log, read_run, tag
 from datasets.demo_data import CLASSES
 from datatools.io import read_image
 from utils.errors import UserError
-from utils.metrics import segmentation_scores
+from utils.metrics import ABSENT, format_scores, segmentation_scores
 
 NAMES = [name for name, _, _ in CLASSES]
 
