@@ -52,13 +52,3 @@ def label_and_prediction(image_rgb, label, prediction, palette, ignore_label=255
     white = np.full((image_rgb.shape[0], gap, 3), 255, np.uint8)
     panels = [image_rgb, white, label_picture, white, overlay(image_rgb, prediction, palette)]
     return np.hstack(panels)
-
-
-def write_image(path, image_rgb):
-    """Write an RGB image; works for non-ASCII paths (cv2.imwrite does not on every platform)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"cannot encode an image as {path.suffix!r} for {path}")
-    data.tofile(str(path))
