@@ -37,6 +37,7 @@ from utils.image_io import LabelFileError, looks_like_label, read_image, read_la
 
 from .label_map import LabelMap, identity_table
 from .list_reader import PairList, check_files
+from .palette import class_table_palette
 from .transforms import TrainAugmentation, augmentation_rng, center_crop
 
 MODES = ("train", "val", "test")
@@ -56,6 +57,8 @@ class BaseDataset(Dataset):
     num_classes_choices = ()  # allowed DATASET.NUM_CLASSES (empty: any)
     flip_pairs = ()  # class pairs that swap under a horizontal flip (the predictor reads them)
     saved_values = None  # raw value saved for each class (default: the label table's inverse)
+    saved_palette = None  # palette of the saved predictions (None: grey PNGs)
+    test_policy = "base"  # the test policy of the predictor (datasets/windows.py)
     squash_to_crop = False  # resize to the crop size (aspect not kept) before rescaling
     default_class_weights = None  # per-class loss weights used when DATASET.CLASS_WEIGHTS is empty
     reads_class_tables = False  # classes from DATASET.COLOR_MAP / COMPRESS_MAP (custom, panorama)
@@ -156,9 +159,18 @@ class BaseDataset(Dataset):
         """The raw label values of `path` (H, W); datasets with colour labels override this."""
         return read_label(path, where)
 
+    @classmethod
+    def palette_for(cls, cfg):
+        """RGB palette of the classes for `cfg` (pictures of predictions): its class table when
+        it describes NUM_CLASSES classes, else VOC; a dataset with its own colours overrides
+        this."""
+        return class_table_palette(cfg)
+
     def save_prediction(self, class_map, name, save_dir):
-        """Write `save_dir/<name>.png`: the prediction as raw label values (grey PNG)."""
-        return write_png(Path(save_dir) / f"{name}.png", self.labels.to_ids(class_map))
+        """Write `save_dir/<name>.png`: the prediction as raw label values (a grey PNG, or a
+        palette PNG with `saved_palette`)."""
+        path = Path(save_dir) / f"{name}.png"
+        return write_png(path, self.labels.to_ids(class_map), self.saved_palette)
 
     # -- items -----------------------------------------------------------------------------
 

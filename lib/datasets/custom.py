@@ -93,6 +93,3 @@ class CustomDataset(BaseDataset):
             f"that are not in {self.label_colors.source}; expected class colours of the table "
             "(a line 'ignore 255 R G B' makes a colour ignored), or a single-channel PNG of ids"
         )
-
-    def palette(self):
-        return self.table.palette()

@@ -12,9 +12,7 @@ evaluation, the demo's evaluation) before the multi-scale prediction.
 `size` (h, w); None for the whole prediction.
 """
 
-import torch
-
-from .transforms import MEAN_FILL, resize_image, short_side_size
+from .transforms import fit_short_side, resize_image, short_side_size
 
 FIT_STRIDE = 8
 
@@ -40,12 +38,7 @@ class ShortSideTestImage:
     def __getitem__(self, index):
         image, label, size, name = super().__getitem__(index)
         if self.mode == "test":
-            new_h, new_w = short_side_size(*image.shape[-2:], self.base_size)
-            resized = resize_image(image, (new_h, new_w))
-            padded_h, padded_w = (-(-s // FIT_STRIDE) * FIT_STRIDE for s in (new_h, new_w))
-            image = torch.tensor(MEAN_FILL, dtype=torch.uint8).view(3, 1, 1)
-            image = image.repeat(1, padded_h, padded_w)
-            image[:, :new_h, :new_w] = resized
+            image = fit_short_side(image, self.base_size, FIT_STRIDE)
         return image, label, size, name
 
     def prediction_crop(self, size):

@@ -15,6 +15,7 @@ __all__ = [
     "TrainAugmentation",
     "augmentation_rng",
     "center_crop",
+    "fit_short_side",
     "normalize",
     "resize_image",
     "scale_crop",
@@ -59,6 +60,16 @@ def resize_image(image, size):
     array = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
     resized = cv2.resize(array, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
     return torch.from_numpy(resized).permute(2, 0, 1).contiguous()
+
+
+def fit_short_side(image, short_side, stride, fill=MEAN_FILL):
+    """A uint8 image tensor (3, H, W) with its short side resized to `short_side`, then its
+    bottom / right padded with the colour `fill` (RGB) to multiples of `stride`."""
+    new_h, new_w = short_side_size(*image.shape[-2:], short_side)
+    padded_h, padded_w = (-(-s // stride) * stride for s in (new_h, new_w))
+    out = torch.tensor(fill, dtype=torch.uint8).view(3, 1, 1).repeat(1, padded_h, padded_w)
+    out[:, :new_h, :new_w] = resize_image(image, (new_h, new_w))
+    return out
 
 
 def augmentation_rng(seed, epoch, index):

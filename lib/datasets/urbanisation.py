@@ -13,11 +13,9 @@ original saved them: P-mode PNGs with the VOC palette holding its grey values, w
 input greys shifted by a few levels for five classes (e.g. water 29 -> 36).
 """
 
-from pathlib import Path
-
 import numpy as np
 
-from utils.visualize import save_palette_png, voc_palette
+from utils.visualize import voc_palette
 
 from .base_dataset import BaseDataset
 from .label_map import INVALID
@@ -46,15 +44,10 @@ class Urbanisation(BaseDataset):
     test_policy = "cityscapes"  # the original's multi_scale_inference
     default_class_weights = CLASS_WEIGHTS
     saved_values = PREDICTION_GREYS
+    saved_palette = voc_palette()
 
     def label_table(self):
         table = np.full(256, INVALID, np.int64)
         table[list(LABEL_GREYS)] = np.arange(len(LABEL_GREYS))
         table[list(ROUNDED_GREYS)] = list(ROUNDED_GREYS.values())
         return table
-
-    def save_prediction(self, class_map, name, save_dir):
-        """Write `save_dir/<name>.png`: the original's grey values in a VOC-palette PNG."""
-        path = Path(save_dir) / f"{name}.png"
-        save_palette_png(path, self.labels.to_ids(class_map), voc_palette())
-        return path

@@ -140,13 +140,23 @@ def _encode(path, array, suffix):
     return path
 
 
-def write_png(path, array):
-    """Write a one-channel array (labels, class maps) as a grey PNG, creating the folder; uint16
-    stays 16-bit, anything else is written as 8-bit. Returns the path."""
+def write_png(path, array, palette=None):
+    """Write a one-channel array (labels, class maps) as a PNG, creating the folder: grey, or
+    with `palette` ((N, 3) RGB) a palette PNG of 8-bit indices that shows them in colour.
+    uint16 stays 16-bit in a grey PNG, anything else is written as 8-bit. Returns the path."""
     array = np.asarray(array)
-    if array.dtype != np.uint16:
-        array = array.astype(np.uint8)
-    return _encode(path, array, ".png")
+    if palette is None:
+        return _encode(path, array if array.dtype == np.uint16 else array.astype(np.uint8), ".png")
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(array.astype(np.uint8), mode="P")
+    colours = np.zeros((256, 3), dtype=np.uint8)
+    colours[: min(256, len(palette))] = palette[:256]
+    image.putpalette(colours.flatten().tolist())
+    image.save(path)
+    return path
 
 
 def write_image(path, image, order="rgb"):

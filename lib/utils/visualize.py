@@ -1,10 +1,8 @@
-"""Pictures of results: palettes, palette PNGs and overlays (charts with axes: utils.charts)."""
-
-from pathlib import Path
+"""Pictures of results: palettes, colour class maps and overlays (charts with axes:
+utils.charts; writing them: utils.image_io)."""
 
 import cv2
 import numpy as np
-from PIL import Image
 
 
 def voc_palette(num_colors=256):
@@ -18,17 +16,6 @@ def voc_palette(num_colors=256):
             value >>= 3
             shift -= 1
     return palette
-
-
-def save_palette_png(path, class_map, palette):
-    """Write a class map (H, W) as a P-mode PNG whose palette shows the classes in colour."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.fromarray(np.asarray(class_map, dtype=np.uint8), mode="P")
-    flat = np.zeros((256, 3), dtype=np.uint8)
-    flat[: min(256, len(palette))] = palette[:256]
-    image.putpalette(flat.flatten().tolist())
-    image.save(path)
 
 
 def colorize(class_map, palette):
