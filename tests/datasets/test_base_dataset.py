@@ -11,7 +11,7 @@ from PIL import Image
 import datasets
 from datasets import BaseDataset, normalize
 from datasets.transforms import scale_crop
-from utils.errors import DataError
+from utils.errors import ConfigError, DataError
 
 
 def base(root, list_name="train.lst", num_classes=4, **kwargs):
@@ -217,9 +217,9 @@ def test_label_and_image_of_different_sizes(tmp_path):
 
 def test_settings_checked_at_construction(tmp_path):
     one_pair(tmp_path)
-    with pytest.raises(ValueError, match="IGNORE_LABEL 2 is a class index"):
+    with pytest.raises(ConfigError, match="IGNORE_LABEL 2 is a class index"):
         base(tmp_path, ignore_label=2)
-    with pytest.raises(ValueError, match="CLASS_WEIGHTS has 2 values for 4 classes"):
+    with pytest.raises(ConfigError, match="CLASS_WEIGHTS has 2 values for 4 classes"):
         base(tmp_path, class_weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="mode must be one of"):
         base(tmp_path, mode="testval")
@@ -254,7 +254,7 @@ def test_build_dataset_maps_the_config(tmp_path):
     val = datasets.build_dataset(cfg, "val")
     assert val.mode == "val" and len(val) == 1 and val.crop_size == (24, 40)
     assert len(datasets.build_dataset(cfg, "test")) == 2
-    with pytest.raises(ValueError, match="EXTRA_TRAIN_SET is empty"):
+    with pytest.raises(ConfigError, match="EXTRA_TRAIN_SET is empty"):
         datasets.build_dataset(cfg, "extra_train")
     extra = config(
         "lip", tmp_path, 20, "train.lst", "val.lst", "DATASET.EXTRA_TRAIN_SET", "val.lst"
@@ -286,13 +286,13 @@ def test_list_inputs_spread_over_the_list_normalised_and_resized(tmp_path):
 
 def test_unknown_dataset_lists_the_known_ones(tmp_path):
     cfg = config("cityscape", tmp_path, 19)
-    with pytest.raises(ValueError, match="unknown DATASET.DATASET 'cityscape'.*cityscapes"):
+    with pytest.raises(ConfigError, match="unknown DATASET.DATASET 'cityscape'.*cityscapes"):
         datasets.build_dataset(cfg, "train")
 
 
 def test_wrong_number_of_classes(tmp_path):
     one_pair(tmp_path)
-    with pytest.raises(ValueError, match="LIP has 20 classes; DATASET.NUM_CLASSES is 19"):
+    with pytest.raises(ConfigError, match="LIP has 20 classes; DATASET.NUM_CLASSES is 19"):
         datasets.build_dataset(config("lip", tmp_path, 19), "train")
 
 
