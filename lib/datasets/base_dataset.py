@@ -13,10 +13,11 @@ A dataset item is `(image, label, size, name)`:
 The parts: `list_reader` (datasets/list_reader.py) turns the list file into samples, and every
 listed file is checked for existence when the dataset is built, so a missing file stops a run
 before it trains; `label_table()` with `flip_pairs` and `saved_values` becomes the `LabelMap`
-(datasets/label_map.py) that maps raw label values to classes; `TrainAugmentation`
-(datasets/transforms.py) is the training augmentation. A dataset class sets these class
-attributes (and overrides `label_table()`, `load_label()` or `save_prediction()` when its files
-need it); it needs no code elsewhere.
+(datasets/label_map.py) that maps raw label values to classes, swaps left/right classes under a
+flip and turns predictions back into raw values; `TrainAugmentation` (datasets/transforms.py)
+is the training augmentation. A dataset class is these class attributes plus, where its files
+need it, `label_table()`, `load_label()` (colour labels) or `palette_for()` (its own colours);
+nothing outside its file changes (the predictor reads `flip_pairs` and `test_policy` from it).
 
 A JPEG label, a colour image where raw values are expected and swapped list columns are errors
 that say what the file looks like (utils/image_io.py). The training augmentation of a sample is

@@ -26,8 +26,8 @@ from utils.image_io import (
     decode_label,
     describe_colour_label,
     is_palette_png,
+    one_channel_label,
     read_bytes,
-    read_label,
 )
 
 from .base_dataset import BaseDataset
@@ -82,7 +82,7 @@ class CustomDataset(BaseDataset):
             if unknown.any():
                 self._unknown_colours(decoded, unknown, path, where)
             return colors.classes_to_ids(classes.astype(np.uint8))
-        return read_label(path, where)
+        return one_channel_label(data, decoded, path, where)
 
     def _unknown_colours(self, decoded, unknown, path, where):
         colours = np.unique(decoded[..., 2::-1][unknown], axis=0)

@@ -21,9 +21,11 @@ from utils.errors import DataError
 
 __all__ = [
     "LabelFileError",
+    "decode_label",
     "describe_colour_label",
     "is_palette_png",
     "looks_like_label",
+    "one_channel_label",
     "read_bytes",
     "read_image",
     "read_label",
@@ -104,7 +106,12 @@ def decode_label(data, path, where=""):
 def read_label(path, where=""):
     """The raw values of a one-channel (grey or palette) label image, uint8 or uint16 (H, W)."""
     data = read_bytes(path, "label", where)
-    label = decode_label(data, path, where)
+    return one_channel_label(data, decode_label(data, path, where), path, where)
+
+
+def one_channel_label(data, label, path, where=""):
+    """The raw values of a label decoded by `decode_label` from the file bytes `data`: palette
+    indices for a palette PNG; LabelFileError for a colour image."""
     if label.ndim == 3:
         # OpenCV expands palette PNGs to colour; the palette indices are the labels.
         from PIL import Image
