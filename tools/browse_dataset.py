@@ -40,16 +40,15 @@ import datasets
 from config import load_config
 from datasets import palette_for
 from datatools import browse
-from datatools.io import read_image, read_label
 from datatools.polygons import daodixian_items, detect_format, json_files
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.cli import run_tool
 from utils.colormap import ClassTable
 from utils.errors import DataError
+from utils.image_io import read_image, read_label, write_image
 from utils.logger import progress_bar
 from utils.text import load_json
-from utils.visualize import write_image
 
 
 def parse_args(argv=None):
@@ -195,7 +194,7 @@ def browse_json(args):
     chosen = browse.sample(entries, args.every, args.limit)
     out, name_of = Path(args.out), browse.UniqueNames()
     for _, image_path, outlines in progress_bar(chosen, enabled=not args.quiet, unit="image"):
-        image = read_image(image_path)
+        image = read_image(image_path, "rgb")
         shapes = outlines(image) if callable(outlines) else outlines
         picture = browse.draw_outlines(image, shapes, args.thickness)
         write_image(out / f"{name_of(image_path.stem)}.jpg", picture)
@@ -212,7 +211,7 @@ def browse_contours(args):
     out, name_of, rows = Path(args.out), browse.UniqueNames(), []
     out.mkdir(parents=True, exist_ok=True)
     for prediction_path, image_path in progress_bar(chosen, enabled=not args.quiet, unit="image"):
-        prediction, image = read_label(prediction_path), read_image(image_path)
+        prediction, image = read_label(prediction_path), read_image(image_path, "rgb")
         if prediction.shape != image.shape[:2]:
             raise DataError(
                 f"prediction {prediction_path} is {prediction.shape[1]}x{prediction.shape[0]} "

@@ -21,9 +21,10 @@ from . import (  # noqa: F401
     pascal_ctx,
     urbanisation,
 )
-from .base_dataset import IMAGENET_MEAN, IMAGENET_STD, BaseDataset, normalize
+from .base_dataset import BaseDataset
 from .palette import palette_for
 from .registry import dataset_names, get_dataset_class, register_dataset
+from .transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 
 __all__ = [
     "IMAGENET_MEAN",

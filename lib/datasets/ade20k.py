@@ -6,7 +6,9 @@ On disk: DATASET.ROOT/<item> (or ROOT/ade20k/<item>), list lines
 TEST.BASE_SIZE and padded to a multiple of 8, as the original `testval` (datasets/test_time.py).
 """
 
-from .base_dataset import BaseDataset, reduce_zero_table
+from .base_dataset import BaseDataset
+from .label_map import reduce_zero_table
+from .list_reader import PairList
 from .registry import register_dataset
 from .test_time import ShortSideTestImage
 
@@ -34,7 +36,7 @@ CLASS_NAMES = (
 
 @register_dataset("ade20k")
 class ADE20K(ShortSideTestImage, BaseDataset):
-    folder = "ade20k"
+    list_reader = PairList("ade20k")
     class_names = CLASS_NAMES
     num_classes_choices = (150,)
     test_policy = "base"  # the original's multi_scale_inference

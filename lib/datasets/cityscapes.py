@@ -8,7 +8,9 @@ only. Saved predictions are labelIds PNGs, the layout of the evaluation server.
 
 import numpy as np
 
-from .base_dataset import IGNORE, BaseDataset
+from .base_dataset import BaseDataset
+from .label_map import IGNORE
+from .list_reader import PairList
 from .registry import register_dataset
 
 # labelId -> trainId; every other labelId (0-6, 9, 10, 14-16, 18, 29, 30, license plate) is ignored.
@@ -32,7 +34,7 @@ CLASS_WEIGHTS = (
 
 @register_dataset("cityscapes")
 class Cityscapes(BaseDataset):
-    folder = "cityscapes"
+    list_reader = PairList("cityscapes")
     class_names = CLASS_NAMES
     num_classes_choices = (19,)
     test_policy = "cityscapes"  # the original's multi_scale_inference

@@ -10,7 +10,9 @@ original `testval` (datasets/test_time.py).
 
 import numpy as np
 
-from .base_dataset import IGNORE, BaseDataset
+from .base_dataset import BaseDataset
+from .label_map import IGNORE
+from .list_reader import PairList
 from .registry import register_dataset
 from .test_time import ShortSideTestImage
 
@@ -46,7 +48,7 @@ CLASS_NAMES = (
 
 @register_dataset("cocostuff")
 class COCOStuff(ShortSideTestImage, BaseDataset):
-    folder = "cocostuff"
+    list_reader = PairList("cocostuff")
     class_names = CLASS_NAMES
     num_classes_choices = (171,)
     test_policy = "base"  # the original's multi_scale_inference

@@ -17,23 +17,21 @@ saved as the smallest id of its class.
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from utils.colormap import UNKNOWN, ClassTable
 from utils.errors import ConfigError
-
-from .base_dataset import (
-    IGNORE,
-    INVALID,
-    BaseDataset,
+from utils.image_io import (
     LabelFileError,
-    check_not_jpeg,
+    decode_label,
     describe_colour_label,
     is_palette_png,
-    read_file,
-    read_label,
+    one_channel_label,
+    read_bytes,
 )
+
+from .base_dataset import BaseDataset
+from .label_map import IGNORE, INVALID
 from .registry import register_dataset
 
 COLOURS_SHOWN = 5
@@ -44,20 +42,15 @@ class CustomDataset(BaseDataset):
     test_policy = "base"  # the original BaseDataset's (panorama's too); TEST.POLICY overrides
     reads_class_tables = True
 
-    @property
-    def label_colors(self):
-        """COLOR_MAP: the raw id of each colour in colour labels."""
-        if not hasattr(self, "_colors_cache"):
-            self._colors_cache = ClassTable.from_file(self.color_map)
-        return self._colors_cache
-
-    @property
-    def table(self):
-        """The classes: COMPRESS_MAP's merged ones when it is set, else COLOR_MAP's."""
-        if not hasattr(self, "_table_cache"):
-            merged = self.compress_map and ClassTable.from_compress_file(self.compress_map)
-            self._table_cache = merged or self.label_colors
-        return self._table_cache
+    def __init__(self, *args, color_map="colorMap.txt", compress_map="", **kwargs):
+        # With COMPRESS_MAP, COLOR_MAP is only needed for colour labels and may be absent.
+        has_colours = not compress_map or Path(color_map).is_file()
+        self.label_colors = ClassTable.from_file(color_map) if has_colours else None
+        # The classes: COMPRESS_MAP's merged ones when it is set, else COLOR_MAP's.
+        self.table = (
+            ClassTable.from_compress_file(compress_map) if compress_map else self.label_colors
+        )
+        super().__init__(*args, color_map=color_map, compress_map=compress_map, **kwargs)
 
     @property
     def class_names(self):
@@ -71,7 +64,7 @@ class CustomDataset(BaseDataset):
                 f"{self.num_classes}"
             )
         table = np.full(256, INVALID, np.int64)
-        if self.compress_map and Path(self.color_map).is_file():
+        if self.compress_map and self.label_colors is not None:
             table[self.label_colors.ids] = IGNORE  # the ids the merged classes leave out
         for index, group in enumerate(self.table.groups):
             table[list(group)] = index
@@ -79,17 +72,17 @@ class CustomDataset(BaseDataset):
         return table
 
     def load_label(self, path, where):
-        data = read_file(path, "label", where)
-        check_not_jpeg(data, path, where)
-        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if decoded is not None and decoded.ndim == 3 and not is_palette_png(data):
-            colors = self.label_colors
+        data = read_bytes(path, "label", where)
+        decoded = decode_label(data, path, where)
+        if decoded.ndim == 3 and not is_palette_png(data):
+            # Without COLOR_MAP, reading it raises the error that names it.
+            colors = self.label_colors or ClassTable.from_file(self.color_map)
             classes = colors.lookup_colors(decoded[..., 2::-1])
             unknown = classes == UNKNOWN
             if unknown.any():
                 self._unknown_colours(decoded, unknown, path, where)
             return colors.classes_to_ids(classes.astype(np.uint8))
-        return read_label(path, where)
+        return one_channel_label(data, decoded, path, where)
 
     def _unknown_colours(self, decoded, unknown, path, where):
         colours = np.unique(decoded[..., 2::-1][unknown], axis=0)
@@ -100,6 +93,3 @@ class CustomDataset(BaseDataset):
             f"that are not in {self.label_colors.source}; expected class colours of the table "
             "(a line 'ignore 255 R G B' makes a colour ignored), or a single-channel PNG of ids"
         )
-
-    def palette(self):
-        return self.table.palette()

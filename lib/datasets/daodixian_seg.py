@@ -7,21 +7,16 @@ Labels hold 0 (background) and 1 (wire); 255 is ignored. Predictions are saved a
 0 for background and 255 for wire, as the original wrote them.
 """
 
-import numpy as np
-
 from .base_dataset import BaseDataset
+from .list_reader import PairList
 from .registry import register_dataset
-
-PREDICTION_VALUES = np.array([0, 255], np.uint8)
 
 
 @register_dataset("daodixian_seg")
 class DaodixianSeg(BaseDataset):
-    folder = "daodixian_seg"
+    list_reader = PairList("daodixian_seg")
     class_names = ("background", "wire")
     num_classes_choices = (2,)
     test_policy = "cityscapes"  # the original's multi_scale_inference
     default_class_weights = (0.4373, 1.507)
-
-    def label_to_ids(self, class_map):
-        return PREDICTION_VALUES[np.asarray(class_map)]
+    saved_values = (0, 255)  # as the original wrote them

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from utils.image_io import write_image, write_png
+
 CLASSES = (  # name, raw id, display colour (RGB)
     ("background", 0, (40, 40, 40)),
     ("circle", 1, (230, 60, 60)),
@@ -66,8 +68,6 @@ def write_demo_dataset(root, num_train=160, num_val=40, size=128, seed=0):
     done = [root / f"{split}.lst" for split in lists] + [root / "colorMap.txt"]
     if all(path.is_file() for path in done):
         return root
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    (root / "labels").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     index = 0
     for split, count in lists.items():
@@ -75,8 +75,8 @@ def write_demo_dataset(root, num_train=160, num_val=40, size=128, seed=0):
         for _ in range(count):
             image, label = make_sample(rng, size)
             name = f"{split}_{index:04d}.png"
-            cv2.imwrite(str(root / "images" / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-            cv2.imwrite(str(root / "labels" / name), label)
+            write_image(root / "images" / name, image)
+            write_png(root / "labels" / name, label)
             lines.append(f"images/{name} labels/{name}")
             index += 1
         (root / f"{split}.lst").write_text("\n".join(lines) + "\n")

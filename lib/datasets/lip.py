@@ -10,6 +10,7 @@ obtained); README says how to write it from the LIP download.
 """
 
 from .base_dataset import BaseDataset
+from .list_reader import PairList
 from .registry import register_dataset
 from .test_time import SquashTestImage
 
@@ -25,14 +26,16 @@ FLIP_PAIRS = ((14, 15), (16, 17), (18, 19))
 
 @register_dataset("lip")
 class LIP(SquashTestImage, BaseDataset):
-    folder = "lip"
+    list_reader = PairList(
+        "lip",
+        hint=(
+            "; data/list/lip/trainList.txt is not shipped: write it from the LIP download, one "
+            "'train_images/<id>.jpg train_segmentations/<id>.png' line per training image "
+            "(README, Datasets: LIP's training list)"
+        ),
+    )
     class_names = CLASS_NAMES
     num_classes_choices = (20,)
     test_policy = "base"  # the original's multi_scale_inference
     flip_pairs = FLIP_PAIRS
     squash_to_crop = True
-    list_hint = (
-        "; data/list/lip/trainList.txt is not shipped: write it from the LIP download, one "
-        "'train_images/<id>.jpg train_segmentations/<id>.png' line per training image (README, "
-        "Datasets: LIP's training list)"
-    )

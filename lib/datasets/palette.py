@@ -5,12 +5,19 @@ from pathlib import Path
 from utils.colormap import ClassTable
 from utils.visualize import voc_palette
 
-__all__ = ["palette_for"]
+from .registry import get_dataset_class
+
+__all__ = ["class_table_palette", "palette_for"]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def palette_for(cfg):
+    """RGB palette of `cfg`'s classes, as its DATASET.DATASET class gives it (`palette_for`)."""
+    return get_dataset_class(cfg.DATASET.DATASET).palette_for(cfg)
+
+
+def class_table_palette(cfg):
     """RGB palette of `cfg`: the class table (DATASET.COMPRESS_MAP when set, else COLOR_MAP) when
     it has NUM_CLASSES rows, else VOC.
 

@@ -18,21 +18,25 @@ As in the original, a list whose file name contains "test" is read without label
 mode, so tools/test.py writes predictions (raw ids, `<name>.png`) for it instead of scores.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from utils.errors import DataError
 
-from .base_dataset import Sample, list_lines
 from .custom import CustomDataset
+from .list_reader import PairList, Sample, list_lines
 from .registry import register_dataset
 
 
-@register_dataset("panorama")
-class Panorama(CustomDataset):
-    folder = "panorama"
-    image_suffix = ".jpg"
+@dataclass(frozen=True)
+class NameList(PairList):
+    """One base name per line: `<data>/image/<name><image_suffix>` and `<data>/label/<name>.png`,
+    <data> the first of DATASET.ROOT/`folder`, DATASET.ROOT and the list's folder that holds the
+    first image."""
 
-    def _list_file(self, root, list_path):
+    image_suffix: str = ".jpg"
+
+    def locate(self, root, list_path):
         under_root = Path(root) / list_path
         for path in (under_root, Path(list_path)):
             if path.is_file():
@@ -42,7 +46,7 @@ class Panorama(CustomDataset):
             f"{Path(list_path).absolute()}"
         )
 
-    def _read_list(self, root, list_file):
+    def read(self, root, list_file, mode):
         rows = []
         for line_no, items, line in list_lines(list_file):
             if len(items) > 1:
@@ -52,7 +56,7 @@ class Panorama(CustomDataset):
                 )
             rows.append((line_no, items[0]))
         data = self._data_dir(root, list_file, rows[0][1])
-        labelled = not (self.mode == "test" and "test" in list_file.name)
+        labelled = not (mode == "test" and "test" in list_file.name)
         return [
             Sample(
                 data / "image" / f"{name}{self.image_suffix}",
@@ -72,3 +76,8 @@ class Panorama(CustomDataset):
         raise DataError(
             f"{list_file}:1: image {first_name}{self.image_suffix} is in none of {looked}"
         )
+
+
+@register_dataset("panorama")
+class Panorama(CustomDataset):
+    list_reader = NameList("panorama")

@@ -20,9 +20,12 @@ import cv2
 import numpy as np
 
 from utils.errors import DataError, UserError
+from utils.image_io import read_image, write_png
 from utils.text import load_json
 
-from .base_dataset import BaseDataset, identity_table, read_image, reduce_zero_table
+from .base_dataset import BaseDataset
+from .label_map import identity_table, reduce_zero_table
+from .list_reader import PairList
 from .registry import register_dataset
 
 # The Detail category ids of the 59 classes and background (0). Class k is the k-th smallest id,
@@ -50,15 +53,17 @@ LABEL_DIR = "SegmentationClassContext"
 
 @register_dataset("pascal_ctx")
 class PascalContext(BaseDataset):
-    folder = "pascal_ctx"
     num_classes_choices = (59, 60)
     test_policy = "base"  # the original's multi_scale_inference
-    split_lists = {
-        "train": "pascal_ctx/train.lst",
-        "val": "pascal_ctx/val.lst",
-        "testval": "pascal_ctx/val.lst",
-    }
-    list_hint = "; tools/convert_pascal_ctx.py writes the PASCAL-Context lists and labels"
+    list_reader = PairList(
+        "pascal_ctx",
+        split_lists={
+            "train": "pascal_ctx/train.lst",
+            "val": "pascal_ctx/val.lst",
+            "testval": "pascal_ctx/val.lst",
+        },
+        hint="; tools/convert_pascal_ctx.py writes the PASCAL-Context lists and labels",
+    )
 
     @property
     def class_names(self):
@@ -132,7 +137,7 @@ def convert_detail_json(json_file, root, voc_dir=VOC_DIR, show_progress=False):
         if "height" in record and "width" in record:
             height, width = int(record["height"]), int(record["width"])
         else:
-            height, width = read_image(root / image_item, where).shape[:2]
+            height, width = read_image(root / image_item, where=where).shape[:2]
         label = np.zeros((height, width), np.uint8)
         for annotation in annotations.get(image_id, []):
             category = annotation["category_id"]
@@ -145,10 +150,7 @@ def convert_detail_json(json_file, root, voc_dir=VOC_DIR, show_progress=False):
                 category
             ]
         label_item = f"{voc_dir}/{LABEL_DIR}/{Path(file_name).stem}.png"
-        ok, png = cv2.imencode(".png", label)
-        if not ok:
-            raise ValueError(f"{where}: cannot encode the label PNG")
-        png.tofile(root / label_item)
+        write_png(root / label_item, label)
         lists[record.get("phase", "trainval")].append(f"{image_item} {label_item}")
     written = {}
     for phase, lines in sorted(lists.items()):

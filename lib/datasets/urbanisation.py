@@ -13,13 +13,13 @@ original saved them: P-mode PNGs with the VOC palette holding its grey values, w
 input greys shifted by a few levels for five classes (e.g. water 29 -> 36).
 """
 
-from pathlib import Path
-
 import numpy as np
 
-from utils.visualize import save_palette_png, voc_palette
+from utils.visualize import voc_palette
 
-from .base_dataset import INVALID, BaseDataset
+from .base_dataset import BaseDataset
+from .label_map import INVALID
+from .list_reader import PairList
 from .registry import register_dataset
 
 CLASS_NAMES = ("unknown", "urban", "agriculture", "rangeland", "forest", "water", "barren")
@@ -38,23 +38,16 @@ CLASS_WEIGHTS = (1.0, 0.8, 0.8, 1.5, 1.8, 2.0, 0.7)
 
 @register_dataset("urbanisation")
 class Urbanisation(BaseDataset):
-    folder = "urbanisation"
+    list_reader = PairList("urbanisation")
     class_names = CLASS_NAMES
     num_classes_choices = (7,)
     test_policy = "cityscapes"  # the original's multi_scale_inference
     default_class_weights = CLASS_WEIGHTS
+    saved_values = PREDICTION_GREYS
+    saved_palette = voc_palette()
 
     def label_table(self):
         table = np.full(256, INVALID, np.int64)
         table[list(LABEL_GREYS)] = np.arange(len(LABEL_GREYS))
         table[list(ROUNDED_GREYS)] = list(ROUNDED_GREYS.values())
         return table
-
-    def label_to_ids(self, class_map):
-        return np.asarray(PREDICTION_GREYS, np.uint8)[np.asarray(class_map)]
-
-    def save_prediction(self, class_map, name, save_dir):
-        """Write `save_dir/<name>.png`: the original's grey values in a VOC-palette PNG."""
-        path = Path(save_dir) / f"{name}.png"
-        save_palette_png(path, self.label_to_ids(class_map), voc_palette())
-        return path

@@ -1,61 +1,11 @@
-"""Image and label files on any path (non-ASCII included), with errors that name the file."""
+"""Image files of a folder and what their headers say (mode, size), without decoding them;
+reading and writing them is utils.image_io."""
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 from PIL import Image
 
 from utils.errors import DataError
-
-
-def read_image(path):
-    """RGB uint8 image (H, W, 3); decoded from bytes so that non-ASCII paths work."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"image {path} does not exist")
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DataError(f"cannot decode image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_label(path):
-    """Single-channel label image (H, W) as stored: grey values or palette indices."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"label {path} does not exist")
-    try:
-        with Image.open(path) as image:
-            # PIL keeps palette PNGs as indices; cv2 would turn them into grey levels.
-            if image.mode not in ("L", "P", "I", "I;16"):
-                raise DataError(
-                    f"label {path} has mode {image.mode}, expected a single-channel PNG "
-                    "(grey values or a palette)"
-                )
-            return np.array(image)
-    except OSError as error:
-        raise DataError(f"cannot decode label {path}: {error}") from None
-
-
-def read_color_label(path):
-    """RGB label image (H, W, 3) uint8, for colour-coded annotations."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"colour label {path} does not exist")
-    try:
-        with Image.open(path) as image:
-            return np.array(image.convert("RGB"))
-    except OSError as error:
-        raise DataError(f"cannot decode colour label {path}: {error}") from None
-
-
-def write_label(path, label):
-    """Write an (H, W) uint8 array as a grey PNG, creating the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(label, dtype=np.uint8)).save(path)
-
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

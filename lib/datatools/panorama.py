@@ -23,10 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datatools.io import read_color_label, read_image, read_label, write_label
 from utils.errors import DataError
+from utils.image_io import read_image, read_label, write_image, write_png
 from utils.logger import progress_bar
-from utils.visualize import write_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
 
@@ -127,8 +126,8 @@ def id_label(panorama, table, refresh=False):
     """Raw-id label of a panorama: the cached one, or converted from colours and cached."""
     if panorama.cached_label.is_file() and not refresh:
         return read_label(panorama.cached_label)
-    ids = table.classes_to_ids(table.colors_to_classes(read_color_label(panorama.color_label)))
-    write_label(panorama.cached_label, ids)
+    ids = table.classes_to_ids(table.colors_to_classes(read_image(panorama.color_label, "rgb")))
+    write_png(panorama.cached_label, ids)
     return ids
 
 
@@ -138,7 +137,7 @@ def crop_name(store, name, theta, fov):
 
 def process_panorama(panorama, out, table, fov, count, width, height, seed=None, refresh=False):
     """Write the `count` crops of one panorama; returns their names."""
-    image = read_image(panorama.image)
+    image = read_image(panorama.image, "rgb")
     label = id_label(panorama, table, refresh)
     if seed is None:
         rng = np.random.default_rng()
@@ -150,9 +149,7 @@ def process_panorama(panorama, out, table, fov, count, width, height, seed=None,
     for theta in yaw_angles(count, int(rng.integers(0, 360))):
         name = crop_name(panorama.store, panorama.name, theta, fov)
         write_image(Path(out) / "image" / f"{name}.jpg", crop(image, theta, fov, width, height))
-        write_label(
-            Path(out) / "label" / f"{name}.png", crop(label, theta, fov, width, height, True)
-        )
+        write_png(Path(out) / "label" / f"{name}.png", crop(label, theta, fov, width, height, True))
         names.append(name)
     return names
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from datatools.io import write_label
 from utils.errors import DataError
+from utils.image_io import write_image, write_png
 from utils.logger import progress_bar
 from utils.text import load_json
 
@@ -230,11 +230,9 @@ def cityscapes_output_name(json_path, encoding):
 def write_label_image(path, label):
     """Write an ids (H, W) or colour (H, W, 3) label as PNG."""
     if label.ndim == 2:
-        write_label(path, label)
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(label).save(path)
+        write_png(path, label)
+    else:
+        write_image(path, label)
 
 
 def convert_file(json_path, fmt, encoding="ids", out_dir=None, table=None, background=255):

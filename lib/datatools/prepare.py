@@ -15,19 +15,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from datatools.io import (
-    IMAGE_SUFFIXES,
-    image_files,
-    image_size,
-    label_kind,
-    read_color_label,
-    read_label,
-)
+from datatools.io import IMAGE_SUFFIXES, image_files, image_size, label_kind
 from datatools.splits import split_names
 from datatools.statistics import format_table
 from utils.cli import shown_path
 from utils.colormap import IGNORE, IGNORE_NAME
 from utils.errors import DataError, UserError
+from utils.image_io import read_image, read_label
 from utils.logger import progress_bar
 from utils.visualize import voc_palette
 
@@ -140,7 +134,7 @@ def count_values(pairs, kind, progress=True):
             values = np.bincount(label.ravel())
             counts[pair.name] = Counter({int(v): int(n) for v, n in enumerate(values) if n})
         else:
-            rgb = read_color_label(pair.label).reshape(-1, 3)
+            rgb = read_image(pair.label, "rgb").reshape(-1, 3)
             colours, pixels = np.unique(rgb, axis=0, return_counts=True)
             counts[pair.name] = Counter(
                 {

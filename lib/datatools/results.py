@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from datatools.io import read_image, read_label
 from utils.colormap import IGNORE
 from utils.errors import DataError
+from utils.image_io import read_image, read_label, write_image
 from utils.logger import progress_bar
-from utils.visualize import colorize, write_image
+from utils.visualize import colorize
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def write_comparisons(folder, scores, data_dir, pred_dir, table, values="ids", p
     for i, s in enumerate(scores, start=1):
         pred_path = Path(pred_dir) / f"{s.name}.png"
         label, prediction = load_pair(data_dir, pred_path, table, values, pred_values)
-        image = read_image(Path(data_dir) / "image" / f"{s.name}.jpg")
+        image = read_image(Path(data_dir) / "image" / f"{s.name}.jpg", "rgb")
         try:
             picture = comparison(image, label, prediction, palette)
         except DataError as error:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datatools.io import image_files, read_label
+from datatools.io import image_files
 from utils.errors import DataError
+from utils.image_io import read_label
 from utils.logger import progress_bar
 
 SPLITS = ("train", "val", "test")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datatools.io import read_label
 from utils.errors import DataError
+from utils.image_io import read_label
 from utils.logger import progress_bar
 from utils.text import read_text
 

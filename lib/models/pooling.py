@@ -27,6 +27,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from utils.errors import ConfigError
+
 __all__ = ["adaptive_pool2d"]
 
 _EAGER = {"avg": F.adaptive_avg_pool2d, "max": F.adaptive_max_pool2d}
@@ -137,7 +139,7 @@ def _pool_rows(g, x, n, m, reference, axis, mode):
         index, weight = _const(g, index), _const(g, weight, torch.float32)
     else:
         if g.opset < 12:
-            raise ValueError(
+            raise ConfigError(
                 "adaptive pooling with a dynamic size exports from ONNX opset 12 (int64 Min)"
             )
         n = _dim(g, x, 2)

@@ -1,10 +1,8 @@
-"""Pictures of results: palettes, palette PNGs and overlays (charts with axes: utils.charts)."""
-
-from pathlib import Path
+"""Pictures of results: palettes, colour class maps and overlays (charts with axes:
+utils.charts; writing them: utils.image_io)."""
 
 import cv2
 import numpy as np
-from PIL import Image
 
 
 def voc_palette(num_colors=256):
@@ -18,17 +16,6 @@ def voc_palette(num_colors=256):
             value >>= 3
             shift -= 1
     return palette
-
-
-def save_palette_png(path, class_map, palette):
-    """Write a class map (H, W) as a P-mode PNG whose palette shows the classes in colour."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.fromarray(np.asarray(class_map, dtype=np.uint8), mode="P")
-    flat = np.zeros((256, 3), dtype=np.uint8)
-    flat[: min(256, len(palette))] = palette[:256]
-    image.putpalette(flat.flatten().tolist())
-    image.save(path)
 
 
 def colorize(class_map, palette):
@@ -52,13 +39,3 @@ def label_and_prediction(image_rgb, label, prediction, palette, ignore_label=255
     white = np.full((image_rgb.shape[0], gap, 3), 255, np.uint8)
     panels = [image_rgb, white, label_picture, white, overlay(image_rgb, prediction, palette)]
     return np.hstack(panels)
-
-
-def write_image(path, image_rgb):
-    """Write an RGB image; works for non-ASCII paths (cv2.imwrite does not on every platform)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"cannot encode an image as {path.suffix!r} for {path}")
-    data.tofile(str(path))

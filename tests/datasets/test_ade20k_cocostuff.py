@@ -22,7 +22,7 @@ def test_ade20k_reduces_the_zero_label(tmp_path):
     dataset = dataset_for(tmp_path, "ade20k", 150, raw, folder="ade20k")
     assert dataset[0][1].tolist() == [[255, 0, 1, 149]]
     assert len(dataset.class_names) == 150 and dataset.class_names[:2] == ("wall", "building")
-    assert dataset.label_to_ids(np.array([0, 149])).tolist() == [1, 150]
+    assert dataset.labels.to_ids(np.array([0, 149])).tolist() == [1, 150]
 
 
 def test_ade20k_rejects_values_above_150(tmp_path):

@@ -9,8 +9,9 @@ from dataset_files import blocks, config, smooth_image, write_pairs, write_png
 from PIL import Image
 
 import datasets
-from datasets.base_dataset import BaseDataset, normalize
-from utils.errors import DataError
+from datasets import BaseDataset, normalize
+from datasets.transforms import scale_crop
+from utils.errors import ConfigError, DataError
 
 
 def base(root, list_name="train.lst", num_classes=4, **kwargs):
@@ -89,9 +90,15 @@ def test_scale_crop_equals_resize_pad_and_crop(tmp_path):
     rng = np.random.default_rng(3)
     agreement = []
     for _ in range(40):
-        params = dataset.random_params(30, 44, rng)
-        got_image, got_label = dataset.scale_crop(
-            image.copy(), label.copy(), params["size"], params["offset"], params["flip"]
+        params = dataset.augmentation.draw(30, 44, rng)
+        got_image, got_label = scale_crop(
+            image.copy(),
+            label.copy(),
+            params["size"],
+            params["offset"],
+            params["flip"],
+            dataset.crop_size,
+            dataset.labels.ignore_value,
         )
         want_image, want_label = reference(dataset, image, label, params)
         assert np.abs(got_image.astype(int) - want_image).max() <= 2, params
@@ -104,17 +111,17 @@ def test_crop_pads_with_black_and_ignore_as_the_original(tmp_path):
     dataset = base(tmp_path, crop_size=(24, 32), ignore_label=-1)
     raw_image = smooth_image(20, 30)
     _, raw_label = one_pair(tmp_path)
-    label = dataset.map_label(raw_label)
+    label = dataset.labels.map(raw_label)
     params = {"size": (10, 15), "offset": (0, 0), "flip": False, "shift": 0}
-    image, label = dataset.augment(raw_image, label, params)
+    image, label = dataset.augmentation.apply(raw_image, label, params, dataset.labels)
     assert image.shape == (24, 32, 3) and label.shape == (24, 32)
     assert (image[10:] == 0).all() and (image[:, 15:] == 0).all()  # pad_image's value 0
-    assert (label[10:] == dataset._ignore_value).all() and (label[:, 15:] == 255).all()
+    assert (label[10:] == dataset.labels.ignore_value).all() and (label[:, 15:] == 255).all()
     assert (label[:10, :15] < 4).all()
-    tensor = dataset._label_tensor(label)
+    tensor = dataset.labels.to_tensor(label, dataset.ignore_label)
     assert (tensor[10:] == -1).all() and (tensor[:10, :15] >= 0).all()
-    flipped, flipped_label = dataset.augment(
-        raw_image, dataset.map_label(raw_label), {**params, "flip": True}
+    flipped, flipped_label = dataset.augmentation.apply(
+        raw_image, dataset.labels.map(raw_label), {**params, "flip": True}, dataset.labels
     )
     assert (flipped_label[:, :17] == 255).all() and (flipped[:, :17] == 0).all()
 
@@ -125,18 +132,18 @@ def test_brightness_shift_saturates_and_downsample_halves_the_label(tmp_path):
     image = np.full((20, 30, 3), 250, np.uint8)
     label = np.zeros((20, 30), np.uint8)
     params = {"size": (20, 30), "offset": (0, 0), "flip": False, "shift": 10}
-    out, out_label = dataset.augment(image, label, params)
+    out, out_label = dataset.augmentation.apply(image, label, params, dataset.labels)
     assert (out == 255).all() and out_label.shape == (10, 15)
-    out, _ = dataset.augment(image, label, {**params, "shift": -10})
+    out, _ = dataset.augmentation.apply(image, label, {**params, "shift": -10}, dataset.labels)
     assert (out == 240).all()
 
 
 def test_random_brightness_is_drawn_only_when_enabled(tmp_path):
     one_pair(tmp_path)
     rng = np.random.default_rng(1)
-    assert all(base(tmp_path).random_params(20, 30, rng)["shift"] == 0 for _ in range(20))
+    assert all(base(tmp_path).augmentation.draw(20, 30, rng)["shift"] == 0 for _ in range(20))
     bright = base(tmp_path, random_brightness=True, brightness_shift=10)
-    shifts = [bright.random_params(20, 30, rng)["shift"] for _ in range(40)]
+    shifts = [bright.augmentation.draw(20, 30, rng)["shift"] for _ in range(40)]
     assert any(shifts) and all(-10 <= s <= 10 for s in shifts)
 
 
@@ -210,9 +217,9 @@ def test_label_and_image_of_different_sizes(tmp_path):
 
 def test_settings_checked_at_construction(tmp_path):
     one_pair(tmp_path)
-    with pytest.raises(ValueError, match="IGNORE_LABEL 2 is a class index"):
+    with pytest.raises(ConfigError, match="IGNORE_LABEL 2 is a class index"):
         base(tmp_path, ignore_label=2)
-    with pytest.raises(ValueError, match="CLASS_WEIGHTS has 2 values for 4 classes"):
+    with pytest.raises(ConfigError, match="CLASS_WEIGHTS has 2 values for 4 classes"):
         base(tmp_path, class_weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="mode must be one of"):
         base(tmp_path, mode="testval")
@@ -237,13 +244,17 @@ def test_build_dataset_maps_the_config(tmp_path):
         "TRAIN.FLIP", "False", "TEST.NUM_SAMPLES", "1", "TRAIN.RANDOM_BRIGHTNESS", "True",
     )  # fmt: skip
     train = datasets.build_dataset(cfg, "train")
-    assert train.crop_size == (24, 32) and train.base_size == 40 and not train.flip
-    assert train.downsample_rate == 2 and train.random_brightness and train.ignore_label == 255
+    assert train.crop_size == (24, 32) and train.base_size == 40 and not train.augmentation.flip
+    assert (
+        train.augmentation.downsample_rate == 2
+        and train.augmentation.random_brightness
+        and train.ignore_label == 255
+    )
     assert train[0][1].shape == (12, 16)
     val = datasets.build_dataset(cfg, "val")
     assert val.mode == "val" and len(val) == 1 and val.crop_size == (24, 40)
     assert len(datasets.build_dataset(cfg, "test")) == 2
-    with pytest.raises(ValueError, match="EXTRA_TRAIN_SET is empty"):
+    with pytest.raises(ConfigError, match="EXTRA_TRAIN_SET is empty"):
         datasets.build_dataset(cfg, "extra_train")
     extra = config(
         "lip", tmp_path, 20, "train.lst", "val.lst", "DATASET.EXTRA_TRAIN_SET", "val.lst"
@@ -275,13 +286,13 @@ def test_list_inputs_spread_over_the_list_normalised_and_resized(tmp_path):
 
 def test_unknown_dataset_lists_the_known_ones(tmp_path):
     cfg = config("cityscape", tmp_path, 19)
-    with pytest.raises(ValueError, match="unknown DATASET.DATASET 'cityscape'.*cityscapes"):
+    with pytest.raises(ConfigError, match="unknown DATASET.DATASET 'cityscape'.*cityscapes"):
         datasets.build_dataset(cfg, "train")
 
 
 def test_wrong_number_of_classes(tmp_path):
     one_pair(tmp_path)
-    with pytest.raises(ValueError, match="LIP has 20 classes; DATASET.NUM_CLASSES is 19"):
+    with pytest.raises(ConfigError, match="LIP has 20 classes; DATASET.NUM_CLASSES is 19"):
         datasets.build_dataset(config("lip", tmp_path, 19), "train")
 
 

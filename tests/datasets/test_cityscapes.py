@@ -71,7 +71,7 @@ def test_test_list_and_predictions_saved_as_label_ids(tmp_path):
     image, label, size, name = dataset[0]
     assert not dataset.labelled and image.shape == (3, 2, 6) and label.shape == (0, 0)
     train_ids = np.arange(19, dtype=np.uint8).reshape(1, 19)
-    assert dataset.label_to_ids(train_ids).tolist() == [sorted(LABEL_TO_TRAIN_ID)]
+    assert dataset.labels.to_ids(train_ids).tolist() == [sorted(LABEL_TO_TRAIN_ID)]
     path = dataset.save_prediction(train_ids, name, tmp_path / "results")
     saved = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     assert path.name == "berlin_000000_000019_leftImg8bit.png"

@@ -29,20 +29,22 @@ def lip(tmp_path):
 def test_flip_swaps_the_left_and_right_classes(lip):
     dataset, raw = lip
     assert dataset.flip_pairs == FLIP_PAIRS == ((14, 15), (16, 17), (18, 19))
-    label = dataset.map_label(raw)
+    label = dataset.labels.map(raw)
     params = {"size": (24, 32), "offset": (0, 0), "flip": True, "shift": 0}
-    _, flipped = dataset.augment(smooth_image(16, 24), label, params)
+    _, flipped = dataset.augmentation.apply(smooth_image(16, 24), label, params, dataset.labels)
     # 24 -> 32 columns: the left 4 source columns land in output columns 27..31 after mirroring.
     assert set(np.unique(flipped[:, -4:])) == {15}
     assert set(np.unique(flipped[:, 16:20])) == {18}
     assert set(np.unique(flipped[:, 22:24])) == {17}
-    _, kept = dataset.augment(smooth_image(16, 24), label, {**params, "flip": False})
+    _, kept = dataset.augmentation.apply(
+        smooth_image(16, 24), label, {**params, "flip": False}, dataset.labels
+    )
     assert set(np.unique(kept[:, :4])) == {14}
 
 
 def test_training_squashes_to_the_crop_before_rescaling(lip):
     dataset, _ = lip
-    params = dataset.random_params(16, 24, np.random.default_rng(0))
+    params = dataset.augmentation.draw(16, 24, np.random.default_rng(0))
     new_h, new_w = params["size"]
     # The 16x24 image (2:3) takes the 24x32 crop's aspect (3:4) before the random rescale.
     assert abs(new_h / new_w - 24 / 32) < 0.02

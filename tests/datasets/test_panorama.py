@@ -112,7 +112,7 @@ def test_malformed_class_table_names_the_line(tmp_path):
 def test_class_count_must_match_the_table(tmp_path):
     write_panorama(tmp_path / "panorama", ["x"])
     cfg = panorama_config(tmp_path, "panorama/train_list.txt", "x", "DATASET.NUM_CLASSES", "5")
-    with pytest.raises(ValueError, match="lists 17 classes but DATASET.NUM_CLASSES is 5"):
+    with pytest.raises(ConfigError, match="lists 17 classes but DATASET.NUM_CLASSES is 5"):
         datasets.build_dataset(cfg, "train")
 
 
@@ -148,7 +148,7 @@ def test_compress_map_reads_colour_labels_through_the_color_map(tmp_path):
 
 def test_compress_map_class_count_and_dataset_are_checked(tmp_path):
     write_panorama(tmp_path / "panorama", ["x"])
-    with pytest.raises(ValueError, match="compressMap_c5.txt lists 5 classes but .* is 17"):
+    with pytest.raises(ConfigError, match="compressMap_c5.txt lists 5 classes but .* is 17"):
         datasets.build_dataset(compressed_config(tmp_path, "DATASET.NUM_CLASSES", "17"), "val")
     cfg = config(
         "cityscapes", tmp_path, 19, "panorama/train_list.txt", "x", "DATASET.COMPRESS_MAP", C5

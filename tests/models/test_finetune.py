@@ -7,7 +7,7 @@ from helpers import manifest, tiny_config
 
 import models
 from config import load_config
-from utils.errors import CheckpointError
+from utils.errors import CheckpointError, ConfigError
 
 REINIT = ["cls_head", "aux_head.3"]
 CLASS_COUNT_KEYS = ["cls_head.weight", "cls_head.bias", "aux_head.3.weight", "aux_head.3.bias"]
@@ -81,17 +81,17 @@ def test_only_the_heads_named_are_reinitialised(cityscapes_checkpoint):
 
 
 def test_a_prefix_matching_nothing_is_named(cityscapes_checkpoint):
-    with pytest.raises(ValueError, match="prefix 'cls_haed' matches no key.*cls_head"):
+    with pytest.raises(ConfigError, match="prefix 'cls_haed' matches no key.*cls_head"):
         models.build_model(finetune_config(cityscapes_checkpoint, ["cls_haed"]))
     # A prefix ends at a dot: 'cls' does not take in 'cls_head'.
-    with pytest.raises(ValueError, match="prefix 'cls' matches no key"):
+    with pytest.raises(ConfigError, match="prefix 'cls' matches no key"):
         models.build_model(finetune_config(cityscapes_checkpoint, ["cls"]))
 
 
 def test_missing_checkpoint_or_no_checkpoint_is_an_error(tmp_path):
     with pytest.raises(CheckpointError, match="segmentation checkpoint to fine-tune from"):
         models.build_model(finetune_config(tmp_path / "absent.pth"))
-    with pytest.raises(ValueError, match="needs MODEL.PRETRAINED"):
+    with pytest.raises(ConfigError, match="needs MODEL.PRETRAINED"):
         models.build_model(finetune_config(""))
     # Building without initialisation (test.py, export) ignores the option.
     models.build_model(finetune_config(""), pretrained=False)

@@ -14,6 +14,7 @@ from helpers import (
 import models
 from config import load_config
 from models.hanet import HANet, RowPositionEncoding, sinusoid_table
+from utils.errors import ConfigError
 
 FORK_W32 = "cityscapes/seg_hrnet_w32.yaml"
 NEW_W32_HANET = "cityscapes/seg_hrnet_w32_hanet_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml"
@@ -143,7 +144,7 @@ def test_fork_layout_checkpoint_loads_strictly_and_reproduces_outputs(tmp_path):
     ],
 )
 def test_bad_hanet_options_fail_naming_the_key(opts, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         models.build_model(tiny_config("seg_hrnet_hanet", 5, *opts))
 
 

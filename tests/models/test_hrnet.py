@@ -5,6 +5,7 @@ import torch
 from helpers import OCR_W48, W18_SMALL_V1, W18_SMALL_V2, W48, experiment, manifest, tiny_config
 
 import models
+from utils.errors import ConfigError
 from utils.model_info import model_info
 
 MANIFEST_YAMLS = {
@@ -80,13 +81,13 @@ def test_align_corners_changes_the_fusion():
 
 
 def test_unknown_model_name_lists_known_ones():
-    with pytest.raises(ValueError, match="seg_hrnet_ocr"):
+    with pytest.raises(ConfigError, match="seg_hrnet_ocr"):
         models.build_model(tiny_config("seg_hrnt"))
 
 
 def test_unknown_extra_key_is_an_error():
     cfg = tiny_config("seg_hrnet", 5, "MODEL.EXTRA.STAGE2.NUM_CHANELS", "[4, 8]")
-    with pytest.raises(ValueError, match="NUM_CHANELS"):
+    with pytest.raises(ConfigError, match="NUM_CHANELS"):
         models.build_model(cfg)
 
 

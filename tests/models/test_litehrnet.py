@@ -11,6 +11,7 @@ from helpers import (
 )
 
 import models
+from utils.errors import ConfigError
 from utils.model_info import model_info
 
 FORK = "cityscapes/seg_lite_hrnet_w32.yaml"
@@ -189,7 +190,7 @@ def test_fork_layout_checkpoint_loads_strictly_and_reproduces_outputs(tmp_path):
     ],
 )
 def test_bad_extra_fails_naming_the_key(opts, message):
-    with pytest.raises(ValueError, match=message), torch.device("meta"):
+    with pytest.raises(ConfigError, match=message), torch.device("meta"):
         models.build_model(experiment(FORK, *opts))
 
 

@@ -6,9 +6,9 @@ import analysisData
 import numpy as np
 import pytest
 
-from datatools.io import read_image, write_label
 from datatools.statistics import class_statistics
 from utils.errors import UserError
+from utils.image_io import read_image, write_png
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 IDS = [0, 2, 10]
@@ -20,7 +20,7 @@ def make_split(root, split, count, rng):
     for i in range(count):
         label = rng.choice(np.array(IDS + [255], np.uint8), size=(6, 9), p=[0.5, 0.3, 0.1, 0.1])
         name = f"{split}_{i}"
-        write_label(root / "label" / f"{name}.png", label)
+        write_png(root / "label" / f"{name}.png", label)
         labels.append(label)
         names.append(name)
     (root / f"{split}_list.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
@@ -66,7 +66,7 @@ def test_tool_prints_and_writes_csv_and_plot(dataset, tmp_path, capsys):
         mean, var = expected(labels[split], IDS)
         np.testing.assert_allclose([float(r[f"mean_{split}"]) for r in rows], mean)
         np.testing.assert_allclose([float(r[f"var_{split}"]) for r in rows], var)
-    assert read_image(plot).shape[2] == 3
+    assert read_image(plot, "rgb").shape[2] == 3
 
 
 def test_class_indices_and_missing_list(dataset):

@@ -6,10 +6,10 @@ import analysisResult
 import numpy as np
 import pytest
 
-from datatools.io import read_image, write_label
 from datatools.results import Score, rank, score
 from utils.colormap import ClassTable
-from utils.visualize import colorize, write_image
+from utils.image_io import read_image, write_image, write_png
+from utils.visualize import colorize
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 WRONG = {"a": 30, "b": 0, "c": 75, "d": 10, "e": 50}  # wrong pixels out of 100
@@ -21,11 +21,11 @@ def folders(tmp_path):
     data, pred = tmp_path / "数据", tmp_path / "预测"
     label = np.full((10, 10), 2, np.uint8)
     for name, wrong in WRONG.items():
-        write_label(data / "label" / f"{name}.png", label)
+        write_png(data / "label" / f"{name}.png", label)
         write_image(data / "image" / f"{name}.jpg", np.full((10, 10, 3), 90, np.uint8))
         prediction = np.ones(100, np.uint8)
         prediction[:wrong] = 0
-        write_label(pred / f"{name}.png", prediction.reshape(10, 10))
+        write_png(pred / f"{name}.png", prediction.reshape(10, 10))
     (tmp_path / "colorMap.txt").write_text(TABLE, encoding="utf-8")
     return data, pred, tmp_path / "colorMap.txt"
 
@@ -63,7 +63,7 @@ def test_tool_ranks_and_writes_easy_and_hard(folders, tmp_path):
         "001_c_compare.png",
         "002_e_compare.png",
     ]
-    picture = read_image(out / "hard" / "001_c_compare.png")
+    picture = read_image(out / "hard" / "001_c_compare.png", "rgb")
     assert picture.shape == (10, 30, 3)
     palette = ClassTable.parse(TABLE).palette()
     np.testing.assert_array_equal(picture[:, 10:20], colorize(np.ones((10, 10)), palette))
@@ -74,7 +74,7 @@ def test_tool_ranks_and_writes_easy_and_hard(folders, tmp_path):
 
 def test_size_mismatch_is_named(folders):
     data, pred, color_map = folders
-    write_label(pred / "a.png", np.zeros((5, 5), np.uint8))
+    write_png(pred / "a.png", np.zeros((5, 5), np.uint8))
     with pytest.raises(ValueError, match=r"a\.png is 5x5 but label .*a\.png is 10x10"):
         analysisResult.main(
             ["--data-dir", str(data), "--pred-dir", str(pred), "--out-dir", str(data / "out")]
@@ -86,9 +86,9 @@ def test_compress_map_scores_merged_classes(tmp_path):
     """Label ids 1 and 20 are one class of the merging table (ceiling), so a prediction of
     hanging_objects (20) on a ceiling (1) pixel is right with --compress-map, wrong without."""
     data, pred = tmp_path / "data", tmp_path / "pred"
-    write_label(data / "label" / "x.png", np.array([[1, 1, 2, 2]], np.uint8))
+    write_png(data / "label" / "x.png", np.array([[1, 1, 2, 2]], np.uint8))
     write_image(data / "image" / "x.jpg", np.zeros((1, 4, 3), np.uint8))
-    write_label(pred / "x.png", np.array([[20, 1, 2, 0]], np.uint8))  # raw ids, as test.py
+    write_png(pred / "x.png", np.array([[20, 1, 2, 0]], np.uint8))  # raw ids, as test.py
     (tmp_path / "colorMap.txt").write_text(
         "ground 0 0 100 100\nceiling 1 0 255 200\nwall 2 200 200 255\nhanging 20 255 200 0\n"
     )

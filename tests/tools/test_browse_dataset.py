@@ -12,9 +12,8 @@ from tiny_run import write_tiny_run
 import datasets
 from config import load_config
 from datatools.browse import IGNORED_BRIGHTNESS, label_picture
-from datatools.io import read_image, write_label
 from utils.cli import run_tool
-from utils.visualize import write_image
+from utils.image_io import read_image, write_image, write_png
 
 GREY = 128
 TRIANGLE = [[0.5, 0.1], [1.2, 0.1], [0.9, 0.4]]  # x 1.2 is clamped to the edge
@@ -45,7 +44,7 @@ def test_labels_of_a_yaml_list_are_drawn_as_the_dataset_reads_them(tmp_path):
     dataset = datasets.build_dataset(load_config(cfg_file), "train")
     names = [dataset.samples[i].name for i in (0, 2, 4)]
     assert sorted(p.stem for p in out.glob("*.jpg")) == sorted(names)
-    assert read_image(out / f"{names[0]}.jpg").shape == (32, 64, 3)
+    assert read_image(out / f"{names[0]}.jpg", "rgb").shape == (32, 64, 3)
     assert (out / "legend.png").is_file()
 
 
@@ -71,11 +70,11 @@ def test_daodixian_outlines_are_drawn_as_the_fork_drew_them(tmp_path):
     args = ["json", str(job), "--image-root", str(images), "--out", str(out), "--quiet"]
     assert browse_dataset.main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "c.jpg"]
-    picture = read_image(out / "a.jpg")
+    picture = read_image(out / "a.jpg", "rgb")
     blue = (0, 0, 255)  # the fork's cv2 (255, 0, 0)
     assert near(picture[40, 20], blue) and near(picture[20, 40], blue)  # on the outline
     assert near(picture[40, 40], (GREY,) * 3) and near(picture[5, 5], (GREY,) * 3)
-    assert near(read_image(out / "c.jpg")[8, 99], blue)  # x 1.2 clamped to the right edge
+    assert near(read_image(out / "c.jpg", "rgb")[8, 99], blue)  # x 1.2 clamped to the right edge
 
 
 def test_every_and_limit_sample_the_annotated_images(tmp_path):
@@ -112,8 +111,10 @@ def test_labelme_and_cityscapes_outlines_take_their_class_colours(tmp_path):
     ]
     args += ["--image-root", str(tmp_path / "img"), "--color-map", str(tmp_path / "colorMap.txt")]
     assert browse_dataset.main([*args, "--out", str(out), "--quiet", "--thickness", "3"]) == 0
-    assert near(read_image(out / "x.jpg")[20, 30], (200, 200, 255))
-    assert near(read_image(out / "aachen_000000_000019_leftImg8bit.jpg")[30, 20], (128, 64, 128))
+    assert near(read_image(out / "x.jpg", "rgb")[20, 30], (200, 200, 255))
+    assert near(
+        read_image(out / "aachen_000000_000019_leftImg8bit.jpg", "rgb")[30, 20], (128, 64, 128)
+    )
 
 
 def regions(out):
@@ -125,7 +126,7 @@ def test_boxes_of_regions_above_the_area_are_drawn_and_listed(tmp_path):
     prediction = np.zeros((200, 220), np.uint8)
     prediction[20:140, 10:130] = 255  # 120 x 120: contour area 119 * 119 = 14161 > 10000
     prediction[160:190, 170:200] = 255  # 30 x 30: too small
-    write_label(tmp_path / "pred/p1.png", prediction)
+    write_png(tmp_path / "pred/p1.png", prediction)
     write_image(tmp_path / "img/sub/p1.jpeg", np.full((200, 220, 3), GREY, np.uint8))
     out = tmp_path / "boxes"
     args = ["contours", "--predictions", str(tmp_path / "pred"), "--images", str(tmp_path / "img")]
@@ -133,26 +134,26 @@ def test_boxes_of_regions_above_the_area_are_drawn_and_listed(tmp_path):
     rows = regions(out)
     assert [(r["x"], r["y"], r["width"], r["height"]) for r in rows] == [("10", "20", "120", "120")]
     assert float(rows[0]["area"]) == 119 * 119
-    picture = read_image(out / "p1.jpg")
+    picture = read_image(out / "p1.jpg", "rgb")
     assert near(picture[20, 60], (0, 255, 0)) and near(picture[80, 60], (GREY,) * 3)
     assert near(picture[160, 170], (GREY,) * 3)  # the small region has no box
 
     # class maps: the regions of chosen class values
     classes = np.zeros((200, 220), np.uint8)
     classes[20:140, 10:130] = 2
-    write_label(tmp_path / "pred/p1.png", classes)
+    write_png(tmp_path / "pred/p1.png", classes)
     args += ["--classes", "2", "--min-area", "100", "--draw", "both"]
     assert browse_dataset.main([*args, "--out", str(out), "--quiet"]) == 0
     assert len(regions(out)) == 1
 
 
 def test_predictions_must_fit_their_images(tmp_path, capsys):
-    write_label(tmp_path / "pred/p1.png", np.zeros((10, 12), np.uint8))
+    write_png(tmp_path / "pred/p1.png", np.zeros((10, 12), np.uint8))
     write_image(tmp_path / "img/p1.png", np.zeros((10, 13, 3), np.uint8))
     args = ["contours", "--predictions", str(tmp_path / "pred"), "--images", str(tmp_path / "img")]
     assert run_tool(browse_dataset.main, [*args, "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "is 12x10 but image" in capsys.readouterr().err
-    write_label(tmp_path / "pred/lonely.png", np.zeros((10, 12), np.uint8))
+    write_png(tmp_path / "pred/lonely.png", np.zeros((10, 12), np.uint8))
     assert run_tool(browse_dataset.main, [*args, "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "no image named lonely.*" in capsys.readouterr().err
 

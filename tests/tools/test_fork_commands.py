@@ -36,11 +36,10 @@ from tiny_run import TINY_EXTRA, TINY_LITE, TINY_OCR
 
 import models
 from config import load_config
-from datatools.io import write_label
 from utils.colormap import ClassTable
 from utils.errors import CheckpointError
+from utils.image_io import write_image, write_png
 from utils.logger import run_dirs
-from utils.visualize import write_image
 
 PLACEHOLDERS = {
     "R": "data/panorama_raw",  # panorama stores
@@ -181,10 +180,8 @@ def write_panorama(data):
     for i, name in enumerate(names):
         write_image(data / "panorama" / "image" / f"{name}.jpg", image(48, 64, i))
         label = regions(table.ids[:6], 48, 64, i)
-        write_label(data / "panorama" / "label" / f"{name}.png", label)
-        write_label(
-            data / "panorama" / "predict" / f"{name}.png", regions(table.ids[:6], 48, 64, 9)
-        )
+        write_png(data / "panorama" / "label" / f"{name}.png", label)
+        write_png(data / "panorama" / "predict" / f"{name}.png", regions(table.ids[:6], 48, 64, 9))
     for split, part in (("train", names[:4]), ("val", names[4:5]), ("test", names[5:])):
         write_lines(data / "panorama" / f"{split}_list.txt", part)
     for store in ("store1", "store2"):
@@ -201,7 +198,7 @@ def write_cityscapes(data):
             picture = f"leftImg8bit/{split}/aachen/{stem}_leftImg8bit.png"
             label = f"gtFine/{split}/aachen/{stem}_gtFine_labelIds.png"
             write_image(data / "cityscapes" / picture, image(64, 64, i))
-            write_label(data / "cityscapes" / label, regions([0, 7, 8, 11, 21, 26], 64, 64, i))
+            write_png(data / "cityscapes" / label, regions([0, 7, 8, 11, 21, 26], 64, 64, i))
             lines.append(f"{picture}\t{label}")
         write_lines(data / "list" / "cityscapes" / f"{split}.lst", lines)
 
@@ -212,14 +209,14 @@ def write_daodixian(data):
         for i in range(count):
             picture, label = f"{split}/images/{i:032x}.jpeg", f"{split}/annotations/{i:032x}.png"
             write_image(data / "daodixian_seg" / picture, image(64, 64, i))
-            write_label(data / "daodixian_seg" / label, regions([0, 1], 64, 64, i))
+            write_png(data / "daodixian_seg" / label, regions([0, 1], 64, 64, i))
             lines.append(f"{picture}  {label}")
         write_lines(data / "list" / "daodixian_seg" / f"{split}.lst", lines)
     write_lines(data / "list" / "daodixian_seg" / "test_1209.lst", [lines[0].split()[0]])
     items = []
     for i in range(3):
         write_image(data / "daodixian_raw" / f"job{i}.jpeg", image(64, 64, i))
-        write_label(data / "daodixian_pred" / f"job{i}.png", regions([0, 255], 64, 64, i))
+        write_png(data / "daodixian_pred" / f"job{i}.png", regions([0, 255], 64, 64, i))
         poly = [[0.1, 0.2], [0.5, 0.2], [0.5, 0.6], [0.1, 0.6]]
         items.append({"uris": [f"bucket/job{i}.jpeg"], "results": {"polys": [{"poly": poly}]}})
     (data / "daodixian_job.json").write_text(json.dumps({"items": items}))
@@ -233,7 +230,7 @@ def write_urbanisation(data):
     for i in range(8):
         picture, label = f"x/train/{i:03d}_sat.jpg", f"y/train/{i:03d}_mask.png"
         write_image(data / "urbanisation" / picture, image(64, 64, i))
-        write_label(data / "urbanisation" / label, regions(greys, 64, 64, i))
+        write_png(data / "urbanisation" / label, regions(greys, 64, 64, i))
         pairs.append(f"{picture} {label}")
     write_image(data / "urbanisation" / "x/test/100_sat.jpg", image(64, 64, 9))
     write_lines(data / "list" / "urbanisation" / "train.lst", pairs[:6])

@@ -8,10 +8,9 @@ import pytest
 
 import datasets
 from config import load_config
-from datatools.io import write_label
 from datatools.splits import split_counts, split_names
 from utils.errors import DataError
-from utils.visualize import write_image
+from utils.image_io import write_image, write_png
 
 
 def test_split_counts_follow_the_ratio():
@@ -37,9 +36,9 @@ def make_dataset(root, ignore_pixels):
     for i, count in enumerate(ignore_pixels):
         label = np.zeros(100, np.uint8)
         label[:count] = 255
-        write_label(root / "label" / f"p{i}.png", label.reshape(10, 10))
+        write_png(root / "label" / f"p{i}.png", label.reshape(10, 10))
         write_image(root / "image" / f"p{i}.jpg", np.zeros((10, 10, 3), np.uint8))
-    write_label(root / "label" / "orphan.png", np.zeros((10, 10), np.uint8))
+    write_png(root / "label" / "orphan.png", np.zeros((10, 10), np.uint8))
 
 
 def test_tool_filters_and_writes_lists(tmp_path, capsys):
@@ -82,7 +81,7 @@ def make_deepglobe(data, train=12, test=2, labels=None):
     for i in range(train):
         write_image(data / "x" / "train" / f"{i:03d}_sat.jpg", np.full((8, 8, 3), i, np.uint8))
     for i in range(train if labels is None else labels):
-        write_label(data / "y" / "train" / f"{i:03d}_mask.png", np.resize(greys, (8, 8)))
+        write_png(data / "y" / "train" / f"{i:03d}_mask.png", np.resize(greys, (8, 8)))
     for i in range(test):
         write_image(data / "x" / "test" / f"{i:03d}_sat.jpg", np.zeros((8, 8, 3), np.uint8))
 
@@ -141,7 +140,7 @@ def test_deepglobe_errors(tmp_path):
     with pytest.raises(DataError, match=r"x/train holds 3 images but .*y/train holds 2 labels"):
         generate_list.main(["--layout", "deepglobe", "--data-dir", str(data)])
     write_image(data / "x" / "val" / "v.jpg", np.zeros((8, 8, 3), np.uint8))
-    write_label(data / "y" / "train" / "002_mask.png", np.zeros((8, 8), np.uint8))
+    write_png(data / "y" / "train" / "002_mask.png", np.zeros((8, 8), np.uint8))
     with pytest.raises(DataError, match="x/val exists"):
         generate_list.main(["--layout", "deepglobe", "--data-dir", str(data), "--val-ratio"])
     with pytest.raises(SystemExit):

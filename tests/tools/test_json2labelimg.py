@@ -6,10 +6,9 @@ import json2labelImg
 import numpy as np
 import pytest
 
-from datatools.io import read_color_label, read_label
 from datatools.polygons import cityscapes_label, detect_format, labelme_label
 from utils.colormap import ClassTable
-from utils.visualize import write_image
+from utils.image_io import read_image, read_label, write_image
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 SQUARE = [[2, 1], [5, 1], [5, 3], [2, 3]]  # columns 2..5, rows 1..3 (boundary included)
@@ -127,6 +126,6 @@ def test_tool_converts_a_daodixian_job(tmp_path):
         [str(job), "--image-root", str(images), "--save-dir", str(save), "--encoding", "color"]
         + ["--list-dir", str(lists), "--quiet"]
     )
-    colors = read_color_label(save / "val_1209/annotations/annotations_color/img7.png")
+    colors = read_image(save / "val_1209/annotations/annotations_color/img7.png", "rgb")
     np.testing.assert_array_equal(colors[4, 5], (220, 20, 60))
     np.testing.assert_array_equal(colors[0, 0], (0, 0, 0))

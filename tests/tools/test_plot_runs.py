@@ -5,8 +5,8 @@ import pytest
 from tiny_run import output_dir
 
 from core.run_log import read_run
-from datatools.io import read_image
 from utils.charts import run_curves_figure
+from utils.image_io import read_image
 
 
 def test_writes_a_png_from_a_tiny_run(trained_tiny_run, tmp_path, capsys):
@@ -14,7 +14,7 @@ def test_writes_a_png_from_a_tiny_run(trained_tiny_run, tmp_path, capsys):
     out = tmp_path / "图" / "run.png"
     assert plot_runs.main([str(run), "--out", str(out), "--title", "tiny"]) == 0
     assert str(out) in capsys.readouterr().out
-    assert read_image(out).shape == (420, 1500, 3)  # 15 x 4.2 inches at 100 dpi
+    assert read_image(out, "rgb").shape == (420, 1500, 3)  # 15 x 4.2 inches at 100 dpi
 
 
 def test_the_curves_hold_every_record(trained_tiny_run):

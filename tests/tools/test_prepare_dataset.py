@@ -14,7 +14,7 @@ from tiny_run import TINY_MODEL
 from datasets.demo_data import CLASSES, make_sample
 from utils.cli import run_tool
 from utils.colormap import ClassTable
-from utils.visualize import write_image
+from utils.image_io import write_image
 
 IDS = {raw_id: new for (_, raw_id, _), new in zip(CLASSES, (0, 1, 3, 7), strict=True)}
 COLOURS = {raw_id: colour for _, raw_id, colour in CLASSES}

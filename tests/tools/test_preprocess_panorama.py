@@ -5,11 +5,10 @@ import preprocessPanorama
 import pytest
 from PIL import Image
 
-from datatools.io import read_label
 from datatools.panorama import crop, crop_maps, yaw_angles
 from utils.colormap import ClassTable
 from utils.errors import UserError
-from utils.visualize import write_image
+from utils.image_io import read_label, write_image
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 
