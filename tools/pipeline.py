@@ -25,13 +25,14 @@ import _init_paths  # noqa: F401
 import cv2
 import numpy as np
 
-from datasets.base_dataset import list_lines
-from inference import Segmenter, read_image, write_class_map
+from datasets.list_reader import list_lines
+from inference import Segmenter
 from utils import cli
 from utils.allocator import set_allocator_options
 from utils.errors import CheckpointError, DataError
+from utils.image_io import read_image, write_image, write_png
 from utils.logger import progress_bar
-from utils.visualize import colorize, overlay, write_image
+from utils.visualize import colorize, overlay
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 LIST_EXTENSIONS = {".txt", ".lst"}
@@ -78,13 +79,13 @@ def save_results(output, name, image, class_map, palette, confidence=None):
     when `confidence` (max probabilities) is given."""
     output = Path(output)
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    write_class_map(output / "labels" / name.with_suffix(".png"), class_map)
+    write_png(output / "labels" / name.with_suffix(".png"), class_map)
     write_image(output / "color" / name.with_suffix(".png"), colorize(class_map, palette))
     write_image(output / "overlay" / name.with_suffix(".jpg"), overlay(rgb, class_map, palette))
     if confidence is not None:
         # 255 x probability, truncated, as the fork's label + confidence PNG stored it
         grey = (confidence * 255).astype(np.uint8)
-        write_class_map(output / "confidence" / name.with_suffix(".png"), grey)
+        write_png(output / "confidence" / name.with_suffix(".png"), grey)
 
 
 def main(argv=None):

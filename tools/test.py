@@ -37,8 +37,9 @@ from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.checkpoint import FINAL
 from utils.errors import CheckpointError
+from utils.image_io import write_image
 from utils.logger import run_dirs, setup_logging
-from utils.visualize import colorize, write_image
+from utils.visualize import colorize
 
 
 def parse_args(argv=None):

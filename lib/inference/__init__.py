@@ -14,7 +14,7 @@ from .loading import RUNTIMES, load_model, prepare_model
 from .panorama_api import batch_inference, inference, single_image_inference
 from .predictor import Predictor, resize_bilinear
 from .resize_mode import RESIZE_MODES, SquashPredictor, predictor_from_config
-from .segmenter import Segmenter, default_preprocess_function, read_image, write_class_map
+from .segmenter import Segmenter, default_preprocess_function
 from .torchscript import TorchScriptModel, is_torchscript
 
 # defined by inference.onnx_runtime, imported when first asked for
@@ -43,11 +43,9 @@ __all__ = [
     "predict_dataset",
     "predictor_from_config",
     "prepare_model",
-    "read_image",
     "register_loader",
     "resize_bilinear",
     "single_image_inference",
-    "write_class_map",
     "write_scores",
     *_ONNX_NAMES,
 ]

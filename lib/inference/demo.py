@@ -7,11 +7,11 @@ import datasets
 from core.trainer import DEFAULT_SEED, Trainer, seed_everything
 from utils.charts import comparison_figure, save_figure
 from utils.checkpoint import FINAL
-from utils.visualize import colorize, overlay, write_image
+from utils.image_io import write_image, write_png
+from utils.visualize import colorize, overlay
 
 from .evaluation import evaluate, write_scores
 from .loading import load_model
-from .segmenter import write_class_map
 
 __all__ = ["evaluate_and_draw", "run_demo"]
 
@@ -25,11 +25,11 @@ def evaluate_and_draw(cfg, dist, weights, out_dir):
     model = load_model(cfg, weights, "eager", dist.device)
     dataset = datasets.build_dataset(cfg, "val")
     index = {sample.name: i for i, sample in enumerate(dataset.samples)}
-    palette = dataset.palette()
+    palette = datasets.palette_for(cfg)
     out_dir = Path(out_dir)
 
     def save(class_map, name):
-        write_class_map(out_dir / "classes" / f"{name}.png", class_map)
+        write_png(out_dir / "classes" / f"{name}.png", class_map)
         write_image(out_dir / "color" / f"{name}.png", colorize(class_map, palette))
         image, label, _, _ = dataset[index[name]]
         image = image.permute(1, 2, 0).numpy()

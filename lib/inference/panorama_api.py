@@ -26,8 +26,9 @@ import torch.nn.functional as F
 
 from config import get_defaults
 from models.outputs import main_output
+from utils.image_io import read_image, write_png
 
-from .segmenter import Segmenter, default_preprocess_function, read_image, write_class_map
+from .segmenter import Segmenter, default_preprocess_function
 
 __all__ = ["batch_inference", "inference", "single_image_inference"]
 
@@ -157,4 +158,4 @@ def inference(network, arguments):
             arguments.get("align_corners"),
             arguments.get("output_index"),
         )
-        write_class_map(target, class_map)
+        write_png(target, class_map)

@@ -7,23 +7,20 @@ file)` builds everything from a YAML and a weights file or an export (.onnx, Tor
 probability) for a list of images of any sizes.
 """
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import torch
 
 from config import load_config
 from datasets import IMAGENET_MEAN, IMAGENET_STD, palette_for
 from utils.distributed import pick_device
-from utils.errors import ConfigError, DataError
+from utils.errors import ConfigError
 from utils.visualize import voc_palette
 
 from .exported import export_window
 from .loading import load_model, prepare_model
 from .predictor import Predictor
 
-__all__ = ["Segmenter", "default_preprocess_function", "read_image", "write_class_map"]
+__all__ = ["Segmenter", "default_preprocess_function"]
 
 _MEAN = np.array(IMAGENET_MEAN, dtype=np.float32)
 _STD = np.array(IMAGENET_STD, dtype=np.float32)
@@ -33,27 +30,6 @@ def default_preprocess_function(image):
     """BGR uint8 (H, W, 3) -> normalised RGB float32 (3, H, W): /255, ImageNet mean and std."""
     rgb = image[..., ::-1].astype(np.float32) / 255.0
     return np.ascontiguousarray(((rgb - _MEAN) / _STD).transpose(2, 0, 1))
-
-
-def read_image(path):
-    """BGR uint8 image of `path` (any file name, non-ASCII included); ValueError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"image {path} does not exist")
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DataError(f"{path}: not an image OpenCV can read")
-    return image
-
-
-def write_class_map(path, class_map):
-    """Write a class map as a grey PNG (pixel value = class index); creates the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(".png", np.asarray(class_map, dtype=np.uint8))
-    if not ok:
-        raise ValueError(f"cannot encode the class map of {path} as PNG")
-    data.tofile(path)
 
 
 class Segmenter:

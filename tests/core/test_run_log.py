@@ -15,8 +15,8 @@ from tiny_run import output_dir
 
 from core.run_log import METRICS_FILE, export_tensorboard_image, parse_log, read_run, tag
 from datasets.demo_data import CLASSES
-from datatools.io import read_image
 from utils.errors import UserError
+from utils.image_io import read_image
 from utils.metrics import ABSENT, format_scores, segmentation_scores
 
 NAMES = [name for name, _, _ in CLASSES]
@@ -114,7 +114,7 @@ def test_absent_classes_are_marked_in_the_log():
 
 def test_a_tensorboard_image_is_exported_as_shown(tiny_run, tmp_path):
     out = export_tensorboard_image(tiny_run / "log", "valid_images/0", tmp_path / "v.png")
-    picture = read_image(out)
+    picture = read_image(out, "rgb")
     assert picture.shape == (32, 3 * 32 + 2 * 4, 3)
     assert (picture[:, 32:36] == 255).all()  # the white gap after the image
     with pytest.raises(UserError, match="no TensorBoard image tagged 'nothing'"):

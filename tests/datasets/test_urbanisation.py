@@ -101,7 +101,7 @@ def test_fine_tunes_a_19_class_ocr_checkpoint_through_tools_train(tmp_path):
     write_urbanisation(tmp_path / "data", "train", labels)
     write_urbanisation(tmp_path / "data", "val", labels[:2])
     ocr = [
-        "MODEL.NAME", "seg_hrnet_ocr", "MODEL.NUM_OUTPUTS", "2", "LOSS.BALANCE_WEIGHTS", "[0.4, 1]",
+        "MODEL.NAME", "seg_hrnet_ocr", "LOSS.BALANCE_WEIGHTS", "[0.4, 1]",
         "MODEL.OCR.MID_CHANNELS", "16", "MODEL.OCR.KEY_CHANNELS", "8",
     ]  # fmt: skip
     cityscapes_yaml = tmp_path / "cityscapes.yaml"

@@ -19,7 +19,7 @@ URBANISATION = (
 
 
 def ocr_config(num_classes, *opts):
-    return tiny_config("seg_hrnet_ocr", num_classes, "MODEL.NUM_OUTPUTS", "2", *opts)
+    return tiny_config("seg_hrnet_ocr", num_classes, *opts)
 
 
 @pytest.fixture

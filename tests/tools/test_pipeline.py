@@ -7,8 +7,9 @@ import pytest
 from PIL import Image
 from tiny_run import export_tiny_onnx, write_tiny_model
 
-from inference import Segmenter, read_image
+from inference import Segmenter
 from utils.errors import UserError
+from utils.image_io import read_image
 from utils.visualize import colorize, voc_palette
 
 
