@@ -18,12 +18,12 @@ from pathlib import Path
 
 import _init_paths  # noqa: F401
 
-from config import config_name, load_config
+from config import config_name, load_config, run_dirs
 from datasets.demo_data import write_demo_dataset
 from inference.demo import run_demo
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
-from utils.logger import run_dirs, setup_logging
+from utils.logger import setup_logging
 
 DEFAULT_CFG = (
     Path(__file__).resolve().parent.parent / "experiments/demo/seg_hrnet_w18_small_v1_demo.yaml"

@@ -30,7 +30,7 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 
 import datasets
-from config import config_name, load_config, unused_settings
+from config import config_name, load_config, run_dirs, unused_settings
 from datasets import palette_for
 from inference import evaluate, export_window, load_model, write_scores
 from utils import cli, distributed
@@ -38,7 +38,7 @@ from utils.allocator import set_allocator_options
 from utils.checkpoint import FINAL
 from utils.errors import CheckpointError
 from utils.image_io import write_image
-from utils.logger import run_dirs, setup_logging
+from utils.logger import setup_logging
 from utils.visualize import colorize
 
 

@@ -22,11 +22,11 @@ import sys
 
 import _init_paths  # noqa: F401
 
-from config import config_name, load_config
+from config import config_name, load_config, run_dirs
 from core.trainer import DEFAULT_SEED, Trainer, seed_everything
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
-from utils.logger import run_dirs, setup_logging
+from utils.logger import setup_logging
 
 
 def parse_args(argv=None):

@@ -19,7 +19,14 @@ from utils.text import read_text
 
 from .default import RETIRED, UNUSED, get_defaults
 
-__all__ = ["ConfigError", "get_defaults", "load_config", "config_name", "unused_settings"]
+__all__ = [
+    "ConfigError",
+    "config_name",
+    "get_defaults",
+    "load_config",
+    "run_dirs",
+    "unused_settings",
+]
 
 
 def load_config(cfg_file=None, opts=()):
@@ -108,6 +115,14 @@ def unused_settings(cfg):
 def config_name(cfg_file):
     """The name of a config file without folder and extension (names the output folder)."""
     return Path(cfg_file).stem
+
+
+def run_dirs(cfg, cfg_file):
+    """(output folder, TensorBoard folder) of a run: OUTPUT_DIR/<dataset>/<cfg name>, LOG_DIR/..."""
+    name = config_name(cfg_file) if cfg_file else "default"
+    output = Path(cfg.OUTPUT_DIR or "output") / cfg.DATASET.DATASET / name
+    tensorboard = Path(cfg.LOG_DIR or "log") / cfg.DATASET.DATASET / cfg.MODEL.NAME / name
+    return output, tensorboard
 
 
 def _all_keys(node, prefix=""):

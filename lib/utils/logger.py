@@ -1,4 +1,4 @@
-"""Run folders, logging and progress bars: a log file per run plus the console, on rank 0 only;
+"""Logging and progress bars: a log file per run plus the console, on rank 0 only;
 console lines never land on a progress bar's line, and bars are drawn only on a terminal."""
 
 import logging
@@ -7,16 +7,6 @@ import time
 from pathlib import Path
 
 from tqdm import tqdm
-
-from config import config_name
-
-
-def run_dirs(cfg, cfg_file):
-    """(output folder, TensorBoard folder) of a run: OUTPUT_DIR/<dataset>/<cfg name>, LOG_DIR/..."""
-    name = config_name(cfg_file) if cfg_file else "default"
-    output = Path(cfg.OUTPUT_DIR or "output") / cfg.DATASET.DATASET / name
-    tensorboard = Path(cfg.LOG_DIR or "log") / cfg.DATASET.DATASET / cfg.MODEL.NAME / name
-    return output, tensorboard
 
 
 class ConsoleHandler(logging.StreamHandler):

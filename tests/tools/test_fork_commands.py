@@ -35,11 +35,10 @@ from conftest import REPO
 from tiny_run import TINY_EXTRA, TINY_LITE, TINY_OCR
 
 import models
-from config import load_config
+from config import load_config, run_dirs
 from utils.colormap import ClassTable
 from utils.errors import CheckpointError
 from utils.image_io import write_image, write_png
-from utils.logger import run_dirs
 
 PLACEHOLDERS = {
     "R": "data/panorama_raw",  # panorama stores
