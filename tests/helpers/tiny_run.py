@@ -8,57 +8,7 @@ import torch
 import models
 from config import load_config
 from datasets.demo_data import write_demo_dataset
-
-TINY_EXTRA = [
-    "MODEL.EXTRA.FINAL_CONV_KERNEL", "1",
-    "MODEL.EXTRA.STAGE1.NUM_MODULES", "1",
-    "MODEL.EXTRA.STAGE1.NUM_BRANCHES", "1",
-    "MODEL.EXTRA.STAGE1.BLOCK", "BOTTLENECK",
-    "MODEL.EXTRA.STAGE1.NUM_BLOCKS", "[1]",
-    "MODEL.EXTRA.STAGE1.NUM_CHANNELS", "[8]",
-    "MODEL.EXTRA.STAGE2.NUM_MODULES", "1",
-    "MODEL.EXTRA.STAGE2.NUM_BRANCHES", "2",
-    "MODEL.EXTRA.STAGE2.BLOCK", "BASIC",
-    "MODEL.EXTRA.STAGE2.NUM_BLOCKS", "[1, 1]",
-    "MODEL.EXTRA.STAGE2.NUM_CHANNELS", "[4, 8]",
-    "MODEL.EXTRA.STAGE3.NUM_MODULES", "1",
-    "MODEL.EXTRA.STAGE3.NUM_BRANCHES", "3",
-    "MODEL.EXTRA.STAGE3.BLOCK", "BASIC",
-    "MODEL.EXTRA.STAGE3.NUM_BLOCKS", "[1, 1, 1]",
-    "MODEL.EXTRA.STAGE3.NUM_CHANNELS", "[4, 8, 16]",
-    "MODEL.EXTRA.STAGE4.NUM_MODULES", "2",
-    "MODEL.EXTRA.STAGE4.NUM_BRANCHES", "4",
-    "MODEL.EXTRA.STAGE4.BLOCK", "BASIC",
-    "MODEL.EXTRA.STAGE4.NUM_BLOCKS", "[1, 1, 1, 1]",
-    "MODEL.EXTRA.STAGE4.NUM_CHANNELS", "[4, 8, 16, 32]",
-]  # fmt: skip
-
-
-TINY_OCR = ["MODEL.OCR.MID_CHANNELS", "16", "MODEL.OCR.KEY_CHANNELS", "8"]
-# A Lite-HRNet YAML narrowed: stem, modules, blocks and widths of every stage.
-TINY_LITE = [
-    "MODEL.EXTRA.stem.stem_channels", "8",
-    "MODEL.EXTRA.stem.out_channels", "8",
-    "MODEL.EXTRA.stages_spec.num_modules", "[1, 1, 1]",
-    "MODEL.EXTRA.stages_spec.num_blocks", "[1, 1, 1]",
-    "MODEL.EXTRA.stages_spec.num_channels", "[[8, 16], [8, 16, 32], [8, 16, 32, 64]]",
-]  # fmt: skip
-
-
-def tiny_config(name="seg_hrnet", num_classes=5, *opts):
-    """A config of a tiny HRNet (or OCR) model, no files involved."""
-    return load_config(
-        None,
-        [
-            "MODEL.NAME",
-            name,
-            "DATASET.NUM_CLASSES",
-            str(num_classes),
-            *TINY_EXTRA,
-            *TINY_OCR,
-            *opts,
-        ],
-    )
+from helpers.model_specs import TINY_MODEL
 
 
 def spread_weights(model):
@@ -92,21 +42,6 @@ def export_tiny_onnx(cfg_file, weights, path, size=None):
     models.load_weights(model, weights)
     deploy.export_onnx(model.eval(), path, size or (32, 48), dynamic=size is None)
     return path
-
-
-TINY_MODEL = """
-MODEL:
-  NAME: seg_hrnet
-  ALIGN_CORNERS: false
-  BN_MOMENTUM: 0.1
-  PRETRAINED: ''
-  EXTRA:
-    FINAL_CONV_KERNEL: 1
-    STAGE1: {NUM_MODULES: 1, NUM_RANCHES: 1, BLOCK: BOTTLENECK, NUM_BLOCKS: [1], NUM_CHANNELS: [8], FUSE_METHOD: SUM}
-    STAGE2: {NUM_MODULES: 1, NUM_BRANCHES: 2, BLOCK: BASIC, NUM_BLOCKS: [1, 1], NUM_CHANNELS: [4, 8], FUSE_METHOD: SUM}
-    STAGE3: {NUM_MODULES: 1, NUM_BRANCHES: 3, BLOCK: BASIC, NUM_BLOCKS: [1, 1, 1], NUM_CHANNELS: [4, 8, 16], FUSE_METHOD: SUM}
-    STAGE4: {NUM_MODULES: 1, NUM_BRANCHES: 4, BLOCK: BASIC, NUM_BLOCKS: [1, 1, 1, 1], NUM_CHANNELS: [4, 8, 16, 32], FUSE_METHOD: SUM}
-"""  # noqa: E501
 
 
 def write_tiny_run(tmp_path, num_train=8, num_val=3, size=32, identical=False, **train):

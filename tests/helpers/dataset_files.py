@@ -4,10 +4,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import train
-from tiny_run import TINY_MODEL
 
 from config import load_config
+from helpers.model_specs import TINY_MODEL
+from helpers.tools import load_tool
 
 
 def write_png(path, array):
@@ -84,5 +84,5 @@ def train_one_epoch(tmp_path, dataset, num_classes, train_set, test_set, *opts):
         "TEST.IMAGE_SIZE", "[32, 32]", "TEST.BASE_SIZE", "32", "TEST.BATCH_SIZE_PER_GPU", "2",
         *opts,
     ]  # fmt: skip
-    assert train.main(["--cfg", str(cfg_file), "--device", "cpu", *run]) == 0
+    assert load_tool("train").main(["--cfg", str(cfg_file), "--device", "cpu", *run]) == 0
     return tmp_path / "out" / dataset / "tiny"

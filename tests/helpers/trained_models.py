@@ -7,38 +7,14 @@ on "class = argmax of a fixed linear map of the colour" give predictions that fo
 regions with clear margins, in a few seconds.
 """
 
-import sys
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from helpers import experiment, tiny_config  # noqa: E402
-
-import models  # noqa: E402
-
-LITE_18 = "cityscapes/seg_litehrnet_18_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml"
-# Lite-HRNet-18 at a fraction of its width and depth (one block per stage); four branches.
-LITE_SMALL = [
-    "MODEL.EXTRA.stages_spec.num_modules", "[1, 1, 1]",
-    "MODEL.EXTRA.stages_spec.num_blocks", "[1, 1, 1]",
-    "MODEL.EXTRA.stages_spec.num_channels", "[[8, 16], [8, 16, 32], [8, 16, 32, 64]]",
-]  # fmt: skip
-# The fork's Lite-HRNet options: a HANet per branch after every stage, BN + ReLU on the logits.
-LITE_FORK = ["MODEL.EXTRA.with_hanet", "True", "MODEL.EXTRA.logits_relu", "True"]
-
-
-def model_config(name, num_classes):
-    """tiny_config for the HRNet family (seg_hrnet, seg_hrnet_ocr, seg_hrnet_hanet); for
-    "seg_litehrnet" the small Lite-HRNet-18, for "seg_litehrnet_fork" the same with the fork's
-    HANets and final ReLU (the released Lite-HRNet checkpoints' architecture)."""
-    if name.startswith("seg_litehrnet"):
-        fork = LITE_FORK if name == "seg_litehrnet_fork" else []
-        return experiment(LITE_18, "DATASET.NUM_CLASSES", str(num_classes), *LITE_SMALL, *fork)
-    return tiny_config(name, num_classes)
+import models
+from helpers.model_specs import model_config
 
 
 def smooth_input(batch, height, width, seed=0):
@@ -77,8 +53,8 @@ def _trained(name, num_classes, seed, steps):
 
 
 def tiny_model(name="seg_hrnet", num_classes=5, seed=2, steps=12):
-    """A tiny `name` model (tests/models/helpers.py) trained for `steps` steps, in eval mode.
-    Built once per argument set; every call returns its own copy."""
+    """A tiny `name` model (helpers.model_specs.model_config) trained for `steps` steps, in eval
+    mode. Built once per argument set; every call returns its own copy."""
     model = _trained(name, num_classes, seed, steps)
     copy = models.build_model(model_config(name, num_classes), pretrained=False)
     copy.load_state_dict(model.state_dict())
