@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers.paths import REPO
 
 
 def requirement_names(path):

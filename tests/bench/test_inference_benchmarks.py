@@ -2,22 +2,20 @@
 bench.multiscale) on a tiny model: the tables they print."""
 
 import importlib.util
-import sys
-from pathlib import Path
 
-import benchmark
 import cv2
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
-from helpers import tiny_config  # noqa: E402
+import datasets
+from bench import latency, multiscale
+from config import load_config
+from helpers.model_specs import tiny_config
+from helpers.tools import load_tool
+from models import build_model
 
-import datasets  # noqa: E402
-from bench import latency, multiscale  # noqa: E402
-from config import load_config  # noqa: E402
-from models import build_model  # noqa: E402
+benchmark = load_tool("benchmark")
 
 
 @pytest.fixture

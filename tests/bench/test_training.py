@@ -1,11 +1,13 @@
 """tools/benchmark.py --train (bench/training.py): its flags and tables; end to end (every path
 in its own process) on a tiny model and a shortened demo under -m slow."""
 
-import benchmark
 import pytest
-from tiny_run import tiny_config
 
 from bench import training
+from helpers.model_specs import tiny_config
+from helpers.tools import load_tool
+
+benchmark = load_tool("benchmark")
 
 
 def table_rows(text):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tiny_run import output_dir
 
 from core.run_log import METRICS_FILE, export_tensorboard_image, parse_log, read_run, tag
 from datasets.demo_data import CLASSES
+from helpers.tiny_run import output_dir
 from utils.errors import UserError
 from utils.image_io import read_image
 from utils.metrics import ABSENT, format_scores, segmentation_scores

@@ -5,11 +5,11 @@ import copy
 
 import pytest
 import torch
-from tiny_run import tiny_config
 
 import models
 from core.criterion import build_criterion
 from core.train_step import TrainStep, build_optimizer, training_dtype
+from helpers.model_specs import tiny_config
 from utils.distributed import DistInfo
 from utils.errors import ConfigError
 

@@ -3,10 +3,10 @@ PRINT_FREQ steps and a non-finite one stops the run."""
 
 import pytest
 import torch
-from tiny_run import write_tiny_run
 
 from config import load_config
 from core.trainer import RunningLoss, Trainer, TrainingDivergedError, seed_everything
+from helpers.tiny_run import write_tiny_run
 from utils.distributed import DistInfo
 
 

@@ -2,7 +2,6 @@
 larger than TEST.IMAGE_SIZE (the power-line fork's 3078x5472 images do not fit a GPU whole)."""
 
 import torch
-from tiny_run import write_tiny_run
 
 import datasets
 from config import load_config
@@ -11,6 +10,7 @@ from core.data import eval_loader
 from core.train_step import TrainStep
 from core.trainer import Trainer
 from core.validation import ValidationPredictor, validate
+from helpers.tiny_run import write_tiny_run
 from utils.distributed import DistInfo
 
 

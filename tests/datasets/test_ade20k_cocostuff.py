@@ -3,10 +3,10 @@
 import cv2
 import numpy as np
 import pytest
-from dataset_files import config, smooth_image, write_pairs
 
 import datasets
 from datasets.cocostuff import RAW_IDS
+from helpers.dataset_files import config, smooth_image, write_pairs
 
 
 def dataset_for(tmp_path, name, num_classes, raw, folder=""):

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from dataset_files import blocks, config, smooth_image, write_pairs, write_png
 from PIL import Image
 
 import datasets
 from datasets import BaseDataset, normalize
 from datasets.transforms import scale_crop
+from helpers.dataset_files import blocks, config, smooth_image, write_pairs, write_png
 from utils.errors import ConfigError, DataError
 
 

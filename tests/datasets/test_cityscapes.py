@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from dataset_files import config, smooth_image, write_pairs
 
 import datasets
 from datasets.cityscapes import CLASS_WEIGHTS, LABEL_TO_TRAIN_ID
+from helpers.dataset_files import config, smooth_image, write_pairs
 
 LABEL_IDS = np.array([[0, 7, 8, 11, 26, 33], [1, 6, 9, 29, 30, 255]], np.uint8)
 TRAIN_IDS = [[255, 0, 1, 2, 13, 18], [255] * 6]

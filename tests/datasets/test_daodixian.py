@@ -3,11 +3,11 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import EXPERIMENTS, REPO
-from dataset_files import blocks, config, smooth_image, train_one_epoch, write_png
 
 import datasets
 from config import load_config
+from helpers.dataset_files import blocks, config, smooth_image, train_one_epoch, write_png
+from helpers.paths import EXPERIMENTS, REPO
 
 LABEL = np.array([[0, 1, 1], [255, 0, 1]], np.uint8)
 YAML = EXPERIMENTS / "daodixian_seg" / "seg_hrnet_ocr_w48_epoch48_1209.yaml"

@@ -3,10 +3,10 @@
 import cv2
 import numpy as np
 import pytest
-from dataset_files import config, smooth_image, write_pairs
 
 import datasets
 from datasets.lip import FLIP_PAIRS
+from helpers.dataset_files import config, smooth_image, write_pairs
 from utils.errors import DataError
 
 

@@ -4,11 +4,11 @@ read; nothing outside the class changes."""
 
 import numpy as np
 import torch
-from dataset_files import config, smooth_image, write_pairs
 
 import datasets
 from datasets import BaseDataset, register_dataset
 from datasets.list_reader import PairList
+from helpers.dataset_files import config, smooth_image, write_pairs
 from utils.image_io import read_label
 from utils.visualize import voc_palette
 

@@ -3,11 +3,11 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO
-from dataset_files import blocks, config, smooth_image, train_one_epoch, write_png
 from PIL import Image
 
 import datasets
+from helpers.dataset_files import blocks, config, smooth_image, train_one_epoch, write_png
+from helpers.paths import REPO
 from utils.errors import ConfigError, DataError
 
 COLOR_MAP = str(REPO / "colorMap.txt")

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from dataset_files import config, smooth_image, write_pairs
 
 import datasets
 from datasets.pascal_ctx import CATEGORY_IDS, CLASS_NAMES, DETAIL_IDS
+from helpers.dataset_files import config, smooth_image, write_pairs
 from utils.errors import DataError
 
 RAW = np.array([[0, 1, 2, 59], [0, 30, 58, 255]], np.uint8)

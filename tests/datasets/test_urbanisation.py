@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 import torch
-from dataset_files import blocks, config, smooth_image, train_one_epoch, write_pairs
 from PIL import Image
-from tiny_run import TINY_MODEL
 
 import datasets
 import models
 from config import load_config
 from datasets.urbanisation import CLASS_WEIGHTS, LABEL_GREYS, PREDICTION_GREYS
+from helpers.dataset_files import blocks, config, smooth_image, train_one_epoch, write_pairs
+from helpers.model_specs import TINY_MODEL
 from utils.visualize import voc_palette
 
 GREYS = np.array([[0, 178, 225, 105], [149, 29, 255, 255]], np.uint8)

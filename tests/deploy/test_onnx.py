@@ -4,19 +4,22 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_models import smooth_input, tiny_config, tiny_model
+
+from helpers.model_specs import tiny_config
+from helpers.trained_models import smooth_input, tiny_model
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-
-import export_onnx  # noqa: E402
 
 import datasets  # noqa: E402
 import deploy  # noqa: E402
 import inference  # noqa: E402
 import models  # noqa: E402
+from helpers.tools import load_tool  # noqa: E402
 from utils.errors import CheckpointError, ConfigError  # noqa: E402
 from utils.metrics import segmentation_scores  # noqa: E402
+
+export_onnx = load_tool("export_onnx")
 
 NUM_CLASSES = 5
 SIZE = (64, 96)

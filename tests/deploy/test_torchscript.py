@@ -3,10 +3,10 @@ of TorchScript files among weights files, and the export-format registry."""
 
 import pytest
 import torch
-from tiny_models import smooth_input, tiny_model
 
 import deploy
 import inference
+from helpers.trained_models import smooth_input, tiny_model
 from utils.errors import ConfigError
 
 NUM_CLASSES = 5

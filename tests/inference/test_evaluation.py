@@ -4,11 +4,11 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from original_prediction import original_multi_scale
 
 import datasets
 from config import load_config
 from core.data import eval_loader
+from helpers.original_prediction import original_multi_scale
 from inference import Predictor, evaluate, predict_dataset
 
 

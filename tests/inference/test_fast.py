@@ -1,16 +1,11 @@
 """BatchNorm folding and the exact and fast inference modes."""
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
-from tiny_models import smooth_input, tiny_model  # noqa: E402
-
-from inference import fold_batchnorm, optimize  # noqa: E402
+from helpers.trained_models import smooth_input, tiny_model
+from inference import fold_batchnorm, optimize
 
 
 def main_output(outputs):

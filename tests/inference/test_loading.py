@@ -4,10 +4,10 @@ import logging
 
 import pytest
 import torch
-from tiny_run import spread_weights, write_tiny_model
 
 import models
 from config import load_config
+from helpers.tiny_run import spread_weights, write_tiny_model
 from inference import InferenceModel, TorchScriptModel, load_model, prepare_model
 
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from original_prediction import BLACK, original_multi_scale
 
 from config import get_defaults
 from datasets import IMAGENET_MEAN, IMAGENET_STD
 from datasets.lip import FLIP_PAIRS
+from helpers.original_prediction import BLACK, original_multi_scale
 from inference import Predictor, resize_bilinear
 from utils.errors import ConfigError
 

@@ -4,10 +4,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_run import TINY_EXTRA, spread_weights, tiny_config
 
 import models
 from datasets import palette_for
+from helpers.model_specs import TINY_EXTRA, tiny_config
+from helpers.tiny_run import spread_weights
 from inference import (
     Predictor,
     Segmenter,

@@ -5,9 +5,9 @@ import copy
 
 import pytest
 import torch
-from helpers import experiment, tiny_config
 
 import models
+from helpers.model_specs import experiment, tiny_config
 from models.checkpointing import set_grad_checkpoint
 
 # The fork's Lite-HRNet at a fraction of the width and depth (two modules in the first stage).

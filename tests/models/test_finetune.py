@@ -2,11 +2,12 @@
 
 import pytest
 import torch
-from conftest import EXPERIMENTS
-from helpers import manifest, tiny_config
 
 import models
 from config import load_config
+from helpers.model_checks import manifest
+from helpers.model_specs import tiny_config
+from helpers.paths import EXPERIMENTS
 from utils.errors import CheckpointError, ConfigError
 
 REINIT = ["cls_head", "aux_head.3"]

@@ -3,16 +3,15 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import (
-    assert_fork_checkpoint_reproduces_outputs,
-    experiment,
-    height_band_losses,
-    manifest,
-    tiny_config,
-)
 
 import models
 from config import load_config
+from helpers.model_checks import (
+    assert_fork_checkpoint_reproduces_outputs,
+    height_band_losses,
+    manifest,
+)
+from helpers.model_specs import experiment, tiny_config
 from models.hanet import HANet, RowPositionEncoding, sinusoid_table
 from utils.errors import ConfigError
 

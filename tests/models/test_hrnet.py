@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from helpers import OCR_W48, W18_SMALL_V1, W18_SMALL_V2, W48, experiment, manifest, tiny_config
 
 import models
+from helpers.model_checks import manifest
+from helpers.model_specs import OCR_W48, W18_SMALL_V1, W18_SMALL_V2, W48, experiment, tiny_config
 from utils.errors import ConfigError
 from utils.model_info import model_info
 

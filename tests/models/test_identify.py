@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import EXPERIMENTS, RELEASED_LAYOUTS, TEST_DATA
-from helpers import manifest
-from tiny_run import TINY_MODEL
 
 from config import load_config
+from helpers.model_checks import manifest
+from helpers.model_specs import TINY_MODEL
+from helpers.paths import EXPERIMENTS, TEST_DATA
+from helpers.released_layouts import RELEASED_LAYOUTS
 from models import identify
 from models.weights import bare_state_dict, describe_layout, read_checkpoint
 

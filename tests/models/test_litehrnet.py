@@ -3,14 +3,14 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import (
+
+import models
+from helpers.model_checks import (
     assert_fork_checkpoint_reproduces_outputs,
-    experiment,
     height_band_losses,
     manifest,
 )
-
-import models
+from helpers.model_specs import experiment
 from utils.errors import ConfigError
 from utils.model_info import model_info
 

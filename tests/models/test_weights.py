@@ -2,10 +2,11 @@
 
 import pytest
 import torch
-from conftest import RELEASED_LAYOUTS
-from helpers import W18_SMALL_V1, experiment, manifest, tiny_config
 
 import models
+from helpers.model_checks import manifest
+from helpers.model_specs import W18_SMALL_V1, experiment, tiny_config
+from helpers.released_layouts import RELEASED_LAYOUTS
 from utils.errors import CheckpointError
 
 

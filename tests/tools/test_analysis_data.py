@@ -2,13 +2,15 @@
 
 import csv
 
-import analysisData
 import numpy as np
 import pytest
 
 from datatools.statistics import class_statistics
+from helpers.tools import load_tool
 from utils.errors import UserError
 from utils.image_io import read_image, write_png
+
+analysisData = load_tool("analysisData")
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 IDS = [0, 2, 10]

@@ -2,14 +2,16 @@
 
 import csv
 
-import analysisResult
 import numpy as np
 import pytest
 
 from datatools.results import Score, rank, score
+from helpers.tools import load_tool
 from utils.colormap import ClassTable
 from utils.image_io import read_image, write_image, write_png
 from utils.visualize import colorize
+
+analysisResult = load_tool("analysisResult")
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 WRONG = {"a": 30, "b": 0, "c": 75, "d": 10, "e": 50}  # wrong pixels out of 100

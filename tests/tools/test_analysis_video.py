@@ -1,14 +1,16 @@
 """tools/analysisVideo.py on a short synthetic video with a tiny random model."""
 
-import analysisVideo
 import cv2
 import numpy as np
 import pytest
-from tiny_run import export_tiny_onnx, write_tiny_model
 
+from helpers.tiny_run import export_tiny_onnx, write_tiny_model
+from helpers.tools import load_tool
 from inference import Segmenter
 from utils.errors import UserError
 from utils.visualize import colorize, voc_palette
+
+analysisVideo = load_tool("analysisVideo")
 
 FRAMES, WIDTH, HEIGHT, FPS = 7, 96, 64, 10.0
 

@@ -6,36 +6,37 @@ with no traceback, leaving every file that existed before untouched. A pickle wh
 `__reduce__` runs a shell command is refused by every path that loads weights or checkpoints.
 """
 
-import importlib
 import os
 import re
 import subprocess
 import sys
 
-import analysisData
-import analysisResult
-import analysisVideo
-import benchmark
-import convert_pascal_ctx
 import cv2
-import export_onnx
-import generate_list
-import json2labelImg
 import numpy as np
-import pipeline
-import preprocessPanorama
 import pytest
-import test as test_tool
 import torch
-import train
-from conftest import REPO, free_port
-from tiny_run import output_dir, write_tiny_run
 
 import models
 from config import load_config
 from core.train_step import build_optimizer
+from helpers.paths import REPO
+from helpers.tiny_run import output_dir, write_tiny_run
+from helpers.tools import free_port, load_tool
 from utils import checkpoint as ckpt
 from utils.cli import run_tool
+
+analysisData = load_tool("analysisData")
+analysisResult = load_tool("analysisResult")
+analysisVideo = load_tool("analysisVideo")
+benchmark = load_tool("benchmark")
+convert_pascal_ctx = load_tool("convert_pascal_ctx")
+export_onnx = load_tool("export_onnx")
+generate_list = load_tool("generate_list")
+json2labelImg = load_tool("json2labelImg")
+pipeline = load_tool("pipeline")
+preprocessPanorama = load_tool("preprocessPanorama")
+test_tool = load_tool("test")
+train = load_tool("train")
 
 TOOLS = {
     "train": train,
@@ -422,7 +423,7 @@ def test_the_command_line_prints_one_line_and_debug_the_traceback(tmp_path):
     "tool", sorted(p.stem for p in (REPO / "tools").glob("*.py") if p.stem != "_init_paths")
 )
 def test_every_tool_documents_debug(tool, capsys):
-    module = importlib.import_module(tool)
+    module = load_tool(tool)
     with pytest.raises(SystemExit):
         module.parse_args(["--help"])
     assert "--debug" in capsys.readouterr().out

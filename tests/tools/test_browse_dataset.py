@@ -4,16 +4,18 @@
 import csv
 import json
 
-import browse_dataset
 import numpy as np
 import pytest
-from tiny_run import write_tiny_run
 
 import datasets
 from config import load_config
 from datatools.browse import IGNORED_BRIGHTNESS, label_picture
+from helpers.tiny_run import write_tiny_run
+from helpers.tools import load_tool
 from utils.cli import run_tool
 from utils.image_io import read_image, write_image, write_png
+
+browse_dataset = load_tool("browse_dataset")
 
 GREY = 128
 TRIANGLE = [[0.5, 0.1], [1.2, 0.1], [0.9, 0.4]]  # x 1.2 is clamped to the edge

@@ -3,7 +3,6 @@
 import json
 import sys
 
-import convert_pascal_ctx
 import cv2
 import numpy as np
 import pytest
@@ -11,7 +10,10 @@ import pytest
 import datasets
 from config import load_config
 from datasets.pascal_ctx import CATEGORY_IDS, segmentation_mask
+from helpers.tools import load_tool
 from utils.errors import UserError
+
+convert_pascal_ctx = load_tool("convert_pascal_ctx")
 
 VOC = "VOCdevkit/VOC2010"
 CAR, SKY = 59, 360  # Detail category ids of "car" and "sky"

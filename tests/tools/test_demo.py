@@ -3,10 +3,13 @@
 import re
 
 import cv2
-import demo
 import numpy as np
 import pytest
 from PIL import Image
+
+from helpers.tools import load_tool
+
+demo = load_tool("demo")
 
 
 def run_demo(tmp_path, capsys, *opts):

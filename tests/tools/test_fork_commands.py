@@ -16,7 +16,6 @@ absence stops the run naming the file), `--pth` and `TEST.MODEL_FILE`. `python t
 in this process (`X.main(argv)`); `torchrun` runs as a subprocess, as written.
 """
 
-import importlib
 import json
 import os
 import re
@@ -31,11 +30,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
-from tiny_run import TINY_EXTRA, TINY_LITE, TINY_OCR
 
 import models
 from config import load_config, run_dirs
+from helpers.model_specs import TINY_EXTRA, TINY_LITE, TINY_OCR
+from helpers.paths import REPO
+from helpers.tools import load_tool
 from utils.colormap import ClassTable
 from utils.errors import CheckpointError
 from utils.image_io import write_image, write_png
@@ -148,7 +148,7 @@ def test_every_row_parses_and_its_config_loads(monkeypatch):
 
 
 def tool(script):
-    return importlib.import_module(Path(script).stem)
+    return load_tool(Path(script).stem)
 
 
 # -- synthetic data in README's layouts -------------------------------------------------------

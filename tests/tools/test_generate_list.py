@@ -2,15 +2,17 @@
 
 import random
 
-import generate_list
 import numpy as np
 import pytest
 
 import datasets
 from config import load_config
 from datatools.splits import split_counts, split_names
+from helpers.tools import load_tool
 from utils.errors import DataError
 from utils.image_io import write_image, write_png
+
+generate_list = load_tool("generate_list")
 
 
 def test_split_counts_follow_the_ratio():

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+
+from helpers.paths import REPO
 
 TOOLS = sorted(p for p in (REPO / "tools").glob("*.py") if not p.name.startswith("_"))
 OPTIONAL = ("onnx", "onnxruntime", "pycocotools")

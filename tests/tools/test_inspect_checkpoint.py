@@ -4,15 +4,17 @@ file run as printed; ONNX files get inputs, outputs, opset and precision."""
 import shlex
 import sys
 
-import inspect_checkpoint
 import pytest
-import test as test_tool
 import torch
-from tiny_run import write_tiny_run
 
 import models
 from config import load_config
+from helpers.tiny_run import write_tiny_run
+from helpers.tools import load_tool
 from utils.cli import run_tool
+
+inspect_checkpoint = load_tool("inspect_checkpoint")
+test_tool = load_tool("test")
 
 
 def test_the_printed_test_command_runs_the_file(tmp_path, capsys, monkeypatch):

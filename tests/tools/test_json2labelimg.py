@@ -2,13 +2,15 @@
 
 import json
 
-import json2labelImg
 import numpy as np
 import pytest
 
 from datatools.polygons import cityscapes_label, detect_format, labelme_label
+from helpers.tools import load_tool
 from utils.colormap import ClassTable
 from utils.image_io import read_image, read_label, write_image
+
+json2labelImg = load_tool("json2labelImg")
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 SQUARE = [[2, 1], [5, 1], [5, 3], [2, 3]]  # columns 2..5, rows 1..3 (boundary included)

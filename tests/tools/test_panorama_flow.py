@@ -5,18 +5,20 @@ experiment YAML.
 
 import shutil
 
-import analysisData
-import analysisResult
 import cv2
-import generate_list
 import numpy as np
-import preprocessPanorama
-import test as test_tool
-import train
-from conftest import EXPERIMENTS, REPO
-from tiny_run import TINY_EXTRA
 
+from helpers.model_specs import TINY_EXTRA
+from helpers.paths import EXPERIMENTS, REPO
+from helpers.tools import load_tool
 from utils.colormap import ClassTable
+
+analysisData = load_tool("analysisData")
+analysisResult = load_tool("analysisResult")
+generate_list = load_tool("generate_list")
+preprocessPanorama = load_tool("preprocessPanorama")
+test_tool = load_tool("test")
+train = load_tool("train")
 
 YAML = str(EXPERIMENTS / "panorama" / "train.yaml")
 SMALL = [

@@ -2,15 +2,17 @@
 
 import cv2
 import numpy as np
-import pipeline
 import pytest
 from PIL import Image
-from tiny_run import export_tiny_onnx, write_tiny_model
 
+from helpers.tiny_run import export_tiny_onnx, write_tiny_model
+from helpers.tools import load_tool
 from inference import Segmenter
 from utils.errors import UserError
 from utils.image_io import read_image
 from utils.visualize import colorize, voc_palette
+
+pipeline = load_tool("pipeline")
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,14 @@
 """tools/plot_runs.py: a PNG of loss, learning rate and mIoU curves from tiny runs."""
 
-import plot_runs
 import pytest
-from tiny_run import output_dir
 
 from core.run_log import read_run
+from helpers.tiny_run import output_dir
+from helpers.tools import load_tool
 from utils.charts import run_curves_figure
 from utils.image_io import read_image
+
+plot_runs = load_tool("plot_runs")
 
 
 def test_writes_a_png_from_a_tiny_run(trained_tiny_run, tmp_path, capsys):

@@ -4,17 +4,19 @@ that tools/train.py trains on unchanged; inconsistent folders are refused naming
 import re
 
 import numpy as np
-import prepare_dataset
 import pytest
-import train
 import yaml
 from PIL import Image
-from tiny_run import TINY_MODEL
 
 from datasets.demo_data import CLASSES, make_sample
+from helpers.model_specs import TINY_MODEL
+from helpers.tools import load_tool
 from utils.cli import run_tool
 from utils.colormap import ClassTable
 from utils.image_io import write_image
+
+prepare_dataset = load_tool("prepare_dataset")
+train = load_tool("train")
 
 IDS = {raw_id: new for (_, raw_id, _), new in zip(CLASSES, (0, 1, 3, 7), strict=True)}
 COLOURS = {raw_id: colour for _, raw_id, colour in CLASSES}

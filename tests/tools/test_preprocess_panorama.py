@@ -1,14 +1,16 @@
 """tools/preprocessPanorama.py: crop geometry, the seam, nearest labels, the store pipeline."""
 
 import numpy as np
-import preprocessPanorama
 import pytest
 from PIL import Image
 
 from datatools.panorama import crop, crop_maps, yaw_angles
+from helpers.tools import load_tool
 from utils.colormap import ClassTable
 from utils.errors import UserError
 from utils.image_io import read_label, write_image
+
+preprocessPanorama = load_tool("preprocessPanorama")
 
 TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 

@@ -7,11 +7,13 @@ import shlex
 from pathlib import Path
 
 import pytest
-import test as test_tool
-from conftest import REPO
 
 import datasets
 from config import load_config
+from helpers.paths import REPO
+from helpers.tools import load_tool
+
+test_tool = load_tool("test")
 
 SECTION = re.search(
     r"^## Reproduce a release\n(.*?)^## ",

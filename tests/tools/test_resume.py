@@ -11,9 +11,12 @@ import sys
 
 import pytest
 import torch
-import train
-from conftest import REPO, free_port
-from tiny_run import output_dir, write_tiny_run
+
+from helpers.paths import REPO
+from helpers.tiny_run import output_dir, write_tiny_run
+from helpers.tools import free_port, load_tool
+
+train = load_tool("train")
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "lib"), "OMP_NUM_THREADS": "1"}
 TRAIN = str(REPO / "tools/train.py")

@@ -6,18 +6,20 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import test as test_tool
 import torch
 import torch.nn.functional as F
-from original_prediction import original_multi_scale
-from tiny_run import output_dir, spread_weights, write_tiny_run
 
 import datasets
 import models
 from config import load_config
+from helpers.original_prediction import original_multi_scale
+from helpers.tiny_run import output_dir, spread_weights, write_tiny_run
+from helpers.tools import load_tool
 from utils.colormap import ClassTable
 from utils.errors import UserError
 from utils.metrics import confusion_matrix, segmentation_scores
+
+test_tool = load_tool("test")
 
 
 @pytest.fixture

@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
-import tile_images
 from PIL import Image
 
 from datatools.tiles import cut_tiles, tile_starts
+from helpers.tools import load_tool
 from utils.errors import DataError
+
+tile_images = load_tool("tile_images")
 
 
 def fork_tiles(array, size):

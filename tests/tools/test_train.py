@@ -7,12 +7,15 @@ import sys
 
 import pytest
 import torch
-import train
-from conftest import REPO, free_port
-from tiny_run import TINY_LITE, output_dir, write_tiny_run
 
 import models
 from config import load_config
+from helpers.model_specs import TINY_LITE
+from helpers.paths import REPO
+from helpers.tiny_run import output_dir, write_tiny_run
+from helpers.tools import free_port, load_tool
+
+train = load_tool("train")
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "lib"), "OMP_NUM_THREADS": "1"}
 
@@ -117,7 +120,7 @@ def tiny_overrides(tmp_path):
 def test_lite_hrnet_and_hanet_train_and_test_like_any_model(tmp_path, name):
     """Through tools/train.py and tools/test.py: the fork's Lite-HRNet YAML (narrowed), and
     HRNet + HANet with the positional encoding on (on the tiny HRNet)."""
-    import test as test_tool
+    test_tool = load_tool("test")
 
     tiny = write_tiny_run(tmp_path, size=64)
     if name == "seg_litehrnet":

@@ -1,14 +1,15 @@
 """glibc's allocator options, and that every tool sets them at start-up."""
 
 import ast
+import os
 import platform
 import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO
 
+from helpers.paths import REPO
 from utils.allocator import set_allocator_options
 
 
@@ -44,8 +45,9 @@ def test_every_tool_sets_the_allocator_options_at_start_up(tool):
 
 
 def test_the_allocator_module_does_not_import_torch():
-    code = (
-        "import sys; sys.path[:0] = ['lib']; import utils.allocator; print('torch' in sys.modules)"
+    code = "import sys, utils.allocator; print('torch' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "lib")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr

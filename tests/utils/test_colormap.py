@@ -4,8 +4,8 @@ GBK names."""
 
 import numpy as np
 import pytest
-from conftest import REPO
 
+from helpers.paths import REPO
 from utils.colormap import IGNORE, UNKNOWN, ClassTable
 from utils.errors import DataError
 
