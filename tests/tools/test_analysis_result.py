@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from datatools.results import Score, rank, score
+from helpers.label_data import TABLE
 from helpers.tools import load_tool
 from utils.colormap import ClassTable
 from utils.image_io import read_image, write_image, write_png
@@ -13,7 +13,6 @@ from utils.visualize import colorize
 
 analysisResult = load_tool("analysisResult")
 
-TABLE = "ground 0 0 100 100\nwall 2 200 200 255\nlayered_shelf 10 100 50 0\n"
 WRONG = {"a": 30, "b": 0, "c": 75, "d": 10, "e": 50}  # wrong pixels out of 100
 
 
@@ -30,18 +29,6 @@ def folders(tmp_path):
         write_png(pred / f"{name}.png", prediction.reshape(10, 10))
     (tmp_path / "colorMap.txt").write_text(TABLE, encoding="utf-8")
     return data, pred, tmp_path / "colorMap.txt"
-
-
-def test_score_and_ignore():
-    label = np.array([[0, 1], [255, 1]], np.uint8)
-    prediction = np.array([[0, 0], [0, 1]], np.uint8)
-    assert score(label, prediction) == (2, 3)
-    assert score(label, prediction, count_ignore=True) == (2, 4)
-
-
-def test_rank_orders_by_accuracy_then_name():
-    scores = [Score("b", 5, 10), Score("a", 5, 10), Score("c", 9, 10), Score("z", 0, 0)]
-    assert [s.name for s in rank(scores)] == ["c", "a", "b"]
 
 
 def test_tool_ranks_and_writes_easy_and_hard(folders, tmp_path):
