@@ -1,12 +1,14 @@
 """PASCAL-Context: 59 classes (background ignored) or 60; the split names of the YAMLs."""
 
+import sys
+
 import numpy as np
 import pytest
 
 import datasets
-from datasets.pascal_ctx import CATEGORY_IDS, CLASS_NAMES, DETAIL_IDS
+from datasets.pascal_ctx import CATEGORY_IDS, CLASS_NAMES, DETAIL_IDS, segmentation_mask
 from helpers.dataset_files import config, smooth_image, write_pairs
-from utils.errors import DataError
+from utils.errors import DataError, UserError
 
 RAW = np.array([[0, 1, 2, 59], [0, 30, 58, 255]], np.uint8)
 
@@ -41,3 +43,9 @@ def test_missing_list_points_to_the_converter(tmp_path):
 def test_class_order_is_the_sorted_detail_ids():
     assert len(DETAIL_IDS) == len(set(DETAIL_IDS)) == 60
     assert list(CATEGORY_IDS) == sorted(DETAIL_IDS) and CATEGORY_IDS[:3] == (0, 2, 9)
+
+
+def test_rle_without_pycocotools_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pycocotools", None)
+    with pytest.raises(UserError, match="pip install -r requirements-data.txt"):
+        segmentation_mask({"size": [2, 2], "counts": [4]}, 2, 2, "x.json: image a.jpg")
