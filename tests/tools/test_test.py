@@ -36,7 +36,7 @@ def trained(tmp_path):
 
 def reference_confusion(cfg_file, model, scales, flip):
     """The confusion matrix of the original's multi-scale + flip prediction, one input per
-    forward pass (tests/original_prediction.py)."""
+    forward pass (tests/helpers/original_prediction.py)."""
     cfg = load_config(cfg_file)
     dataset = datasets.build_dataset(cfg, "test")
     width, height = cfg.TEST.IMAGE_SIZE
