@@ -5,13 +5,13 @@ tests/core/test_lr_schedule.py)."""
 from pathlib import Path
 
 import torch
-from tiny_run import tiny_config
 from torch import nn
 
 import deploy
 import inference
 import models
 from deploy.formats import _FORMATS, ExportFormat, register_format
+from helpers.model_specs import tiny_config
 from inference.exported import _LOADERS, ExportLoader, register_loader
 from models.hrnet import HighResolutionNet, concat_branches, init_weights
 from models.registry import register_model
