@@ -1,4 +1,5 @@
-"""A tiny dataset in the generic `custom` layout and a tiny HRNet YAML, for end-to-end tests."""
+"""Tiny runs on disk for end-to-end tests: a dataset in the generic `custom` layout with the tiny
+HRNet YAML (helpers.model_specs.TINY_MODEL), and tiny model files (YAML, weights, ONNX)."""
 
 import textwrap
 
