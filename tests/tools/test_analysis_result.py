@@ -1,4 +1,4 @@
-"""tools/analysisResult.py: per-image accuracy, the ranking, easy/hard comparisons, the CSV."""
+"""tools/analysisResult.py: easy/hard comparisons, the CSV, size mismatches, compress maps."""
 
 import csv
 

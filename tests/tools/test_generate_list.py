@@ -1,4 +1,4 @@
-"""tools/generate_list.py: split sizes, seeds, the ignore-pixel filter and the list files."""
+"""tools/generate_list.py: the ignore-pixel filter, the list files, the DeepGlobe layout."""
 
 import random
 

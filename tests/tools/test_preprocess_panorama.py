@@ -1,4 +1,4 @@
-"""tools/preprocessPanorama.py: crop geometry, the seam, nearest labels, the store pipeline."""
+"""tools/preprocessPanorama.py: the store pipeline (crops and cached ids) and its errors."""
 
 import numpy as np
 import pytest
