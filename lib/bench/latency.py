@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import datasets
-from bench.model_setup import load_model, sample_image
+from bench.model_setup import benchmark_model, sample_image
 from bench.timing import summary, time_interleaved
 from inference import InferenceModel, optimize
 from models.outputs import main_output
@@ -96,7 +96,7 @@ def speed_paths(model, modes, size, compile, workdir, calibration):
 def measure_speed(cfg_file, modes, size, repeats, pth=None, opts=(), compile=False):
     """One row per path of `modes` on 1x3x`size`, `repeats` interleaved rounds: median / min /
     max milliseconds, speed-ups against eager, GFLOPs, share of pixels predicted as eager."""
-    cfg, model = load_model(cfg_file, pth, opts)
+    cfg, model = benchmark_model(cfg_file, pth, opts)
     macs = model_info(model, tuple(size))["macs"]
     params = sum(p.numel() for p in model.parameters())
     x, calibration = speed_inputs(cfg, pth, size)

@@ -12,7 +12,7 @@ from torch import nn
 from config import load_config
 from models import build_model, load_weights
 
-__all__ = ["he_normal_", "load_model", "sample_image"]
+__all__ = ["he_normal_", "benchmark_model", "sample_image"]
 
 
 def he_normal_(model):
@@ -23,7 +23,7 @@ def he_normal_(model):
     return model
 
 
-def load_model(cfg_file, pth=None, opts=()):
+def benchmark_model(cfg_file, pth=None, opts=()):
     """(cfg, model in eval mode) of `cfg_file`: `pth` weights, or random He-normal ones."""
     cfg = load_config(cfg_file, ["MODEL.PRETRAINED", "", *opts])
     torch.manual_seed(0)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.fresh_process import run_in_fresh_process
-from bench.model_setup import load_model, sample_image
+from bench.model_setup import benchmark_model, sample_image
 from datasets.transforms import scaled_size
 from datasets.windows import plan_passes
 from inference import Predictor, optimize
@@ -90,7 +90,7 @@ def temper_logits(model, image, num_classes, spread=3.0):
 def _setup(cfg_file, pth, opts, size):
     """(cfg, model, image, the original's loop on them as a function): the same in every
     process, from the same seed."""
-    cfg, model = load_model(cfg_file, pth, ["TEST.POLICY", "cityscapes", *opts])
+    cfg, model = benchmark_model(cfg_file, pth, ["TEST.POLICY", "cityscapes", *opts])
     width, height = cfg.TEST.IMAGE_SIZE
     crop, base_size, align = (height, width), cfg.TEST.BASE_SIZE, cfg.MODEL.ALIGN_CORNERS
     num_classes = cfg.DATASET.NUM_CLASSES
