@@ -4,6 +4,8 @@
 without them the run is a single process. NCCL is used on CUDA, gloo on the CPU.
 """
 
+import atexit
+import gc
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +77,10 @@ def init(device=None, local_rank=None):
         attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
         store = dist.PrefixStore(f"hrnet_attempt_{attempt}", store)
         dist.init_process_group(backend, store=store, rank=rank, world_size=world_size)
+        # A model wrapped in DistributedDataParallel lives in reference cycles (after an error,
+        # also in the traceback's frames) until a garbage collection; left for the interpreter's
+        # shutdown, its gloo work can abort the process (SIGABRT). Collect while it is alive.
+        atexit.register(gc.collect)
     return DistInfo(rank=rank, local_rank=local_rank, world_size=world_size, device=device)
 
 
