@@ -2,7 +2,7 @@
 
 `TrainStep(cfg, model, criterion, dist)` applies the TRAIN keys of speed and memory:
 CHANNELS_LAST (model and batches), AMP / AMP_DTYPE (autocast; a gradient scaler for float16),
-GRAD_CHECKPOINT (activation checkpointing of the backbone's stage modules), COMPILE
+GRAD_CHECKPOINT (activation checkpointing of the stem, stage modules, head and loss), COMPILE
 (`torch.compile`), and wraps the model in DDP across processes. Calling it runs forward, loss
 (in float32), backward and the optimizer update, and returns the loss as a tensor on the device:
 nothing in a step waits for the device.
@@ -12,7 +12,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 import datasets
-from models.checkpointing import set_grad_checkpoint
+from models.checkpointing import run_region, set_grad_checkpoint
 from models.outputs import as_list
 from utils.errors import ConfigError
 from utils.precision import autocast, autocast_dtype
@@ -80,7 +80,8 @@ class TrainStep:
             torch.channels_last if cfg.TRAIN.CHANNELS_LAST else torch.contiguous_format
         )
         self.clip_grad = cfg.TRAIN.CLIP_GRAD
-        if cfg.TRAIN.GRAD_CHECKPOINT and not set_grad_checkpoint(model):
+        self.grad_checkpoint = cfg.TRAIN.GRAD_CHECKPOINT
+        if self.grad_checkpoint and not set_grad_checkpoint(model):
             raise ConfigError(
                 f"TRAIN.GRAD_CHECKPOINT: MODEL.NAME {cfg.MODEL.NAME} has no checkpointed stages"
             )
@@ -105,12 +106,19 @@ class TrainStep:
         images = datasets.normalize(images.contiguous(memory_format=self.memory_format))
         return images, labels.to(self.device, non_blocking=True).long()
 
+    def loss(self, outputs, labels):
+        """The criterion on the model's outputs, in float32."""
+        return self.criterion(as_float(outputs), labels)
+
     def __call__(self, images, labels):
         """Forward, loss, backward and update on one batch; returns the loss (a device tensor)."""
         images, labels = self.inputs(images, labels)
         with autocast(self.device, self.dtype):
             outputs = self.train_model(images)
-        loss = self.criterion(as_float(outputs), labels)
+        # Checkpointed, the full-size upsampled logits are recomputed in the backward pass.
+        loss = run_region(
+            self.loss, outputs, labels, module=self.criterion, checkpointed=self.grad_checkpoint
+        )
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()

@@ -1,8 +1,9 @@
-"""Activation checkpointing (TRAIN.GRAD_CHECKPOINT): a model stage's modules keep only their
-inputs during the forward pass and recompute their activations in the backward pass.
+"""Activation checkpointing (TRAIN.GRAD_CHECKPOINT): a checkpointed region keeps only its inputs
+during the forward pass and recomputes its activations in the backward pass.
 
 Models that support it have a `grad_checkpoint` attribute (False by default) and run their
-stages through `run_modules`; parameter names do not change, so checkpoints load as before.
+stages through `run_modules` (each module one region) and other parts, such as the stem and the
+head, through `run_region`; parameter names do not change, so checkpoints load as before.
 """
 
 from contextlib import contextmanager, nullcontext
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["run_modules", "set_grad_checkpoint"]
+__all__ = ["run_modules", "run_region", "set_grad_checkpoint"]
 
 
 @contextmanager
@@ -40,19 +41,21 @@ def _contexts(module):
     return nullcontext(), _frozen_statistics(module)
 
 
+def run_region(function, *inputs, module, checkpointed):
+    """`function(*inputs)`; with `checkpointed` (and gradients on) one checkpointed region whose
+    BatchNorms, those of `module`, keep their running statistics during the recomputation."""
+    if not (checkpointed and torch.is_grad_enabled()):
+        return function(*inputs)
+    # Compiled, the recomputation is part of the traced graph, whose buffer updates happen once
+    # in the forward graph.
+    eager = {} if torch.compiler.is_compiling() else {"context_fn": partial(_contexts, module)}
+    return checkpoint(function, *inputs, use_reentrant=False, **eager)
+
+
 def run_modules(modules, x, checkpointed):
-    """`x` through each of `modules` in turn; with `checkpointed` (and gradients on) each module
-    is one checkpointed region, recomputed in the backward pass from its saved input."""
+    """`x` through each of `modules` in turn, each module one region (see `run_region`)."""
     for module in modules:
-        if checkpointed and torch.is_grad_enabled():
-            # Compiled, the recomputation is part of the traced graph, whose buffer updates happen
-            # once in the forward graph.
-            eager = (
-                {} if torch.compiler.is_compiling() else {"context_fn": partial(_contexts, module)}
-            )
-            x = checkpoint(module, x, use_reentrant=False, **eager)
-        else:
-            x = module(x)
+        x = run_region(module, x, module=module, checkpointed=checkpointed)
     return x
 
 

@@ -4,8 +4,8 @@ Stem (two stride-2 3x3 convs, 1/4 resolution), `layer1` (STAGE1 blocks), then st
 stage adds a lower-resolution branch (`transition1..3`) and runs `NUM_MODULES` high-resolution
 modules that process every branch and fuse them. Variants (W18-Small-v1 ... W48) differ only in
 `MODEL.EXTRA`. Parameter names equal the original code's, so released checkpoints load strictly.
-With `grad_checkpoint` set (TRAIN.GRAD_CHECKPOINT), every block of `layer1` and every module of
-stages 2-4 is an activation-checkpointed region.
+With `grad_checkpoint` set (TRAIN.GRAD_CHECKPOINT), the stem, every block of `layer1` and every
+module of stages 2-4 is an activation-checkpointed region.
 """
 
 import torch
@@ -14,7 +14,7 @@ from torch import nn
 
 from utils.errors import ConfigError
 
-from .checkpointing import run_modules
+from .checkpointing import run_modules, run_region
 
 STAGE_KEYS = {"NUM_MODULES", "NUM_BRANCHES", "BLOCK", "NUM_BLOCKS", "NUM_CHANNELS", "FUSE_METHOD"}
 # Almost every official YAML spells STAGE1.NUM_BRANCHES as NUM_RANCHES; the value is never read.
@@ -266,9 +266,12 @@ class HighResolutionNet(nn.Module):
 
     def forward_stem(self, x):
         """Stem and layer1: the 1/4-resolution input of stage 2."""
-        x = self.relu(self.bn1(self.conv1(x)))
-        x = self.relu(self.bn2(self.conv2(x)))
+        x = run_region(self._stem, x, module=self, checkpointed=self.grad_checkpoint)
         return run_modules(self.layer1, x, self.grad_checkpoint)
+
+    def _stem(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(x)))
 
     @staticmethod
     def _transition(transition, xs):

@@ -2,6 +2,7 @@
 
 from torch import nn
 
+from .checkpointing import run_region
 from .hrnet import HighResolutionNet, concat_branches, init_weights
 from .registry import register_model
 
@@ -32,7 +33,13 @@ class SegHRNet(HighResolutionNet):
         init_weights(self)
 
     def forward(self, x):
-        return self.last_layer(concat_branches(super().forward(x), self.align_corners))
+        xs = super().forward(x)
+        return run_region(
+            self._head, *xs, module=self.last_layer, checkpointed=self.grad_checkpoint
+        )
+
+    def _head(self, *xs):
+        return self.last_layer(concat_branches(xs, self.align_corners))
 
 
 @register_model("seg_hrnet")

@@ -56,6 +56,27 @@ def test_a_few_steps_lower_the_loss(opts):
     assert step.net.conv1.weight.is_contiguous(memory_format=expected)
 
 
+def test_checkpointing_with_the_loss_gives_the_plain_step():
+    """The loss is a checkpointed region too: one step updates the weights as the plain one."""
+    cfg = tiny_config("seg_hrnet", 5, "TRAIN.CHANNELS_LAST", "False")
+    torch.manual_seed(0)
+    model = models.build_model(cfg)
+    for module in model.modules():  # gradients well above float rounding
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight)
+    images, labels = band_batch(num_classes=5)
+    updated = []
+    for opts in ([], ["TRAIN.GRAD_CHECKPOINT", "True"]):
+        step_cfg = tiny_config("seg_hrnet", 5, "TRAIN.CHANNELS_LAST", "False", *opts)
+        step = TrainStep(step_cfg, copy.deepcopy(model), build_criterion(step_cfg), CPU)
+        loss = step(images, labels)
+        updated.append((loss, step.net.state_dict()))
+    (loss, plain), (checkpointed_loss, checkpointed) = updated
+    torch.testing.assert_close(checkpointed_loss, loss)
+    for key, value in plain.items():
+        torch.testing.assert_close(checkpointed[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
 def test_float16_gets_a_gradient_scaler_and_bfloat16_none():
     fp16 = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "fp16")
     bf16 = tiny_config("seg_hrnet", 5, "TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16")

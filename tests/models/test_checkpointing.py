@@ -77,3 +77,27 @@ def test_no_recomputation_without_gradients():
     set_grad_checkpoint(model, False)
     with torch.no_grad():
         assert torch.equal(model(x), checkpointed)
+
+
+def saved_for_backward(model, x):
+    """Bytes of the tensors the forward pass saves outside checkpointed regions."""
+    total = 0
+
+    def pack(tensor):
+        nonlocal total
+        total += tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(x)
+    return total
+
+
+def test_stem_stages_and_head_are_checkpointed():
+    """Only the transitions between stages and the regions' inputs stay: about a tenth of what
+    the plain model saves (the stem at 1/2 size and the head at 1/4 size were the bulk)."""
+    model = models.build_model(tiny_config("seg_hrnet", 5)).train()
+    x = torch.randn(2, 3, 64, 96)
+    plain = saved_for_backward(model, x)
+    set_grad_checkpoint(model)
+    assert saved_for_backward(model, x) < 0.15 * plain
