@@ -25,33 +25,15 @@ from helpers.tools import free_port, load_tool
 from utils import checkpoint as ckpt
 from utils.cli import run_tool
 
-analysisData = load_tool("analysisData")
-analysisResult = load_tool("analysisResult")
-analysisVideo = load_tool("analysisVideo")
-benchmark = load_tool("benchmark")
-convert_pascal_ctx = load_tool("convert_pascal_ctx")
-export_onnx = load_tool("export_onnx")
-generate_list = load_tool("generate_list")
-json2labelImg = load_tool("json2labelImg")
-pipeline = load_tool("pipeline")
-preprocessPanorama = load_tool("preprocessPanorama")
-test_tool = load_tool("test")
-train = load_tool("train")
-
 TOOLS = {
-    "train": train,
-    "test": test_tool,
-    "pipeline": pipeline,
-    "analysisVideo": analysisVideo,
-    "export_onnx": export_onnx,
-    "benchmark": benchmark,
-    "generate_list": generate_list,
-    "json2labelImg": json2labelImg,
-    "analysisData": analysisData,
-    "analysisResult": analysisResult,
-    "convert_pascal_ctx": convert_pascal_ctx,
-    "preprocessPanorama": preprocessPanorama,
-}
+    name: load_tool(name)
+    for name in (
+        "train", "test", "pipeline", "analysisVideo", "export_onnx", "benchmark", "generate_list",
+        "json2labelImg", "analysisData", "analysisResult", "convert_pascal_ctx",
+        "preprocessPanorama",
+    )
+}  # fmt: skip
+train = TOOLS["train"]
 MARKER = "payload_ran"
 
 
