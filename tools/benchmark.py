@@ -22,9 +22,11 @@ mode).
                 --batch x 3 x --size (default 2x3x256x512) as the original trains
                 (eager fp32 NCHW, glibc's allocator), with this project's fp32 and default
                 mixed-precision paths (--checkpoint, --compile: also activation checkpointing,
-                torch.compile), each path its own process, interleaved step by step, with peak
-                memory; then --demo-epochs epochs of the demo with data loading (images/s, loss
-                against fp32's, mIoU); --demo-epochs 10 is the 200-step bf16-vs-fp32 check
+                torch.compile; --modes: any of these paths), each path its own process,
+                interleaved step by step, with peak memory (RSS, and the peak of live tensors
+                from one more, profiled step); then --demo-epochs epochs of the demo with data
+                loading (images/s, loss against fp32's, mIoU), for --seeds seeds per path;
+                --demo-epochs 10 is the 200-step bf16-vs-fp32 check
 
 Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
 activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
@@ -79,11 +81,12 @@ def parse_args(argv=None):
     parser.add_argument(
         "--modes",
         nargs="+",
-        choices=latency.SPEED_MODES,
+        choices=[*latency.SPEED_MODES, *training.STEP_ROWS],
         default=None,
         help="--speed paths (default: eager exact fast, and onnx-fp32 onnx-int8 when onnx and "
         "onnxruntime are installed; cl, cl-bf16: channels_last alone in fp32 / bf16, without "
-        "BatchNorm folding); --allocator paths (default: eager fast)",
+        "BatchNorm folding); --allocator paths (default: eager fast); --train paths (default: "
+        "original fp32 mixed, with --checkpoint / --compile also checkpoint / compile)",
     )
     parser.add_argument(
         "--compile",
@@ -100,6 +103,13 @@ def parse_args(argv=None):
         default=10,
         help="--train: demo epochs per path (default 10, 200 steps; 0: none)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="--train: demo runs per path, each with its own seed; the losses are their means "
+        "(default 1)",
+    )
     parser.add_argument("--device", default="cpu", help="--train: cpu or cuda[:N] (default cpu)")
     parser.add_argument("--pth", help="trained weights (one --cfg only); default: random")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
@@ -115,6 +125,10 @@ def parse_args(argv=None):
         parser.error("--pth goes with exactly one --cfg")
     if args.multiscale and len(args.cfg) != 1:
         parser.error("--multiscale takes one --cfg")
+    known = training.STEP_ROWS if args.train else latency.SPEED_MODES
+    wrong = [mode for mode in args.modes or () if mode not in known]
+    if wrong:
+        parser.error(f"--modes {' '.join(wrong)}: not a path of this mode; expected {list(known)}")
     if args.repeats is None:
         args.repeats = 10 if args.data else 5
     if args.size is None:
@@ -157,7 +171,8 @@ def main(argv=None):
         elif args.train:
             training.print_training(
                 args.cfg, args.size, args.batch, args.repeats, args.threads, args.opts,
-                args.device, args.demo_epochs, args.checkpoint, args.compile,
+                args.device, args.demo_epochs, args.checkpoint, args.compile, args.modes,
+                args.seeds,
             )  # fmt: skip
     print(load.report())
     return 0

@@ -16,6 +16,7 @@ round, so a busy machine slows them alike.
 Weights are random He-normal (bench.model_setup), as in the inference benchmarks.
 """
 
+import contextlib
 import os
 import resource
 import sys
@@ -50,6 +51,7 @@ STEP_CFGS = [
     for name in ("w18_small_v2", "w48_train")
 ]
 ORIGINAL = ["TRAIN.CHANNELS_LAST", "False", "TRAIN.AMP", "False"]
+_MEASURED_STEP = "benchmark: measured step"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class Variant:
     opts: tuple = ()
     allocator: bool = True  # utils.allocator.set_allocator_options (False: glibc's defaults)
     fused: bool = True  # fused optimizer (False: PyTorch's default implementation)
+    free_grads: bool = (
+        True  # steps: False zeroes the gradients in place and keeps them (PyTorch 1.x)
+    )
     sync: bool = False  # copy the loss to the host after every step
 
 
@@ -70,6 +75,7 @@ STEP_ROWS = {
         allocator=False,
         fused=False,
         sync=True,
+        free_grads=False,
     ),
     "fp32": Variant("this project, fp32 (TRAIN.AMP False)", ("TRAIN.AMP", "False")),
     "mixed": Variant("this project, mixed precision (TRAIN.AMP True)", ("TRAIN.AMP", "True")),
@@ -109,6 +115,7 @@ class _Job:
     device: str = "cpu"
     root: str = ""
     epochs: int = 0  # demo: validate after this many epochs
+    seed: int = 0  # demo: the Trainer's seed (weights, data order, augmentation)
 
 
 def _memory_mb(device):
@@ -129,6 +136,20 @@ def _resident_mb(field_name="VmRSS"):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """File descriptor 2 to /dev/null: the profiler's C++ side prints its start, stop and
+    warnings there."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def random_batch(num_classes, batch, size, seed=0):
     """(uint8 images (B, 3, H, W), int64 labels (B, H, W)): smooth random images and regions."""
     generator = torch.Generator().manual_seed(seed)
@@ -138,32 +159,73 @@ def random_batch(num_classes, batch, size, seed=0):
     return images, fine[:, 3:].argmax(1)
 
 
-def _step_job(job):
-    from config import load_config
-    from core.criterion import build_criterion
-    from core.train_step import TrainStep
-    from models import build_model
-    from utils.distributed import DistInfo
+class _StepJob:
+    """A TrainStep of `job`'s model on a random batch; calling it times one step."""
 
-    cfg = load_config(job.cfg_file, ["MODEL.PRETRAINED", "", *job.opts, *job.variant.opts])
-    torch.manual_seed(0)
-    model = he_normal_(build_model(cfg, pretrained=False))
-    dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device(job.device))
-    step = TrainStep(cfg, model, build_criterion(cfg), dist, fused=job.variant.fused)
-    images, labels = random_batch(cfg.DATASET.NUM_CLASSES, job.batch, job.size)
-    cuda = dist.device.type == "cuda"
+    def __init__(self, job):
+        from config import load_config
+        from core.criterion import build_criterion
+        from core.train_step import TrainStep
+        from models import build_model
+        from utils.distributed import DistInfo
 
-    def run(_request):
+        cfg = load_config(job.cfg_file, ["MODEL.PRETRAINED", "", *job.opts, *job.variant.opts])
+        torch.manual_seed(0)
+        model = he_normal_(build_model(cfg, pretrained=False))
+        dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device(job.device))
+        variant = job.variant
+        self.step = TrainStep(
+            cfg, model, build_criterion(cfg), dist, variant.fused, free_grads=variant.free_grads
+        )
+        self.batch = random_batch(cfg.DATASET.NUM_CLASSES, job.batch, job.size)
+        self.sync = job.variant.sync
+        self.cuda = dist.device.type == "cuda"
+
+    def __call__(self, _request):
         start = time.perf_counter()
-        loss = step(images, labels)
-        if job.variant.sync:
+        loss = self.step(*self.batch)
+        if self.sync:
             loss = loss.item()
-        if cuda:
-            torch.cuda.synchronize(dist.device)
+        if self.cuda:
+            torch.cuda.synchronize(self.step.device)
         seconds = time.perf_counter() - start
-        return {"seconds": seconds, "loss": float(loss), "dtype": str(step.dtype or "fp32")}
+        return {"seconds": seconds, "loss": float(loss), "dtype": str(self.step.dtype or "fp32")}
 
-    return run
+    def tensor_peak_mb(self):
+        """Peak bytes of live tensors during one more step, on the CPU (what CUDA's
+        max_memory_allocated counts): the tensors held between steps (weights, gradients,
+        optimizer state, the batch) plus the largest rise above them, from the allocations and
+        frees PyTorch's profiler records. Two steps are profiled so that every block freed in the
+        second one was allocated under the profiler."""
+        from torch.profiler import ProfilerActivity, profile, record_function
+
+        with (
+            _stderr_silenced(),
+            profile(activities=[ProfilerActivity.CPU], profile_memory=True) as profiler,
+        ):
+            self(None)
+            held = sum(t.nbytes for t in self._held_tensors())
+            with record_function(_MEASURED_STEP):
+                self(None)
+        events = profiler.profiler.kineto_results.events()
+        start = next(e.start_ns() for e in events if e.name() == _MEASURED_STEP)
+        rise = peak = 0
+        for nanoseconds, nbytes in sorted(
+            (e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]"
+        ):
+            if nanoseconds >= start:
+                rise += nbytes
+                peak = max(peak, rise)
+        return (held + peak) / 2**20
+
+    def _held_tensors(self):
+        net, optimizer = self.step.net, self.step.optimizer
+        yield from net.parameters()
+        yield from net.buffers()
+        yield from (p.grad for p in net.parameters() if p.grad is not None)
+        for state in optimizer.state.values():
+            yield from (value for value in state.values() if torch.is_tensor(value))
+        yield from self.batch
 
 
 def _demo_job(job):
@@ -176,8 +238,9 @@ def _demo_job(job):
     cfg = load_config(job.cfg_file, [*opts, *job.opts, *job.variant.opts])
     dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device(job.device))
     output = Path(tempfile.mkdtemp(dir=root, prefix="run_"))
-    seed_everything(DEFAULT_SEED)
-    trainer = Trainer(cfg, dist, output, fused_optimizer=job.variant.fused)
+    seed = DEFAULT_SEED + job.seed
+    seed_everything(seed)
+    trainer = Trainer(cfg, dist, output, seed=seed, fused_optimizer=job.variant.fused)
     batches = trainer.train_loader.sampler.batches_per_epoch
     images = batches * cfg.TRAIN.BATCH_SIZE_PER_GPU
     sys.stderr = open(os.devnull, "w")  # the epochs' progress bars
@@ -207,15 +270,19 @@ class _Served:
     def __init__(self, job):
         self.device = job.device
         self.before = _resident_mb()
-        self.run = (_step_job if job.kind == "step" else _demo_job)(job)
+        self.run = (_StepJob if job.kind == "step" else _demo_job)(job)
 
     def __call__(self, request):
         return self.run(request)
 
     def memory(self):
-        """Peak memory and, on the CPU, the memory of the process before the job was built."""
-        runtime = self.before if torch.device(self.device).type == "cpu" else 0.0
-        return {"peak_mb": _memory_mb(self.device), "runtime_mb": runtime}
+        """Peak memory, the memory of the process before the job was built (CPU) and the peak of
+        live tensors (CUDA: the peak memory itself; CPU: from one more, profiled step)."""
+        peak = _memory_mb(self.device)  # before the profiler's own memory
+        if torch.device(self.device).type != "cpu":
+            return {"peak_mb": peak, "runtime_mb": 0.0, "tensor_mb": peak}
+        tensors = self.run.tensor_peak_mb() if isinstance(self.run, _StepJob) else None
+        return {"peak_mb": peak, "runtime_mb": self.before, "tensor_mb": tensors}
 
 
 def _interleaved(jobs, requests, warmup):
@@ -266,10 +333,14 @@ def measure_steps(cfg_file, rows, size, batch, rounds, threads, opts=(), device=
     ]
 
 
-def measure_demo_epochs(epochs, rows=tuple(DEMO_ROWS), threads=2, device="cpu", opts=()):
-    """`epochs` interleaved demo epochs (data loading included) for each row of DEMO_ROWS, on
-    the demo's data written to a temporary folder; one dict per row: seconds and mean loss per
-    epoch, images per epoch, autocast type, validation mIoU after the last epoch."""
+def measure_demo_epochs(
+    epochs, rows=tuple(DEMO_ROWS), threads=2, device="cpu", opts=(), seeds=1
+):  # fmt: skip
+    """`epochs` interleaved demo epochs (data loading included) for each row of DEMO_ROWS and
+    each of `seeds` seeds (tools/train.py's seed and the next ones), on the demo's data written to
+    a temporary folder; one dict per row: seconds of every epoch, the mean loss of each epoch
+    averaged over the seeds, the last epoch's loss per seed, images per epoch, autocast type, and
+    the validation mIoU after the last epoch averaged over the seeds."""
     from datasets.demo_data import write_demo_dataset
 
     with tempfile.TemporaryDirectory() as folder:
@@ -284,21 +355,28 @@ def measure_demo_epochs(epochs, rows=tuple(DEMO_ROWS), threads=2, device="cpu", 
                 device=device,
                 root=str(root),
                 epochs=epochs,
+                seed=seed,
             )  # fmt: skip
             for row in rows
+            for seed in range(seeds)
         ]
         measured = _interleaved(jobs, range(epochs), warmup=0)
+    by_row = [measured[index * seeds : (index + 1) * seeds] for index in range(len(rows))]
     return [
         {
             "row": row,
-            "seconds": [r["seconds"] for r in results],
-            "losses": [r["loss"] for r in results],
-            "steps": results[0]["steps"],
-            "images": results[0]["images"],
-            "dtype": results[0]["dtype"],
-            "mIoU": results[-1]["mIoU"],
+            "seconds": [r["seconds"] for results, _memory in runs for r in results],
+            "losses": [
+                sum(results[epoch]["loss"] for results, _memory in runs) / seeds
+                for epoch in range(epochs)
+            ],
+            "last_losses": [results[-1]["loss"] for results, _memory in runs],
+            "steps": runs[0][0][0]["steps"],
+            "images": runs[0][0][0]["images"],
+            "dtype": runs[0][0][0]["dtype"],
+            "mIoU": sum(results[-1]["mIoU"] for results, _memory in runs) / seeds,
         }
-        for row, (results, _memory) in zip(rows, measured, strict=True)
+        for row, runs in zip(rows, by_row, strict=True)
     ]
 
 
@@ -313,12 +391,13 @@ def format_step_table(rows, size, batch, device="cpu"):
     lines = [
         f"one training step at {batch}x3x{height}x{width}, {torch.get_num_threads()} threads; "
         "each path in its own process, one step per path per round; speed-up = the original's "
-        f"median / the path's median; memory: {memory}, and on the CPU also the peak minus the "
-        "process's memory before the model was built (Python + PyTorch runtime)",
+        f"median / the path's median; memory: {memory}, on the CPU also the peak minus the "
+        "process's memory before the model was built (Python + PyTorch runtime), and the peak of "
+        "live tensors (what max_memory_allocated counts on CUDA)",
         "",
         "| config | path | autocast | median (s) | min (s) | max (s) | images/s | vs original "
-        f"| {memory} (MB) | minus runtime (MB) | loss after the steps |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {memory} (MB) | minus runtime (MB) | tensors (MB) | loss after the steps |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     originals = {
         r["config"]: summary(r["seconds"])["median"] for r in rows if r["row"] == "original"
@@ -331,7 +410,7 @@ def format_step_table(rows, size, batch, device="cpu"):
             f"| {r['config']} | {STEP_ROWS[r['row']].label} | {r['dtype'].replace('torch.', '')} "
             f"| {seconds:.2f} | {times['min']:.2f} | {times['max']:.2f} "
             f"| {r['images'] / seconds:.2f} | {_ratio(originals.get(r['config']), seconds)} "
-            f"| {r['peak_mb']:.0f} | {training:.0f} | {r['loss']:.4f} |"
+            f"| {r['peak_mb']:.0f} | {training:.0f} | {r['tensor_mb']:.0f} | {r['loss']:.4f} |"
         )
     lines += _checkpoint_lines(rows)
     return "\n".join(lines)
@@ -346,12 +425,15 @@ def _checkpoint_lines(rows):
         plain = by_row.get((config, "mixed"))
         if row != "checkpoint" or plain is None:
             continue
-        used = [r["peak_mb"] - r["runtime_mb"] for r in (plain, checkpointed)]
-        times = [summary(r["seconds"])["median"] for r in (plain, checkpointed)]
+        pair = (plain, checkpointed)
+        used = [r["peak_mb"] - r["runtime_mb"] for r in pair]
+        tensors = [r["tensor_mb"] for r in pair]
+        times = [summary(r["seconds"])["median"] for r in pair]
         lines.append(
             f"{config}: TRAIN.GRAD_CHECKPOINT against mixed precision alone: peak memory "
             f"{used[0]:.0f} -> {used[1]:.0f} MB ({used[1] / used[0] - 1:+.0%}; peak RSS "
-            f"{plain['peak_mb']:.0f} -> {checkpointed['peak_mb']:.0f} MB), time "
+            f"{plain['peak_mb']:.0f} -> {checkpointed['peak_mb']:.0f} MB), live tensors "
+            f"{tensors[0]:.0f} -> {tensors[1]:.0f} MB ({tensors[1] / tensors[0] - 1:+.0%}), time "
             f"{times[1] / times[0] - 1:+.0%}"
         )
     return ["", *lines] if lines else []
@@ -359,18 +441,23 @@ def _checkpoint_lines(rows):
 
 def format_demo_table(rows):
     """Markdown table of `measure_demo_epochs` rows: speed against the original's path, the loss
-    of the last epoch against the fp32 path's (the mixed-precision target: within 5%) and the
-    validation mIoU after the epochs."""
-    epochs, steps = len(rows[0]["seconds"]), rows[0]["steps"]
+    of the last epoch against the fp32 path's (the mixed-precision target: within 5%; with
+    several seeds their means, and the range over the seeds) and the validation mIoU after the
+    epochs."""
+    seeds = len(rows[0]["last_losses"])
+    epochs = len(rows[0]["losses"])
+    steps = rows[0]["steps"]
+    mean = f", the mean of {seeds} seeds" if seeds > 1 else ""
+    last = f"steps {(epochs - 1) * steps + 1}-{epochs * steps}"
     lines = [
-        f"the demo ({DEMO_CFG.name}), {epochs} epochs of {steps} steps per path, interleaved "
-        f"epoch by epoch, data loading included; loss: the mean training loss of the first "
-        f"epoch and of the last one (steps {(epochs - 1) * steps + 1}-{epochs * steps}), the "
-        "last against the fp32 path's; mIoU: validation after the last epoch",
+        f"the demo ({DEMO_CFG.name}), {epochs} epochs of {steps} steps per path and seed, "
+        f"interleaved epoch by epoch, data loading included; loss: the mean training loss of the "
+        f"first epoch and of the last one ({last}){mean}, the last against the fp32 path's; "
+        "mIoU: validation after the last epoch",
         "",
         "| path | autocast | median epoch (s) | images/s | vs original | loss, first epoch "
-        "| loss, last epoch | last loss vs fp32 | mIoU |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| loss, last epoch | last epoch, range over seeds | last loss vs fp32 | mIoU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     medians = {r["row"]: summary(r["seconds"])["median"] for r in rows}
     fp32_loss = {r["row"]: r["losses"][-1] for r in rows}.get("fp32")
@@ -378,28 +465,33 @@ def format_demo_table(rows):
         seconds = medians[r["row"]]
         original = medians.get("original")
         versus = f"{r['losses'][-1] / fp32_loss - 1:+.1%}" if fp32_loss else "-"
+        spread = f"{min(r['last_losses']):.4f}-{max(r['last_losses']):.4f}"
         lines.append(
             f"| {DEMO_ROWS[r['row']].label} | {r['dtype'].replace('torch.', '')} "
             f"| {seconds:.2f} | {r['images'] / seconds:.1f} | {_ratio(original, seconds)} "
-            f"| {r['losses'][0]:.4f} | {r['losses'][-1]:.4f} | {versus} | {r['mIoU']:.4f} |"
+            f"| {r['losses'][0]:.4f} | {r['losses'][-1]:.4f} | {spread} | {versus} "
+            f"| {r['mIoU']:.4f} |"
         )
     return "\n".join(lines)
 
 
 def print_training(
     cfg_files, size, batch, rounds, threads, opts=(), device="cpu", demo_epochs=0,
-    checkpoint=False, compile=False,
+    checkpoint=False, compile=False, paths=None, seeds=1,
 ):  # fmt: skip
     """Print the step table of `cfg_files` (default STEP_CFGS; none when `rounds` is 0) with the
-    original, fp32 and mixed-precision rows (and the checkpoint / compile rows when asked), then
-    the table of `demo_epochs` demo epochs (none when 0)."""
-    rows = ["original", "fp32", "mixed"] + ["checkpoint"] * checkpoint + ["compile"] * compile
+    `paths` rows of STEP_ROWS (default: original, fp32 and mixed precision, and the checkpoint /
+    compile rows when asked), then the table of `demo_epochs` demo epochs of `seeds` seeds (none
+    when 0)."""
+    rows = (
+        paths or ["original", "fp32", "mixed"] + ["checkpoint"] * checkpoint + ["compile"] * compile
+    )
     measured = []
     for cfg_file in (cfg_files or STEP_CFGS) if rounds else ():
         measured += measure_steps(cfg_file, rows, size, batch, rounds, threads, opts, device)
     if measured:
         print(format_step_table(measured, size, batch, device))
     if demo_epochs:
-        demo = measure_demo_epochs(demo_epochs, threads=threads, device=device)
+        demo = measure_demo_epochs(demo_epochs, threads=threads, device=device, seeds=seeds)
         print()
         print(format_demo_table(demo))

@@ -5,7 +5,8 @@ CHANNELS_LAST (model and batches), AMP / AMP_DTYPE (autocast; a gradient scaler 
 GRAD_CHECKPOINT (activation checkpointing of the stem, stage modules, head and loss), COMPILE
 (`torch.compile`), and wraps the model in DDP across processes. Calling it runs forward, loss
 (in float32), backward and the optimizer update, and returns the loss as a tensor on the device:
-nothing in a step waits for the device.
+nothing in a step waits for the device. The gradients are freed before the forward pass, so the
+forward's activations do not share the memory with the last step's gradients.
 """
 
 import torch
@@ -73,8 +74,9 @@ class TrainStep:
     `model`: DDP-wrapped across processes, for validation; `train_model`: compiled or `model`),
     its optimizer and gradient scaler; `step(images, labels)` is one optimisation step."""
 
-    def __init__(self, cfg, model, criterion, dist, fused=True):
+    def __init__(self, cfg, model, criterion, dist, fused=True, free_grads=True):
         self.device = dist.device
+        self.free_grads = free_grads  # False: zeroed in place, kept between steps (PyTorch 1.x)
         self.dtype = training_dtype(cfg, self.device)
         self.memory_format = (
             torch.channels_last if cfg.TRAIN.CHANNELS_LAST else torch.contiguous_format
@@ -113,13 +115,15 @@ class TrainStep:
     def __call__(self, images, labels):
         """Forward, loss, backward and update on one batch; returns the loss (a device tensor)."""
         images, labels = self.inputs(images, labels)
-        with autocast(self.device, self.dtype):
+        self.optimizer.zero_grad(set_to_none=self.free_grads)
+        # The weights' low-precision copies are not kept through the forward pass when the
+        # checkpointed regions would not keep them either.
+        with autocast(self.device, self.dtype, cache=not self.grad_checkpoint):
             outputs = self.train_model(images)
         # Checkpointed, the full-size upsampled logits are recomputed in the backward pass.
         loss = run_region(
             self.loss, outputs, labels, module=self.criterion, checkpointed=self.grad_checkpoint
         )
-        self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:

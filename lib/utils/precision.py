@@ -18,9 +18,12 @@ logger = logging.getLogger(__name__)
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def autocast(device, dtype):
-    """Autocast to `dtype` on `device`'s type; off when `dtype` is None."""
-    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
+def autocast(device, dtype, cache=True):
+    """Autocast to `dtype` on `device`'s type; off when `dtype` is None. `cache=False`: no
+    low-precision copies of the weights kept for the whole forward pass."""
+    return torch.autocast(
+        torch.device(device).type, dtype=dtype, enabled=dtype is not None, cache_enabled=cache
+    )
 
 
 def autocast_dtype(device, requested="", native_only=False, key="TRAIN.AMP_DTYPE"):

@@ -45,24 +45,31 @@ def test_zero_rounds_skip_the_step_table(monkeypatch, capsys):
 def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runtime():
     common = {"config": "w48", "images": 2, "dtype": "fp32", "runtime_mb": 500.0}
     rows = [
-        {**common, "row": "original", "seconds": [4.0, 3.0, 5.0], "loss": 2.0, "peak_mb": 3000.0},
-        {**common, "row": "mixed", "seconds": [2.0, 1.0, 1.5], "loss": 2.1, "peak_mb": 2000.0},
-        {**common, "row": "checkpoint", "seconds": [2.0], "loss": 2.1, "peak_mb": 1100.0},
-    ]
+        {**common, "row": "original", "seconds": [4.0, 3.0, 5.0], "loss": 2.0, "peak_mb": 3000.0,
+         "tensor_mb": 2400.0},
+        {**common, "row": "mixed", "seconds": [2.0, 1.0, 1.5], "loss": 2.1, "peak_mb": 2000.0,
+         "tensor_mb": 1200.0},
+        {**common, "row": "checkpoint", "seconds": [2.0], "loss": 2.1, "peak_mb": 1100.0,
+         "tensor_mb": 480.0},
+    ]  # fmt: skip
     text = training.format_step_table(rows, (256, 512), 2)
     table = table_rows(text)
     assert [r[3:8] for r in table][1] == [" 1.50 ", " 1.00 ", " 2.00 ", " 1.33 ", " 2.67x "]
-    assert table[1][8:10] == [" 2000 ", " 1500 "]
-    # checkpointing against mixed precision: (1100 - 500) / (2000 - 500) - 1, 2.0 / 1.5 - 1
-    assert "peak memory 1500 -> 600 MB (-60%; peak RSS 2000 -> 1100 MB), time +33%" in text
+    assert table[1][8:11] == [" 2000 ", " 1500 ", " 1200 "]
+    # checkpointing against mixed precision: (1100 - 500) / (2000 - 500) - 1, 480 / 1200 - 1,
+    # 2.0 / 1.5 - 1
+    assert (
+        "peak memory 1500 -> 600 MB (-60%; peak RSS 2000 -> 1100 MB), live tensors 1200 -> 480 MB "
+        "(-60%), time +33%"
+    ) in text
     demo = [
-        {"row": "fp32", "seconds": [2.0, 2.0], "losses": [1.0, 0.5], "steps": 20,
-         "images": 160, "dtype": "fp32", "mIoU": 0.9},
-        {"row": "mixed", "seconds": [1.0, 1.0], "losses": [1.0, 0.52], "steps": 20,
-         "images": 160, "dtype": "torch.bfloat16", "mIoU": 0.89},
+        {"row": "fp32", "seconds": [2.0, 2.0], "losses": [1.0, 0.5], "last_losses": [0.45, 0.55],
+         "steps": 20, "images": 160, "dtype": "fp32", "mIoU": 0.9},
+        {"row": "mixed", "seconds": [1.0, 1.0], "losses": [1.0, 0.52], "last_losses": [0.5, 0.54],
+         "steps": 20, "images": 160, "dtype": "torch.bfloat16", "mIoU": 0.89},
     ]  # fmt: skip
     text = training.format_demo_table(demo)
-    assert "2 epochs of 20 steps" in text and "(steps 21-40)" in text
+    assert "2 epochs of 20 steps" in text and "(steps 21-40), the mean of 2 seeds" in text
     assert [r[1:] for r in table_rows(text)][1] == [
         " bfloat16 ",
         " 1.00 ",
@@ -70,6 +77,7 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
         " - ",  # no original row
         " 1.0000 ",
         " 0.5200 ",
+        " 0.5000-0.5400 ",
         " +4.0% ",
         " 0.8900 ",
     ]
@@ -86,10 +94,38 @@ def test_step_table_compares_every_path_with_the_original(tiny_yaml, capsys):
     assert rows[0][2].strip() == rows[1][2].strip() == "fp32"
     # the same batch from the same weights: the original's path and this project's fp32 path
     # (channels_last, fused optimizer) reach the same loss; checkpointing changes nothing
-    original, fp32, mixed, checkpointed = (float(r[10]) for r in rows)
+    original, fp32, mixed, checkpointed = (float(r[11]) for r in rows)
     assert fp32 == pytest.approx(original, rel=1e-3)
     assert checkpointed == pytest.approx(mixed, rel=1e-3)
     assert all(float(r[8]) > float(r[9]) > 0 for r in rows)  # peak RSS > peak minus runtime
+    assert all(0 < float(r[10]) < float(r[9]) for r in rows)  # live tensors < peak minus runtime
+
+
+def test_train_modes_choose_the_paths(monkeypatch):
+    chosen = []
+
+    def measure_steps(_cfg_file, rows, *_args):
+        chosen.append(rows)
+        return []
+
+    monkeypatch.setattr(training, "measure_steps", measure_steps)
+    argv = ["--train", "--demo-epochs", "0", "--cfg", "x.yaml", "--modes", "mixed", "checkpoint"]
+    assert benchmark.main(argv) == 0
+    assert chosen == [["mixed", "checkpoint"]]
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--train", "--modes", "fast"])  # a --speed path
+
+
+def test_tensor_peak_counts_the_weights_gradients_and_the_activations(tiny_yaml):
+    job = training._Job("step", training.STEP_ROWS["mixed"], tiny_yaml, size=(64, 96))
+    step = training._StepJob(job)
+    step(None)
+    held = sum(t.nbytes for t in step._held_tensors()) / 2**20
+    weights = sum(p.nbytes for p in step.step.net.parameters()) / 2**20
+    peak = step.tensor_peak_mb()
+    # weights, their gradients and momentum at least; the activations on top
+    assert held >= 3 * weights
+    assert held < peak < held + 100
 
 
 @pytest.mark.slow
@@ -102,11 +138,13 @@ def test_demo_epochs_report_images_per_second_and_the_loss():
         "TRAIN.BATCH_SIZE_PER_GPU",
         "4",
     ]
-    rows = training.measure_demo_epochs(2, rows=("original", "mixed"), opts=small)
+    rows = training.measure_demo_epochs(2, rows=("original", "mixed"), opts=small, seeds=2)
     assert [r["row"] for r in rows] == ["original", "mixed"]
     for row in rows:
-        assert row["steps"] == 4 and row["images"] == 16 and len(row["seconds"]) == 2
+        assert row["steps"] == 4 and row["images"] == 16 and len(row["seconds"]) == 2 * 2
         assert row["losses"][1] < row["losses"][0]
+        assert sum(row["last_losses"]) / 2 == pytest.approx(row["losses"][1])
+        assert row["last_losses"][0] != row["last_losses"][1]  # two seeds, two runs
         assert 0 < row["mIoU"] <= 1
     assert rows[0]["dtype"] == "fp32"
     text = training.format_demo_table(rows)

@@ -124,3 +124,23 @@ def test_fused_and_default_optimizers_take_the_same_step(name):
             optimizer.step()
         results.append(copy_.weight.detach())
     torch.testing.assert_close(results[0], results[1])
+
+
+@pytest.mark.parametrize("free_grads", [True, False])
+def test_gradients_are_freed_before_the_forward_pass_unless_kept(free_grads):
+    """By default the forward pass runs without the last step's gradients in memory;
+    `free_grads=False` zeroes them in place as PyTorch 1.x did (the benchmark's original path)."""
+    cfg = tiny_config("seg_hrnet", 5, *TRAINING)
+    step = TrainStep(cfg, models.build_model(cfg), build_criterion(cfg), CPU, free_grads=free_grads)
+    images, labels = band_batch()
+    step(images, labels)
+    weight = step.net.conv1.weight
+    kept = weight.grad
+    seen = []
+    step.net.register_forward_hook(lambda *_: seen.append(weight.grad))
+    step(images, labels)
+    if free_grads:
+        assert seen == [None]
+    else:
+        assert seen[0] is kept and weight.grad is kept  # the same tensor, zeroed and refilled
+        assert not torch.equal(kept, torch.zeros_like(kept))
