@@ -40,6 +40,7 @@ class ADE20K(ShortSideTestImage, BaseDataset):
     class_names = CLASS_NAMES
     num_classes_choices = (150,)
     test_policy = "base"  # the original's multi_scale_inference
+    train_short_side = True  # the original's resize_short_length before gen_sample
     crop_test_padding = False  # the original stretched its prediction over the padding
 
     def label_table(self):

@@ -39,7 +39,7 @@ from utils.image_io import LabelFileError, looks_like_label, read_image, read_la
 from .label_map import LabelMap, identity_table
 from .list_reader import PairList, check_files
 from .palette import class_table_palette
-from .transforms import TrainAugmentation, augmentation_rng, center_crop
+from .transforms import TrainAugmentation, augmentation_rng, center_crop, resize_short_side
 
 MODES = ("train", "val", "test")
 
@@ -61,6 +61,7 @@ class BaseDataset(Dataset):
     saved_palette = None  # palette of the saved predictions (None: grey PNGs)
     test_policy = "base"  # the test policy of the predictor (datasets/windows.py)
     squash_to_crop = False  # resize to the crop size (aspect not kept) before rescaling
+    train_short_side = False  # short side resized to the base size before the augmentation
     default_class_weights = None  # per-class loss weights used when DATASET.CLASS_WEIGHTS is empty
     reads_class_tables = False  # classes from DATASET.COLOR_MAP / COMPRESS_MAP (custom, panorama)
 
@@ -206,7 +207,9 @@ class BaseDataset(Dataset):
         size = image.shape[:2]
         label = None if sample.label is None else self._read_label(sample, size, where)
         if self.mode == "train":
-            params = self.augmentation.draw(*size, augmentation_rng(seed, epoch, index))
+            if self.train_short_side:
+                image, label = resize_short_side(image, label, self.base_size)
+            params = self.augmentation.draw(*image.shape[:2], augmentation_rng(seed, epoch, index))
             image, label = self.augmentation.apply(image, label, params, self.labels)
         elif self.center_crop and label is not None:
             image, label = center_crop(

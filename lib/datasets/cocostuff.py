@@ -52,6 +52,7 @@ class COCOStuff(ShortSideTestImage, BaseDataset):
     class_names = CLASS_NAMES
     num_classes_choices = (171,)
     test_policy = "base"  # the original's multi_scale_inference
+    train_short_side = True  # the original's resize_short_length before gen_sample
 
     def label_table(self):
         table = np.full(256, IGNORE, np.int64)

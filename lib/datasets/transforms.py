@@ -18,6 +18,7 @@ __all__ = [
     "fit_short_side",
     "normalize",
     "resize_image",
+    "resize_short_side",
     "scale_crop",
     "scaled_size",
     "short_side_size",
@@ -53,6 +54,16 @@ def short_side_size(height, width, short_side):
     if height < width:
         return short_side, int(width * short_side / height + 0.5)
     return int(height * short_side / width + 0.5), short_side
+
+
+def resize_short_side(image, label, short_side):
+    """A BGR image (H, W, 3) and its label (H, W) (or None) with the short side resized to
+    `short_side` (image bilinear, label nearest), as the original `resize_short_length`."""
+    new_h, new_w = short_side_size(*image.shape[:2], short_side)
+    image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if label is not None:
+        label = cv2.resize(label, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    return image, label
 
 
 def resize_image(image, size):

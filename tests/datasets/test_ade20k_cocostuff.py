@@ -6,6 +6,7 @@ import pytest
 
 import datasets
 from datasets.cocostuff import RAW_IDS
+from datasets.transforms import augmentation_rng
 from helpers.dataset_files import config, smooth_image, write_pairs
 
 
@@ -62,3 +63,30 @@ def test_testing_resizes_the_short_side_and_pads_to_a_multiple_of_8(
     np.testing.assert_array_equal(image.numpy(), padded[..., ::-1].transpose(2, 0, 1))
     assert label.shape == (30, 43) and size == (30, 43)
     assert dataset.prediction_crop(size) == ((40, new_w) if crop else None)
+
+
+@pytest.mark.parametrize("name, num_classes", [("ade20k", 150), ("cocostuff", 171)])
+def test_training_resizes_the_short_side_before_the_augmentation(tmp_path, name, num_classes):
+    """The OCR branch's training item: `resize_short_length` to TRAIN.BASE_SIZE (40; image
+    bilinear, label nearest), then `gen_sample`'s random rescale of the long side, crop and
+    flip, drawn for the resized image."""
+    raw = np.repeat(np.array([1, 2, 3], np.uint8), [10, 12, 8])[:, None].repeat(43, 1)
+    pairs = [("train/image/x.jpg.png", smooth_image(30, 43), "train/label/x.png", raw)]
+    write_pairs(tmp_path, pairs, list_name="train.lst")
+    cfg = config(name, tmp_path, num_classes, "train.lst")
+    dataset = datasets.build_dataset(cfg, "train")
+    image, label, size, _ = dataset[(0, 7, 2)]
+    new_w = int(43 * 40 / 30 + 0.5)  # 57
+    resized = cv2.resize(smooth_image(30, 43), (new_w, 40), interpolation=cv2.INTER_LINEAR)
+    mapped = cv2.resize(dataset.labels.map(raw), (new_w, 40), interpolation=cv2.INTER_NEAREST)
+    params = dataset.augmentation.draw(40, new_w, augmentation_rng(7, 2, 0))
+    want_image, want_label = dataset.augmentation.apply(resized, mapped, params, dataset.labels)
+    np.testing.assert_array_equal(image.numpy(), want_image[..., ::-1].transpose(2, 0, 1))
+    np.testing.assert_array_equal(label.numpy(), want_label.astype(np.int64))
+    assert size == (30, 43)
+    # without the first resize the pixels differ (two resamplings, not one)
+    direct = dataset.augmentation.draw(30, 43, augmentation_rng(7, 2, 0))
+    once, _ = dataset.augmentation.apply(
+        smooth_image(30, 43), dataset.labels.map(raw), direct, dataset.labels
+    )
+    assert not np.array_equal(image.numpy(), once[..., ::-1].transpose(2, 0, 1))
