@@ -3,14 +3,14 @@
 On disk: DATASET.ROOT/<item> (or ROOT/ade20k/<item>), list lines
 `train/image/ADE_train_XXXXXXXX.jpg train/label/ADE_train_XXXXXXXX.png`; label PNGs hold 0
 ("other", ignored) and 1..150 (classes 0..149). For testing the short side is resized to
-TEST.BASE_SIZE and padded to a multiple of 8, as the original `testval` (datasets/test_time.py).
+TEST.BASE_SIZE and padded to a multiple of 8, as the original `testval`, and for training to
+TRAIN.BASE_SIZE before the augmentation (`BaseDataset.short_side`).
 """
 
 from .base_dataset import BaseDataset
 from .label_map import reduce_zero_table
 from .list_reader import PairList
 from .registry import register_dataset
-from .test_time import ShortSideTestImage
 
 CLASS_NAMES = (
     "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass",
@@ -35,12 +35,12 @@ CLASS_NAMES = (
 
 
 @register_dataset("ade20k")
-class ADE20K(ShortSideTestImage, BaseDataset):
+class ADE20K(BaseDataset):
     list_reader = PairList("ade20k")
     class_names = CLASS_NAMES
     num_classes_choices = (150,)
     test_policy = "base"  # the original's multi_scale_inference
-    train_short_side = True  # the original's resize_short_length before gen_sample
+    short_side = True  # the original's resize_short_length for training and testing
     crop_test_padding = False  # the original stretched its prediction over the padding
 
     def label_table(self):

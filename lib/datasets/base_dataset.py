@@ -39,7 +39,15 @@ from utils.image_io import LabelFileError, looks_like_label, read_image, read_la
 from .label_map import LabelMap, identity_table
 from .list_reader import PairList, check_files
 from .palette import class_table_palette
-from .transforms import TrainAugmentation, augmentation_rng, center_crop, resize_short_side
+from .transforms import (
+    FIT_STRIDE,
+    TrainAugmentation,
+    augmentation_rng,
+    center_crop,
+    fit_short_side,
+    resize_short_side,
+    short_side_size,
+)
 
 MODES = ("train", "val", "test")
 
@@ -61,7 +69,11 @@ class BaseDataset(Dataset):
     saved_palette = None  # palette of the saved predictions (None: grey PNGs)
     test_policy = "base"  # the test policy of the predictor (datasets/windows.py)
     squash_to_crop = False  # resize to the crop size (aspect not kept) before rescaling
-    train_short_side = False  # short side resized to the base size before the augmentation
+    # The short side resized to the base size first, as the OCR branch's ADE20K, COCO-Stuff and
+    # (2021) PASCAL-Context: before the training augmentation, and for testing padded to a
+    # multiple of FIT_STRIDE with the mean colour (DATASET.SHORT_SIDE turns it on for any dataset).
+    short_side = False
+    crop_test_padding = True  # with short_side: cut the test padding off the prediction
     default_class_weights = None  # per-class loss weights used when DATASET.CLASS_WEIGHTS is empty
     reads_class_tables = False  # classes from DATASET.COLOR_MAP / COMPRESS_MAP (custom, panorama)
 
@@ -85,6 +97,7 @@ class BaseDataset(Dataset):
         class_weights=None,
         color_map="colorMap.txt",
         compress_map="",
+        short_side=False,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -107,6 +120,7 @@ class BaseDataset(Dataset):
                 "use 255 or -1"
             )
         self.mode = mode
+        self.short_side = self.short_side or bool(short_side)
         self.augmentation = TrainAugmentation(
             crop_size=(int(crop_size[0]), int(crop_size[1])),
             base_size=int(base_size),
@@ -168,6 +182,13 @@ class BaseDataset(Dataset):
         this."""
         return class_table_palette(cfg)
 
+    def prediction_crop(self, size):
+        """The part (h, w) of a test prediction that shows the source image of `size` (h, w);
+        None for the whole prediction."""
+        if self.short_side and self.crop_test_padding:
+            return short_side_size(*size, self.base_size)
+        return None
+
     def save_prediction(self, class_map, name, save_dir):
         """Write `save_dir/<name>.png`: the prediction as raw label values (a grey PNG, or a
         palette PNG with `saved_palette`)."""
@@ -207,7 +228,7 @@ class BaseDataset(Dataset):
         size = image.shape[:2]
         label = None if sample.label is None else self._read_label(sample, size, where)
         if self.mode == "train":
-            if self.train_short_side:
+            if self.short_side:
                 image, label = resize_short_side(image, label, self.base_size)
             params = self.augmentation.draw(*image.shape[:2], augmentation_rng(seed, epoch, index))
             image, label = self.augmentation.apply(image, label, params, self.labels)
@@ -216,6 +237,8 @@ class BaseDataset(Dataset):
                 image, label, self.base_size, self.crop_size, self.labels.ignore_value
             )
         image = torch.from_numpy(np.stack(cv2.split(image)[::-1]))  # BGR HWC -> RGB CHW
+        if self.mode == "test" and self.short_side:
+            image = fit_short_side(image, self.base_size, FIT_STRIDE)
         if label is None:
             return image, torch.zeros((0, 0), dtype=torch.int64), size, sample.name
         return image, self.labels.to_tensor(label, self.ignore_label), size, sample.name

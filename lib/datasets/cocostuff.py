@@ -5,7 +5,8 @@ On disk: DATASET.ROOT/<item> (or ROOT/cocostuff/<item>), list lines
 COCO ids: 0 unlabelled (ignored), things 1..90 and stuff 92..182, with gaps. The 172 used ids
 map to their position in RAW_IDS, minus one; any other value is ignored, as in the original.
 For testing the short side is resized to TEST.BASE_SIZE and padded to a multiple of 8, as the
-original `testval` (datasets/test_time.py).
+original `testval`, and for training to TRAIN.BASE_SIZE before the augmentation
+(`BaseDataset.short_side`).
 """
 
 import numpy as np
@@ -14,7 +15,6 @@ from .base_dataset import BaseDataset
 from .label_map import IGNORE
 from .list_reader import PairList
 from .registry import register_dataset
-from .test_time import ShortSideTestImage
 
 # COCO ids 12, 26, 29, 30, 45, 66, 68, 69, 71, 83 and 91 are not used by COCO-Stuff.
 RAW_IDS = tuple(i for i in range(183) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83, 91))
@@ -47,12 +47,12 @@ CLASS_NAMES = (
 
 
 @register_dataset("cocostuff")
-class COCOStuff(ShortSideTestImage, BaseDataset):
+class COCOStuff(BaseDataset):
     list_reader = PairList("cocostuff")
     class_names = CLASS_NAMES
     num_classes_choices = (171,)
     test_policy = "base"  # the original's multi_scale_inference
-    train_short_side = True  # the original's resize_short_length before gen_sample
+    short_side = True  # the original's resize_short_length for training and testing
 
     def label_table(self):
         table = np.full(256, IGNORE, np.int64)

@@ -1,4 +1,5 @@
-"""ADE20K (reduce zero label) and COCO-Stuff (172 raw ids -> 171 classes) label maps."""
+"""ADE20K (reduce zero label) and COCO-Stuff (172 raw ids -> 171 classes) label maps; the
+short-side preparation of ADE20K, COCO-Stuff and (DATASET.SHORT_SIDE) PASCAL-Context."""
 
 import cv2
 import numpy as np
@@ -8,6 +9,11 @@ import datasets
 from datasets.cocostuff import RAW_IDS
 from datasets.transforms import augmentation_rng
 from helpers.dataset_files import config, smooth_image, write_pairs
+
+SHORT_SIDE = ("DATASET.SHORT_SIDE", "True")
+# (dataset, classes, options): the OCR branch's short-side datasets; PASCAL-Context as its 2021
+# code (the _paddle YAMLs)
+SHORT_SIDE_DATASETS = [("ade20k", 150, ()), ("cocostuff", 171, ()), ("pascal_ctx", 59, SHORT_SIDE)]
 
 
 def dataset_for(tmp_path, name, num_classes, raw, folder=""):
@@ -42,17 +48,21 @@ def test_cocostuff_maps_the_172_raw_ids(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name, num_classes, crop", [("ade20k", 150, False), ("cocostuff", 171, True)]
+    "name, num_classes, options, crop",
+    [
+        (*dataset, crop)
+        for dataset, crop in zip(SHORT_SIDE_DATASETS, (False, True, True), strict=True)
+    ],
 )
 def test_testing_resizes_the_short_side_and_pads_to_a_multiple_of_8(
-    tmp_path, name, num_classes, crop
+    tmp_path, name, num_classes, options, crop
 ):
     """The original `testval` (`resize_short_length`): short side to TEST.BASE_SIZE (40), the
     other rounded half up, bottom / right padded with the mean colour to a multiple of 8;
-    COCO-Stuff cuts the padding off the prediction, ADE20K does not."""
+    COCO-Stuff and PASCAL-Context cut the padding off the prediction, ADE20K does not."""
     raw = np.full((30, 43), 1, np.uint8)
     dataset_for(tmp_path, name, num_classes, raw)
-    cfg = config(name, tmp_path, num_classes, test_set="val.lst")
+    cfg = config(name, tmp_path, num_classes, "train.lst", "val.lst", *options)
     dataset = datasets.build_dataset(cfg, "test")
     image, label, size, _ = dataset[0]
     new_w = int(43 * 40 / 30 + 0.5)  # 57
@@ -65,15 +75,17 @@ def test_testing_resizes_the_short_side_and_pads_to_a_multiple_of_8(
     assert dataset.prediction_crop(size) == ((40, new_w) if crop else None)
 
 
-@pytest.mark.parametrize("name, num_classes", [("ade20k", 150), ("cocostuff", 171)])
-def test_training_resizes_the_short_side_before_the_augmentation(tmp_path, name, num_classes):
+@pytest.mark.parametrize("name, num_classes, options", SHORT_SIDE_DATASETS)
+def test_training_resizes_the_short_side_before_the_augmentation(
+    tmp_path, name, num_classes, options
+):
     """The OCR branch's training item: `resize_short_length` to TRAIN.BASE_SIZE (40; image
     bilinear, label nearest), then `gen_sample`'s random rescale of the long side, crop and
     flip, drawn for the resized image."""
     raw = np.repeat(np.array([1, 2, 3], np.uint8), [10, 12, 8])[:, None].repeat(43, 1)
     pairs = [("train/image/x.jpg.png", smooth_image(30, 43), "train/label/x.png", raw)]
     write_pairs(tmp_path, pairs, list_name="train.lst")
-    cfg = config(name, tmp_path, num_classes, "train.lst")
+    cfg = config(name, tmp_path, num_classes, "train.lst", "val.lst", *options)
     dataset = datasets.build_dataset(cfg, "train")
     image, label, size, _ = dataset[(0, 7, 2)]
     new_w = int(43 * 40 / 30 + 0.5)  # 57
@@ -90,3 +102,13 @@ def test_training_resizes_the_short_side_before_the_augmentation(tmp_path, name,
         smooth_image(30, 43), dataset.labels.map(raw), direct, dataset.labels
     )
     assert not np.array_equal(image.numpy(), once[..., ::-1].transpose(2, 0, 1))
+
+
+def test_pascal_context_keeps_the_image_as_read_by_default(tmp_path):
+    """pytorch-v1.1 and the OCR branch before 2021 (the released checkpoints)."""
+    raw = np.full((30, 43), 1, np.uint8)
+    dataset_for(tmp_path, "pascal_ctx", 59, raw)
+    dataset = datasets.build_dataset(config("pascal_ctx", tmp_path, 59, test_set="val.lst"), "test")
+    image, _, size, _ = dataset[0]
+    np.testing.assert_array_equal(image.numpy(), smooth_image(30, 43)[..., ::-1].transpose(2, 0, 1))
+    assert dataset.prediction_crop(size) is None
