@@ -67,6 +67,8 @@ _C.DATASET.CLASS_WEIGHTS = []  # new: per-class loss weights; empty = the datase
 _C.DATASET.COLOR_MAP = "colorMap.txt"  # new: class table (name id R G B) for colour-labelled data
 _C.DATASET.COMPRESS_MAP = ""  # new: classes merging raw ids (name R G B id1 id2 ..., the panorama
 # fork's compressMap.txt) for the custom and panorama datasets; empty = COLOR_MAP's classes
+_C.DATASET.AUGMENTATION = ""  # new: "" the HRNet augmentation; "panorama": the panorama fork's
+# pytorch-v1.1 HEAD (motion blur + barrel distortion to the crop size, of every labelled item)
 _C.DATASET.SHORT_SIDE = False  # new: short side resized to the base size first, for training and
 # testing, as the OCR branch's 2021 PASCAL-Context (its _paddle YAMLs); ade20k, cocostuff: always
 

@@ -64,6 +64,7 @@ def build_dataset(cfg, split):
         "color_map": data.COLOR_MAP,
         "compress_map": data.COMPRESS_MAP,
         "short_side": data.SHORT_SIDE,
+        "fork_augmentation": data.AUGMENTATION,
     }
     if split in ("train", "extra_train"):
         list_path = data.TRAIN_SET if split == "train" else data.EXTRA_TRAIN_SET

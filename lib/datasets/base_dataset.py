@@ -39,6 +39,7 @@ from utils.image_io import LabelFileError, looks_like_label, read_image, read_la
 from .label_map import LabelMap, identity_table
 from .list_reader import PairList, check_files
 from .palette import class_table_palette
+from .panorama_augmentation import panorama_augmentation
 from .transforms import (
     FIT_STRIDE,
     TrainAugmentation,
@@ -50,6 +51,7 @@ from .transforms import (
 )
 
 MODES = ("train", "val", "test")
+FORK_AUGMENTATIONS = ("", "panorama")  # DATASET.AUGMENTATION
 
 
 class BaseDataset(Dataset):
@@ -98,6 +100,7 @@ class BaseDataset(Dataset):
         color_map="colorMap.txt",
         compress_map="",
         short_side=False,
+        fork_augmentation="",
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -121,6 +124,12 @@ class BaseDataset(Dataset):
             )
         self.mode = mode
         self.short_side = self.short_side or bool(short_side)
+        if fork_augmentation not in FORK_AUGMENTATIONS:
+            raise ConfigError(
+                f"DATASET.AUGMENTATION is {fork_augmentation!r}; expected '' (the HRNet "
+                f"augmentation) or {', '.join(repr(n) for n in FORK_AUGMENTATIONS if n)}"
+            )
+        self.fork_augmentation = fork_augmentation
         self.augmentation = TrainAugmentation(
             crop_size=(int(crop_size[0]), int(crop_size[1])),
             base_size=int(base_size),
@@ -227,7 +236,11 @@ class BaseDataset(Dataset):
         image = read_image(sample.image, where=where)
         size = image.shape[:2]
         label = None if sample.label is None else self._read_label(sample, size, where)
-        if self.mode == "train":
+        if self.fork_augmentation == "panorama" and label is not None:
+            # as the fork's __getitem__: every labelled list, for validation and testing too
+            rng = augmentation_rng(seed, epoch, index)
+            image, label = panorama_augmentation(image, label, self.crop_size, rng)
+        elif self.mode == "train":
             if self.short_side:
                 image, label = resize_short_side(image, label, self.base_size)
             params = self.augmentation.draw(*image.shape[:2], augmentation_rng(seed, epoch, index))

@@ -6,6 +6,8 @@ import pytest
 from PIL import Image
 
 import datasets
+from datasets.panorama_augmentation import MOTION_BLUR_KERNELS, barrel_distortion_map
+from datasets.transforms import augmentation_rng
 from helpers.dataset_files import blocks, config, smooth_image, train_one_epoch, write_png
 from helpers.paths import REPO
 from utils.errors import ConfigError, DataError
@@ -159,8 +161,12 @@ def test_compress_map_class_count_and_dataset_are_checked(tmp_path):
 
 @pytest.mark.parametrize(
     ("num_classes", "opts"),
-    [(17, ()), (5, ("DATASET.COMPRESS_MAP", C5))],
-    ids=["colorMap", "compressMap_c5"],
+    [
+        (17, ()),
+        (5, ("DATASET.COMPRESS_MAP", C5)),
+        (5, ("DATASET.COMPRESS_MAP", C5, "DATASET.AUGMENTATION", "panorama")),
+    ],
+    ids=["colorMap", "compressMap_c5", "compressMap_c5-head-augmentation"],
 )
 def test_trains_through_tools_train(tmp_path, num_classes, opts):
     label = blocks([0, 2, 10, 40], 32, 32)
@@ -170,3 +176,87 @@ def test_trains_through_tools_train(tmp_path, num_classes, opts):
         "DATASET.COLOR_MAP", COLOR_MAP, *opts,
     )  # fmt: skip
     assert (out / "final_state.pth").is_file()
+
+
+def original_barrel_map(h, w):
+    """The fork's initialize_barrel_distortion_map, transcribed: a loop over the pixels."""
+    center_x, center_y = (w - 1) / 2, (h - 1) / 2
+    map_x = np.ones((h, w), dtype=np.float32) * center_x
+    map_y = np.ones((h, w), dtype=np.float32) * center_y
+    k1, k2 = -0.3, 0.3
+
+    def f(r_square):
+        return 1 - k1 * r_square + (3 * k1**2 - k2) * r_square**2
+
+    max_r_square = center_x**2 + center_y**2
+    for y in range(h):
+        for x in range(w):
+            r_square = ((x - center_x) ** 2 + (y - center_y) ** 2) / max_r_square
+            map_x[y][x] += (x - center_x) * f(r_square) / f(1)
+            map_y[y][x] += (y - center_y) * f(r_square) / f(1)
+    return map_x, map_y
+
+
+def test_barrel_distortion_map_is_the_forks():
+    # The fork's `+=` on a float32 element added in float64 under NumPy 1.x and adds in float32
+    # under NumPy 2: the maps may differ by a float32 ulp, far below cv2.remap's 1/32 pixel.
+    for h, w in ((24, 32), (27, 41)):
+        maps = zip(barrel_distortion_map(h, w), original_barrel_map(h, w), strict=True)
+        for ours, original in maps:
+            np.testing.assert_allclose(ours, original, rtol=0, atol=1e-5)
+        assert np.abs(barrel_distortion_map(h, w)[0] - np.arange(w)).max() > 1  # not identity
+    assert len(MOTION_BLUR_KERNELS) == 8 and all(k.sum() == 1 for k in MOTION_BLUR_KERNELS)
+
+
+@pytest.mark.parametrize("mode", ["train", "val", "test"])
+def test_the_forks_head_augmentation_blurs_and_distorts_to_the_crop(tmp_path, mode):
+    """DATASET.AUGMENTATION panorama: no rescale, crop or flip; a motion blur drawn per item (or
+    none) and the barrel distortion of the crop size, on every labelled item, as the fork's
+    __getitem__ (its test.py scored the distorted validation images)."""
+    label = np.tile(np.array([0, 2, 10, 40], np.uint8).repeat(10), (30, 1))  # 30x40
+    write_panorama(tmp_path / "panorama", ["a", "b"], label=label)
+    cfg = panorama_config(
+        tmp_path,
+        "panorama/train_list.txt",
+        "panorama/val_list.txt",
+        "DATASET.AUGMENTATION",
+        "panorama",
+        "TRAIN.IMAGE_SIZE",
+        "[40, 30]",
+        "TEST.IMAGE_SIZE",
+        "[40, 30]",
+    )
+    dataset = datasets.build_dataset(cfg, mode)
+    blurred = set()
+    for seed in range(12):
+        image, got_label, _, _ = dataset[(1, seed, 0)]
+        source = cv2.imread(str(tmp_path / "panorama/image/b.jpg"))
+        choice = int(augmentation_rng(seed, 0, 1).integers(0, 11))  # the fork's randint(0, 10)
+        if choice < 8:
+            source = cv2.filter2D(source, -1, MOTION_BLUR_KERNELS[choice])
+            blurred.add(choice)
+        map_x, map_y = original_barrel_map(30, 40)
+        want = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR)
+        np.testing.assert_array_equal(image.numpy(), want[..., ::-1].transpose(2, 0, 1))
+        classes = dataset.labels.map(label)
+        want_label = cv2.remap(classes, map_x, map_y, cv2.INTER_NEAREST)
+        np.testing.assert_array_equal(got_label.numpy(), want_label)
+    assert blurred  # some draws blurred
+
+
+def test_an_unknown_augmentation_is_a_config_error(tmp_path):
+    write_panorama(tmp_path / "panorama", ["a"])
+    cfg = panorama_config(tmp_path, "panorama/train_list.txt", "panorama/val_list.txt",
+                          "DATASET.AUGMENTATION", "fisheye")  # fmt: skip
+    with pytest.raises(ConfigError, match="DATASET.AUGMENTATION is 'fisheye'"):
+        datasets.build_dataset(cfg, "train")
+
+
+def test_image_only_lists_are_predicted_as_they_are_with_the_forks_augmentation(tmp_path):
+    write_panorama(tmp_path / "panorama", ["a"])
+    cfg = panorama_config(tmp_path, "panorama/train_list.txt", "panorama/test_list.txt",
+                          "DATASET.AUGMENTATION", "panorama")  # fmt: skip
+    image, label, size, _ = datasets.build_dataset(cfg, "test")[0]
+    source = cv2.imread(str(tmp_path / "panorama/image/a.jpg"))
+    np.testing.assert_array_equal(image.numpy(), source[..., ::-1].transpose(2, 0, 1))
+    assert label.numel() == 0 and size == (1, 5)
