@@ -123,6 +123,9 @@ _C.TEST.NUM_SAMPLES = 0  # use only the first N validation samples (0 = all)
 _C.TEST.MODEL_FILE = ""  # weights to test (default: OUTPUT_DIR/.../final_state.pth)
 _C.TEST.FLIP_TEST = False  # average with the horizontally flipped prediction
 _C.TEST.MULTI_SCALE = False  # kept for old YAMLs; multi-scale is TEST.SCALE_LIST
+_C.TEST.VAL_PREPARATION = "original"  # new: validation items during training: "original" (each
+# dataset's: LIP / PASCAL-Context squashed to the crop, ADE20K / COCO-Stuff a random crop of the
+# short-side-resized image, the others whole) or "whole" (every image whole, in windows if larger)
 _C.TEST.SCALE_LIST = [1]  # test scales, e.g. 0.5,0.75,1.0
 _C.TEST.CENTER_CROP_TEST = False  # resize the long side to BASE_SIZE and centre-crop
 _C.TEST.OUTPUT_INDEX = -1  # which model output is the prediction (OCR: -1 = main)

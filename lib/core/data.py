@@ -58,13 +58,19 @@ class TrainSampler(Sampler):
 
 
 class ShardSampler(Sampler):
-    """Every `world_size`-th index from `rank`, in order; no sample is repeated or dropped."""
+    """Every `world_size`-th index from `rank`, in order; no sample is repeated or dropped. It
+    yields (index, seed, epoch) keys, as `TrainSampler`: a dataset's random validation crops
+    (TEST.VAL_PREPARATION original) are drawn anew each epoch, the same in every process."""
 
     def __init__(self, num_samples, world_size=1, rank=0):
         self.indices = list(range(rank, num_samples, world_size))
+        self.seed = self.epoch = 0
+
+    def set_epoch(self, epoch, seed=0):
+        self.epoch, self.seed = int(epoch), int(seed)
 
     def __iter__(self):
-        return iter(self.indices)
+        return ((index, self.seed, self.epoch) for index in self.indices)
 
     def __len__(self):
         return len(self.indices)

@@ -380,6 +380,7 @@ class Trainer:
 
     def evaluate(self, epoch):
         """Validate, log the scores, and write best.pth on a new best mIoU."""
+        self.val_loader.sampler.set_epoch(epoch, self.seed)
         loss, scores = validate(
             self.predictor,
             self.val_loader,

@@ -43,6 +43,19 @@ __all__ = [
 SPLITS = ("train", "extra_train", "val", "test")
 
 
+VAL_PREPARATIONS = ("original", "whole")
+
+
+def validation_preparation(test):
+    """TEST.VAL_PREPARATION, checked."""
+    if test.VAL_PREPARATION not in VAL_PREPARATIONS:
+        raise ConfigError(
+            f"TEST.VAL_PREPARATION is {test.VAL_PREPARATION!r}; expected "
+            f"{' or '.join(VAL_PREPARATIONS)}"
+        )
+    return test.VAL_PREPARATION
+
+
 def build_dataset(cfg, split):
     """The DATASET.DATASET dataset for `split`.
 
@@ -96,6 +109,7 @@ def build_dataset(cfg, split):
         base_size=test.BASE_SIZE,
         center_crop=test.CENTER_CROP_TEST,
         num_samples=test.NUM_SAMPLES if split == "val" else 0,
+        original_validation=validation_preparation(test) == "original",
         **common,
     )
 

@@ -42,12 +42,16 @@ from .palette import class_table_palette
 from .panorama_augmentation import panorama_augmentation
 from .transforms import (
     FIT_STRIDE,
+    MEAN_FILL,
     TrainAugmentation,
     augmentation_rng,
     center_crop,
     fit_short_side,
+    pad_bottom_right,
+    random_crop,
     resize_short_side,
     short_side_size,
+    squash,
 )
 
 MODES = ("train", "val", "test")
@@ -76,6 +80,10 @@ class BaseDataset(Dataset):
     # multiple of FIT_STRIDE with the mean colour (DATASET.SHORT_SIDE turns it on for any dataset).
     short_side = False
     crop_test_padding = True  # with short_side: cut the test padding off the prediction
+    # Validation as the original (TEST.VAL_PREPARATION original): image and label squashed to the
+    # crop (LIP, PASCAL-Context before 2021); short_side datasets: the short side resized,
+    # padded to a multiple of FIT_STRIDE, then a random crop; the others: the whole image.
+    val_squash = False
     default_class_weights = None  # per-class loss weights used when DATASET.CLASS_WEIGHTS is empty
     reads_class_tables = False  # classes from DATASET.COLOR_MAP / COMPRESS_MAP (custom, panorama)
 
@@ -101,6 +109,7 @@ class BaseDataset(Dataset):
         compress_map="",
         short_side=False,
         fork_augmentation="",
+        original_validation=False,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -130,6 +139,7 @@ class BaseDataset(Dataset):
                 f"augmentation) or {', '.join(repr(n) for n in FORK_AUGMENTATIONS if n)}"
             )
         self.fork_augmentation = fork_augmentation
+        self.original_validation = bool(original_validation)
         self.augmentation = TrainAugmentation(
             crop_size=(int(crop_size[0]), int(crop_size[1])),
             base_size=int(base_size),
@@ -191,6 +201,19 @@ class BaseDataset(Dataset):
         this."""
         return class_table_palette(cfg)
 
+    def _original_validation(self, image, label, rng):
+        """The validation item of the original dataset class (see `val_squash`)."""
+        ignore = self.labels.ignore_value
+        if self.short_side:  # resize_short_length(fit_stride=8), then rand_crop
+            image, label = resize_short_side(image, label, self.base_size)
+            height, width = (-(-s // FIT_STRIDE) * FIT_STRIDE for s in label.shape)
+            image = pad_bottom_right(image, height, width, MEAN_FILL[::-1])
+            label = pad_bottom_right(label, height, width, ignore)
+            return random_crop(image, label, self.crop_size, rng, ignore)
+        if self.val_squash:
+            return squash(image, label, self.crop_size)
+        return image, label
+
     def prediction_crop(self, size):
         """The part (h, w) of a test prediction that shows the source image of `size` (h, w);
         None for the whole prediction."""
@@ -248,6 +271,10 @@ class BaseDataset(Dataset):
         elif self.center_crop and label is not None:
             image, label = center_crop(
                 image, label, self.base_size, self.crop_size, self.labels.ignore_value
+            )
+        elif self.mode == "val" and self.original_validation and label is not None:
+            image, label = self._original_validation(
+                image, label, augmentation_rng(seed, epoch, index)
             )
         image = torch.from_numpy(np.stack(cv2.split(image)[::-1]))  # BGR HWC -> RGB CHW
         if self.mode == "test" and self.short_side:

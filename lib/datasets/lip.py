@@ -39,3 +39,4 @@ class LIP(SquashTestImage, BaseDataset):
     test_policy = "base"  # the original's multi_scale_inference
     flip_pairs = FLIP_PAIRS
     squash_to_crop = True
+    val_squash = True  # the original's 'val' items: image and label resized to the crop

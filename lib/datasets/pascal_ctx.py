@@ -55,6 +55,7 @@ LABEL_DIR = "SegmentationClassContext"
 class PascalContext(BaseDataset):
     num_classes_choices = (59, 60)
     test_policy = "base"  # the original's multi_scale_inference
+    val_squash = True  # the original's 'val' items: image and label resized to the crop
     list_reader = PairList(
         "pascal_ctx",
         split_lists={

@@ -18,11 +18,14 @@ __all__ = [
     "center_crop",
     "fit_short_side",
     "normalize",
+    "pad_bottom_right",
+    "random_crop",
     "resize_image",
     "resize_short_side",
     "scale_crop",
     "scaled_size",
     "short_side_size",
+    "squash",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB
@@ -66,6 +69,34 @@ def resize_short_side(image, label, short_side):
     if label is not None:
         label = cv2.resize(label, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
     return image, label
+
+
+def squash(image, label, size):
+    """A BGR image (H, W, 3) and its label resized to `size` (h, w), aspect not kept (image
+    bilinear, label nearest)."""
+    height, width = size
+    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+    return image, label
+
+
+def pad_bottom_right(array, height, width, fill):
+    """`array` (H, W[, C]) padded at the bottom / right with `fill` to at least (height, width)."""
+    pad_h, pad_w = max(height - array.shape[0], 0), max(width - array.shape[1], 0)
+    if not (pad_h or pad_w):
+        return array
+    return cv2.copyMakeBorder(array, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=fill)
+
+
+def random_crop(image, label, crop_size, rng, label_fill):
+    """The original `rand_crop`: image (black) and label (`label_fill`) padded at the bottom /
+    right up to `crop_size` (h, w), then a `crop_size` window at a random offset from `rng`."""
+    crop_h, crop_w = crop_size
+    image = pad_bottom_right(image, crop_h, crop_w, (0, 0, 0))
+    label = pad_bottom_right(label, crop_h, crop_w, int(label_fill))
+    x0 = int(rng.integers(0, label.shape[1] - crop_w + 1))
+    y0 = int(rng.integers(0, label.shape[0] - crop_h + 1))
+    return image[y0 : y0 + crop_h, x0 : x0 + crop_w], label[y0 : y0 + crop_h, x0 : x0 + crop_w]
 
 
 def resize_image(image, size):

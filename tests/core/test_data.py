@@ -30,8 +30,15 @@ def test_epochs_shuffle_differently_and_resume_skips_done_batches():
 
 
 def test_shards_cover_every_sample_once():
-    shards = [list(ShardSampler(7, world_size=3, rank=r)) for r in range(3)]
+    shards = [[key[0] for key in ShardSampler(7, world_size=3, rank=r)] for r in range(3)]
     assert sorted(sum(shards, [])) == list(range(7))
+
+
+def test_shard_keys_carry_the_seed_and_epoch_of_the_random_validation_crops():
+    sampler = ShardSampler(4, world_size=2, rank=1)
+    assert list(sampler) == [(1, 0, 0), (3, 0, 0)]
+    sampler.set_epoch(5, seed=304)
+    assert list(sampler) == [(1, 304, 5), (3, 304, 5)] and len(sampler) == 2
 
 
 def test_pad_collate_pads_images_with_zero_and_labels_with_ignore():

@@ -20,7 +20,10 @@ def dataset_for(tmp_path, name, num_classes, raw, folder=""):
     height, width = raw.shape
     pairs = [("val/image/x.jpg.png", smooth_image(height, width), "val/label/x.png", raw)]
     write_pairs(tmp_path / folder, pairs, list_name="val.lst")
-    cfg = config(name, tmp_path, num_classes, test_set=f"{folder}/val.lst" if folder else "val.lst")
+    test_set = f"{folder}/val.lst" if folder else "val.lst"
+    cfg = config(
+        name, tmp_path, num_classes, "train.lst", test_set, "TEST.VAL_PREPARATION", "whole"
+    )
     return datasets.build_dataset(cfg, "val")
 
 
@@ -112,3 +115,29 @@ def test_pascal_context_keeps_the_image_as_read_by_default(tmp_path):
     image, _, size, _ = dataset[0]
     np.testing.assert_array_equal(image.numpy(), smooth_image(30, 43)[..., ::-1].transpose(2, 0, 1))
     assert dataset.prediction_crop(size) is None
+
+
+@pytest.mark.parametrize("name, num_classes, options", SHORT_SIDE_DATASETS)
+def test_validation_takes_a_random_crop_of_the_short_side_resized_image(
+    tmp_path, name, num_classes, options
+):
+    """The OCR branch's 'val' item: `resize_short_length(fit_stride=8)` to TEST.BASE_SIZE (40),
+    then `rand_crop` to TEST.IMAGE_SIZE (24x40), drawn anew each epoch."""
+    raw = np.repeat(np.array([1, 2, 3], np.uint8), [10, 12, 8])[:, None].repeat(43, 1)
+    dataset_for(tmp_path, name, num_classes, raw)
+    cfg = config(name, tmp_path, num_classes, "train.lst", "val.lst", *options)
+    dataset = datasets.build_dataset(cfg, "val")
+    resized = cv2.resize(smooth_image(30, 43), (57, 40), interpolation=cv2.INTER_LINEAR)
+    padded = cv2.copyMakeBorder(resized, 0, 0, 0, 7, cv2.BORDER_CONSTANT, value=(104, 116, 124))
+    classes = cv2.resize(dataset.labels.map(raw), (57, 40), interpolation=cv2.INTER_NEAREST)
+    classes = cv2.copyMakeBorder(classes, 0, 0, 0, 7, cv2.BORDER_CONSTANT, value=255)
+    offsets = set()
+    for epoch in range(6):
+        image, label, _, _ = dataset[(0, 304, epoch)]
+        rng = augmentation_rng(304, epoch, 0)
+        x0, y0 = int(rng.integers(0, 64 - 40 + 1)), int(rng.integers(0, 40 - 24 + 1))
+        want = padded[y0 : y0 + 24, x0 : x0 + 40]
+        np.testing.assert_array_equal(image.numpy(), want[..., ::-1].transpose(2, 0, 1))
+        np.testing.assert_array_equal(label.numpy(), classes[y0 : y0 + 24, x0 : x0 + 40])
+        offsets.add((y0, x0))
+    assert len(offsets) > 1  # another crop in another epoch

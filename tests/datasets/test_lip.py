@@ -71,5 +71,18 @@ def test_testing_squashes_the_image_to_the_crop_and_keeps_the_label(lip, tmp_pat
     np.testing.assert_array_equal(image.numpy(), expected[..., ::-1].transpose(2, 0, 1))
     assert label.shape == raw.shape == (16, 24) and size == (16, 24)
     assert dataset.prediction_crop(size) is None
-    # validation during training keeps the whole image
-    assert datasets.build_dataset(cfg, "val")[0][0].shape == (3, 16, 24)
+
+
+def test_validation_squashes_image_and_label_to_the_crop_as_the_original(lip, tmp_path):
+    """The original LIP 'val' item: image and label resized to the crop (TEST.IMAGE_SIZE);
+    TEST.VAL_PREPARATION whole keeps them as read."""
+    dataset, raw = lip
+    cfg = config("lip", tmp_path, 20, "lip/trainList.txt", "lip/trainList.txt")
+    image, label, _, _ = datasets.build_dataset(cfg, "val")[0]
+    expected = cv2.resize(smooth_image(16, 24), (40, 24), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(image.numpy(), expected[..., ::-1].transpose(2, 0, 1))
+    classes = cv2.resize(dataset.labels.map(raw), (40, 24), interpolation=cv2.INTER_NEAREST)
+    np.testing.assert_array_equal(label.numpy(), classes)
+    whole = config("lip", tmp_path, 20, "lip/trainList.txt", "lip/trainList.txt",
+                   "TEST.VAL_PREPARATION", "whole")  # fmt: skip
+    assert datasets.build_dataset(whole, "val")[0][0].shape == (3, 16, 24)

@@ -22,7 +22,8 @@ def root(tmp_path):
 
 
 def test_60_classes_keep_background(root):
-    dataset = datasets.build_dataset(config("pascal_ctx", root, 60, "train", "val"), "val")
+    cfg = config("pascal_ctx", root, 60, "train", "val", "TEST.VAL_PREPARATION", "whole")
+    dataset = datasets.build_dataset(cfg, "val")
     assert dataset[0][1].tolist() == [[0, 1, 2, 59], [0, 30, 58, 255]]
     assert len(dataset.class_names) == 60 and dataset.class_names[0] == "background"
     assert dataset.class_weights is None

@@ -63,6 +63,7 @@ def test_polygons_become_label_pngs_and_lists(tmp_path, capsys):
 
     opts = ["DATASET.DATASET", "pascal_ctx", "DATASET.ROOT", str(tmp_path)]
     opts += ["DATASET.NUM_CLASSES", "60", "DATASET.TRAIN_SET", "train", "DATASET.TEST_SET", "val"]
+    opts += ["TEST.VAL_PREPARATION", "whole"]  # the labels as written
     val = datasets.build_dataset(load_config(None, opts), "val")
     _, label, size, _ = val[0]
     assert size == (8, 10) and label[0, 0] == car and label[7, 9] == 0
