@@ -32,7 +32,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # The mean colour as an 8-bit RGB fill (cv2.copyMakeBorder rounded the original's float value).
 MEAN_FILL = tuple(int(np.rint(m * 255)) for m in IMAGENET_MEAN)
-FIT_STRIDE = 8  # the original resize_short_length's fit_stride for test images
+FIT_STRIDE = 8  # the original resize_short_length's fit_stride (test and validation images)
 
 # Nudges exact nearest-neighbour ties past warpAffine's fixed-point rounding, so they fall on the
 # same source pixel as cv2.resize's floor(x * scale).
