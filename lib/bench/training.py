@@ -6,12 +6,16 @@ round, so a busy machine slows them alike.
 
 - Steps: one optimisation step (forward, loss, backward, update) of a --cfg model on a random
   batch, through `TrainStep`, the Trainer's own step. "original" is the step as the original
-  code trains: eager float32, NCHW, PyTorch's default optimizer, the loss copied to the host after
-  every step, glibc's default allocator. The others are this project's paths with the process
-  set-up every tool makes (`utils.allocator.set_allocator_options`).
+  code trains: eager float32, NCHW, PyTorch's default optimizer, the gradients zeroed in place
+  and kept, the loss copied to the host after every step, glibc's default allocator. The others
+  are this project's paths with the process set-up every tool makes
+  (`utils.allocator.set_allocator_options`).
+- Memory: each process's peak RSS, its RSS before the job was built, and (CPU) the peak of live
+  tensors during one more, profiled step (CUDA: max_memory_allocated).
 - Demo epochs: whole epochs of `experiments/demo` (data loading included) through `Trainer`:
   images per second, the mean loss of each epoch and, after the last one, the validation mIoU
-  (untimed). 10 epochs are 200 steps: mixed precision's loss is compared with fp32's there.
+  (untimed), for one or more seeds per path. 10 epochs are 200 steps: mixed precision's loss is
+  compared with fp32's there.
 
 Weights are random He-normal (bench.model_setup), as in the inference benchmarks.
 """
@@ -62,9 +66,8 @@ class Variant:
     opts: tuple = ()
     allocator: bool = True  # utils.allocator.set_allocator_options (False: glibc's defaults)
     fused: bool = True  # fused optimizer (False: PyTorch's default implementation)
-    free_grads: bool = (
-        True  # steps: False zeroes the gradients in place and keeps them (PyTorch 1.x)
-    )
+    # steps: False zeroes the gradients in place and keeps them between steps (PyTorch 1.x)
+    free_grads: bool = True
     sync: bool = False  # copy the loss to the host after every step
 
 
@@ -178,7 +181,7 @@ class _StepJob:
             cfg, model, build_criterion(cfg), dist, variant.fused, free_grads=variant.free_grads
         )
         self.batch = random_batch(cfg.DATASET.NUM_CLASSES, job.batch, job.size)
-        self.sync = job.variant.sync
+        self.sync = variant.sync
         self.cuda = dist.device.type == "cuda"
 
     def __call__(self, _request):
