@@ -42,12 +42,9 @@ from .palette import class_table_palette
 from .panorama_augmentation import panorama_augmentation
 from .transforms import (
     FIT_STRIDE,
-    MEAN_FILL,
     TrainAugmentation,
     augmentation_rng,
     center_crop,
-    fit_short_side,
-    pad_bottom_right,
     random_crop,
     resize_short_side,
     short_side_size,
@@ -74,7 +71,8 @@ class BaseDataset(Dataset):
     saved_values = None  # raw value saved for each class (default: the label table's inverse)
     saved_palette = None  # palette of the saved predictions (None: grey PNGs)
     test_policy = "base"  # the test policy of the predictor (datasets/windows.py)
-    squash_to_crop = False  # resize to the crop size (aspect not kept) before rescaling
+    squash_to_crop = False  # resized to the crop (aspect not kept): for training before the
+    # random rescale, for testing instead of the original size (LIP)
     # The short side resized to the base size first, as the OCR branch's ADE20K, COCO-Stuff and
     # (2021) PASCAL-Context: before the training augmentation, and for testing padded to a
     # multiple of FIT_STRIDE with the mean colour (DATASET.SHORT_SIDE turns it on for any dataset).
@@ -205,19 +203,25 @@ class BaseDataset(Dataset):
         """The validation item of the original dataset class (see `val_squash`)."""
         ignore = self.labels.ignore_value
         if self.short_side:  # resize_short_length(fit_stride=8), then rand_crop
-            image, label = resize_short_side(image, label, self.base_size)
-            height, width = (-(-s // FIT_STRIDE) * FIT_STRIDE for s in label.shape)
-            image = pad_bottom_right(image, height, width, MEAN_FILL[::-1])
-            label = pad_bottom_right(label, height, width, ignore)
+            image, label = resize_short_side(image, label, self.base_size, FIT_STRIDE, ignore)
             return random_crop(image, label, self.crop_size, rng, ignore)
         if self.val_squash:
             return squash(image, label, self.crop_size)
         return image, label
 
+    def _test_image(self, image):
+        """The image as the original `testval` prepared it (the label stays as read): squashed
+        to the crop (LIP), or its short side resized and padded to a multiple of FIT_STRIDE."""
+        if self.squash_to_crop:
+            return squash(image, None, self.crop_size)[0]
+        if self.short_side:
+            return resize_short_side(image, None, self.base_size, FIT_STRIDE)[0]
+        return image
+
     def prediction_crop(self, size):
         """The part (h, w) of a test prediction that shows the source image of `size` (h, w);
         None for the whole prediction."""
-        if self.short_side and self.crop_test_padding:
+        if self.short_side and self.crop_test_padding and not self.squash_to_crop:
             return short_side_size(*size, self.base_size)
         return None
 
@@ -259,26 +263,24 @@ class BaseDataset(Dataset):
         image = read_image(sample.image, where=where)
         size = image.shape[:2]
         label = None if sample.label is None else self._read_label(sample, size, where)
+        rng = augmentation_rng(seed, epoch, index)
         if self.fork_augmentation == "panorama" and label is not None:
             # as the fork's __getitem__: every labelled list, for validation and testing too
-            rng = augmentation_rng(seed, epoch, index)
             image, label = panorama_augmentation(image, label, self.crop_size, rng)
         elif self.mode == "train":
             if self.short_side:
                 image, label = resize_short_side(image, label, self.base_size)
-            params = self.augmentation.draw(*image.shape[:2], augmentation_rng(seed, epoch, index))
+            params = self.augmentation.draw(*image.shape[:2], rng)
             image, label = self.augmentation.apply(image, label, params, self.labels)
         elif self.center_crop and label is not None:
             image, label = center_crop(
                 image, label, self.base_size, self.crop_size, self.labels.ignore_value
             )
         elif self.mode == "val" and self.original_validation and label is not None:
-            image, label = self._original_validation(
-                image, label, augmentation_rng(seed, epoch, index)
-            )
+            image, label = self._original_validation(image, label, rng)
+        if self.mode == "test":
+            image = self._test_image(image)
         image = torch.from_numpy(np.stack(cv2.split(image)[::-1]))  # BGR HWC -> RGB CHW
-        if self.mode == "test" and self.short_side:
-            image = fit_short_side(image, self.base_size, FIT_STRIDE)
         if label is None:
             return image, torch.zeros((0, 0), dtype=torch.int64), size, sample.name
         return image, self.labels.to_tensor(label, self.ignore_label), size, sample.name

@@ -12,7 +12,6 @@ obtained); README says how to write it from the LIP download.
 from .base_dataset import BaseDataset
 from .list_reader import PairList
 from .registry import register_dataset
-from .test_time import SquashTestImage
 
 CLASS_NAMES = (
     "background", "hat", "hair", "glove", "sunglasses", "upper-clothes", "dress", "coat",
@@ -25,7 +24,7 @@ FLIP_PAIRS = ((14, 15), (16, 17), (18, 19))
 
 
 @register_dataset("lip")
-class LIP(SquashTestImage, BaseDataset):
+class LIP(BaseDataset):
     list_reader = PairList(
         "lip",
         hint=(
@@ -38,5 +37,5 @@ class LIP(SquashTestImage, BaseDataset):
     num_classes_choices = (20,)
     test_policy = "base"  # the original's multi_scale_inference
     flip_pairs = FLIP_PAIRS
-    squash_to_crop = True
+    squash_to_crop = True  # training and testing, as the original
     val_squash = True  # the original's 'val' items: image and label resized to the crop

@@ -16,11 +16,9 @@ __all__ = [
     "TrainAugmentation",
     "augmentation_rng",
     "center_crop",
-    "fit_short_side",
     "normalize",
     "pad_bottom_right",
     "random_crop",
-    "resize_image",
     "resize_short_side",
     "scale_crop",
     "scaled_size",
@@ -61,22 +59,30 @@ def short_side_size(height, width, short_side):
     return int(height * short_side / width + 0.5), short_side
 
 
-def resize_short_side(image, label, short_side):
-    """A BGR image (H, W, 3) and its label (H, W) (or None) with the short side resized to
-    `short_side` (image bilinear, label nearest), as the original `resize_short_length`."""
+def resize_short_side(image, label, short_side, stride=None, label_fill=0):
+    """The original `resize_short_length`: a BGR image (H, W, 3) and its label (H, W) (or None)
+    with the short side resized to `short_side` (image bilinear, label nearest); with `stride`,
+    padded at the bottom / right to multiples of it, the image with the mean colour and the label
+    with `label_fill`."""
     new_h, new_w = short_side_size(*image.shape[:2], short_side)
     image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     if label is not None:
         label = cv2.resize(label, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    if stride:
+        height, width = (-(-s // stride) * stride for s in (new_h, new_w))
+        image = pad_bottom_right(image, height, width, MEAN_FILL[::-1])
+        if label is not None:
+            label = pad_bottom_right(label, height, width, int(label_fill))
     return image, label
 
 
 def squash(image, label, size):
-    """A BGR image (H, W, 3) and its label resized to `size` (h, w), aspect not kept (image
-    bilinear, label nearest)."""
+    """A BGR image (H, W, 3) and its label (or None) resized to `size` (h, w), aspect not kept
+    (image bilinear, label nearest)."""
     height, width = size
     image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-    label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+    if label is not None:
+        label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
     return image, label
 
 
@@ -97,23 +103,6 @@ def random_crop(image, label, crop_size, rng, label_fill):
     x0 = int(rng.integers(0, label.shape[1] - crop_w + 1))
     y0 = int(rng.integers(0, label.shape[0] - crop_h + 1))
     return image[y0 : y0 + crop_h, x0 : x0 + crop_w], label[y0 : y0 + crop_h, x0 : x0 + crop_w]
-
-
-def resize_image(image, size):
-    """A uint8 image tensor (3, H, W) resized to `size` (h, w) with cv2.INTER_LINEAR."""
-    array = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
-    resized = cv2.resize(array, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return torch.from_numpy(resized).permute(2, 0, 1).contiguous()
-
-
-def fit_short_side(image, short_side, stride, fill=MEAN_FILL):
-    """A uint8 image tensor (3, H, W) with its short side resized to `short_side`, then its
-    bottom / right padded with the colour `fill` (RGB) to multiples of `stride`."""
-    new_h, new_w = short_side_size(*image.shape[-2:], short_side)
-    padded_h, padded_w = (-(-s // stride) * stride for s in (new_h, new_w))
-    out = torch.tensor(fill, dtype=torch.uint8).view(3, 1, 1).repeat(1, padded_h, padded_w)
-    out[:, :new_h, :new_w] = resize_image(image, (new_h, new_w))
-    return out
 
 
 def augmentation_rng(seed, epoch, index):
