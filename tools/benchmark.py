@@ -25,8 +25,9 @@ mode).
                 torch.compile; --modes: any of these paths), each path its own process,
                 interleaved step by step, with peak memory (RSS, and the peak of live tensors
                 from one more, profiled step); then --demo-epochs epochs of the demo with data
-                loading (images/s, loss against fp32's, mIoU), for --seeds seeds per path;
-                --demo-epochs 10 is the 200-step bf16-vs-fp32 check
+                loading (images/s, loss against fp32's with the same seed, mIoU) for the
+                original, fp32 and mixed paths (those of --modes), seed after seed for --seeds
+                seeds; --demo-epochs 10 is the 200-step bf16-vs-fp32 check
 
 Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
 activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
@@ -86,7 +87,8 @@ def parse_args(argv=None):
         help="--speed paths (default: eager exact fast, and onnx-fp32 onnx-int8 when onnx and "
         "onnxruntime are installed; cl, cl-bf16: channels_last alone in fp32 / bf16, without "
         "BatchNorm folding); --allocator paths (default: eager fast); --train paths (default: "
-        "original fp32 mixed, with --checkpoint / --compile also checkpoint / compile)",
+        "original fp32 mixed, with --checkpoint / --compile also checkpoint / compile; the demo "
+        "runs those of original fp32 mixed)",
     )
     parser.add_argument(
         "--compile",
@@ -107,8 +109,8 @@ def parse_args(argv=None):
         "--seeds",
         type=int,
         default=1,
-        help="--train: demo runs per path, each with its own seed; the losses are their means "
-        "(default 1)",
+        help="--train: demo runs per path, each with its own seed, one seed after the other; the "
+        "losses are their means (default 1)",
     )
     parser.add_argument("--device", default="cpu", help="--train: cpu or cuda[:N] (default cpu)")
     parser.add_argument("--pth", help="trained weights (one --cfg only); default: random")

@@ -11,18 +11,22 @@ round, so a busy machine slows them alike.
   are this project's paths with the process set-up every tool makes
   (`utils.allocator.set_allocator_options`).
 - Memory: each process's peak RSS, its RSS before the job was built, and (CPU) the peak of live
-  tensors during one more, profiled step (CUDA: max_memory_allocated).
+  tensors during one more, profiled step (CUDA: max_memory_allocated); and the minor page faults
+  per step, which glibc's default allocator causes by giving freed memory back to the OS.
 - Demo epochs: whole epochs of `experiments/demo` (data loading included) through `Trainer`:
   images per second, the mean loss of each epoch and, after the last one, the validation mIoU
-  (untimed), for one or more seeds per path. 10 epochs are 200 steps: mixed precision's loss is
-  compared with fp32's there.
+  (untimed), for one or more seeds, one seed after the other. 10 epochs are 200 steps: mixed
+  precision's loss is compared there with fp32's from the same seed (same weights, data order
+  and augmentation), seed by seed.
 
 Weights are random He-normal (bench.model_setup), as in the inference benchmarks.
 """
 
 import contextlib
+import math
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -44,6 +48,7 @@ __all__ = [
     "format_step_table",
     "measure_demo_epochs",
     "measure_steps",
+    "paired_change",
     "print_training",
 ]
 
@@ -139,6 +144,12 @@ def _resident_mb(field_name="VmRSS"):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def _page_faults():
+    """Minor page faults of this process so far: memory the OS maps in (and zeroes) on first
+    touch, e.g. after glibc gave freed blocks back."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 @contextlib.contextmanager
 def _stderr_silenced():
     """File descriptor 2 to /dev/null: the profiler's C++ side prints its start, stop and
@@ -185,6 +196,7 @@ class _StepJob:
         self.cuda = dist.device.type == "cuda"
 
     def __call__(self, _request):
+        faults = _page_faults()
         start = time.perf_counter()
         loss = self.step(*self.batch)
         if self.sync:
@@ -192,7 +204,12 @@ class _StepJob:
         if self.cuda:
             torch.cuda.synchronize(self.step.device)
         seconds = time.perf_counter() - start
-        return {"seconds": seconds, "loss": float(loss), "dtype": str(self.step.dtype or "fp32")}
+        return {
+            "seconds": seconds,
+            "faults": _page_faults() - faults,
+            "loss": float(loss),
+            "dtype": str(self.step.dtype or "fp32"),
+        }
 
     def tensor_peak_mb(self):
         """Peak bytes of live tensors during one more step, on the CPU (what CUDA's
@@ -316,7 +333,8 @@ def _interleaved(jobs, requests, warmup):
 
 def measure_steps(cfg_file, rows, size, batch, rounds, threads, opts=(), device="cpu", warmup=1):
     """Interleaved training steps of `cfg_file` for each row name of STEP_ROWS; one dict per
-    row: seconds per round, loss of the last step, autocast type, peak and runtime memory."""
+    row: seconds per round, the median of the page faults per step, loss of the last step,
+    autocast type, peak and runtime memory."""
     jobs = [
         _Job("step", STEP_ROWS[row], str(cfg_file), list(opts), tuple(size), batch, threads, device)
         for row in rows
@@ -327,6 +345,7 @@ def measure_steps(cfg_file, rows, size, batch, rounds, threads, opts=(), device=
             "config": Path(cfg_file).stem.split("_sgd")[0],
             "row": row,
             "seconds": [r["seconds"] for r in results],
+            "faults": statistics.median(r["faults"] for r in results),
             "loss": results[-1]["loss"],
             "dtype": results[-1]["dtype"],
             "images": batch,
@@ -339,48 +358,61 @@ def measure_steps(cfg_file, rows, size, batch, rounds, threads, opts=(), device=
 def measure_demo_epochs(
     epochs, rows=tuple(DEMO_ROWS), threads=2, device="cpu", opts=(), seeds=1
 ):  # fmt: skip
-    """`epochs` interleaved demo epochs (data loading included) for each row of DEMO_ROWS and
-    each of `seeds` seeds (tools/train.py's seed and the next ones), on the demo's data written to
-    a temporary folder; one dict per row: seconds of every epoch, the mean loss of each epoch
-    averaged over the seeds, the last epoch's loss per seed, images per epoch, autocast type, and
-    the validation mIoU after the last epoch averaged over the seeds."""
+    """`epochs` demo epochs (data loading included) for each row of DEMO_ROWS and each of
+    `seeds` seeds (tools/train.py's seed and the next ones), on the demo's data written to a
+    temporary folder. Seed after seed, the rows' processes take turns epoch by epoch. One dict
+    per row: seconds of every epoch, the mean loss of each epoch averaged over the seeds, the
+    last epoch's loss per seed, images per epoch, autocast type, and the validation mIoU after
+    the last epoch averaged over the seeds."""
     from datasets.demo_data import write_demo_dataset
 
+    runs = {row: [] for row in rows}  # per row, per seed: the results of every epoch
     with tempfile.TemporaryDirectory() as folder:
         root = write_demo_dataset(Path(folder) / "demo")
-        jobs = [
-            _Job(
-                "demo",
-                DEMO_ROWS[row],
-                str(DEMO_CFG),
-                list(opts),
-                threads=threads,
-                device=device,
-                root=str(root),
-                epochs=epochs,
-                seed=seed,
-            )  # fmt: skip
-            for row in rows
-            for seed in range(seeds)
-        ]
-        measured = _interleaved(jobs, range(epochs), warmup=0)
-    by_row = [measured[index * seeds : (index + 1) * seeds] for index in range(len(rows))]
+        for seed in range(seeds):
+            jobs = [
+                _Job(
+                    "demo",
+                    DEMO_ROWS[row],
+                    str(DEMO_CFG),
+                    list(opts),
+                    threads=threads,
+                    device=device,
+                    root=str(root),
+                    epochs=epochs,
+                    seed=seed,
+                )  # fmt: skip
+                for row in rows
+            ]
+            measured = _interleaved(jobs, range(epochs), warmup=0)
+            for row, (results, _memory) in zip(rows, measured, strict=True):
+                runs[row].append(results)
     return [
         {
             "row": row,
-            "seconds": [r["seconds"] for results, _memory in runs for r in results],
+            "seconds": [r["seconds"] for results in runs[row] for r in results],
             "losses": [
-                sum(results[epoch]["loss"] for results, _memory in runs) / seeds
+                sum(results[epoch]["loss"] for results in runs[row]) / seeds
                 for epoch in range(epochs)
             ],
-            "last_losses": [results[-1]["loss"] for results, _memory in runs],
-            "steps": runs[0][0][0]["steps"],
-            "images": runs[0][0][0]["images"],
-            "dtype": runs[0][0][0]["dtype"],
-            "mIoU": sum(results[-1]["mIoU"] for results, _memory in runs) / seeds,
+            "last_losses": [results[-1]["loss"] for results in runs[row]],
+            "steps": runs[row][0][0]["steps"],
+            "images": runs[row][0][0]["images"],
+            "dtype": runs[row][0][0]["dtype"],
+            "mIoU": sum(results[-1]["mIoU"] for results in runs[row]) / seeds,
         }
-        for row, runs in zip(rows, by_row, strict=True)
+        for row in rows
     ]
+
+
+def paired_change(values, references):
+    """(mean, standard error) over the pairs of `values[i] / references[i] - 1`, e.g. one seed's
+    loss against another path's with the same seed; the error is None for a single pair."""
+    changes = [value / reference - 1 for value, reference in zip(values, references, strict=True)]
+    mean = sum(changes) / len(changes)
+    if len(changes) < 2:
+        return mean, None
+    return mean, statistics.stdev(changes) / math.sqrt(len(changes))
 
 
 def _ratio(reference, value):
@@ -396,11 +428,13 @@ def format_step_table(rows, size, batch, device="cpu"):
         "each path in its own process, one step per path per round; speed-up = the original's "
         f"median / the path's median; memory: {memory}, on the CPU also the peak minus the "
         "process's memory before the model was built (Python + PyTorch runtime), and the peak of "
-        "live tensors (what max_memory_allocated counts on CUDA)",
+        "live tensors (what max_memory_allocated counts on CUDA); page faults: the median per "
+        "step of the minor page faults, memory the OS maps in and zeroes on first touch",
         "",
         "| config | path | autocast | median (s) | min (s) | max (s) | images/s | vs original "
-        f"| {memory} (MB) | minus runtime (MB) | tensors (MB) | loss after the steps |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {memory} (MB) | minus runtime (MB) | tensors (MB) | loss after the steps "
+        "| page faults per step |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     originals = {
         r["config"]: summary(r["seconds"])["median"] for r in rows if r["row"] == "original"
@@ -413,7 +447,8 @@ def format_step_table(rows, size, batch, device="cpu"):
             f"| {r['config']} | {STEP_ROWS[r['row']].label} | {r['dtype'].replace('torch.', '')} "
             f"| {seconds:.2f} | {times['min']:.2f} | {times['max']:.2f} "
             f"| {r['images'] / seconds:.2f} | {_ratio(originals.get(r['config']), seconds)} "
-            f"| {r['peak_mb']:.0f} | {training:.0f} | {r['tensor_mb']:.0f} | {r['loss']:.4f} |"
+            f"| {r['peak_mb']:.0f} | {training:.0f} | {r['tensor_mb']:.0f} | {r['loss']:.4f} "
+            f"| {r['faults']:.0f} |"
         )
     lines += _checkpoint_lines(rows)
     return "\n".join(lines)
@@ -444,9 +479,9 @@ def _checkpoint_lines(rows):
 
 def format_demo_table(rows):
     """Markdown table of `measure_demo_epochs` rows: speed against the original's path, the loss
-    of the last epoch against the fp32 path's (the mixed-precision target: within 5%; with
-    several seeds their means, and the range over the seeds) and the validation mIoU after the
-    epochs."""
+    of the last epoch against the fp32 path's with the same seed (the mixed-precision target:
+    within 5%; with several seeds the mean of the seeds' changes and its standard error, and the
+    range of the loss over the seeds) and the validation mIoU after the epochs."""
     seeds = len(rows[0]["last_losses"])
     epochs = len(rows[0]["losses"])
     steps = rows[0]["steps"]
@@ -455,27 +490,34 @@ def format_demo_table(rows):
     lines = [
         f"the demo ({DEMO_CFG.name}), {epochs} epochs of {steps} steps per path and seed, "
         f"interleaved epoch by epoch, data loading included; loss: the mean training loss of the "
-        f"first epoch and of the last one ({last}){mean}, the last against the fp32 path's; "
-        "mIoU: validation after the last epoch",
+        f"first epoch and of the last one ({last}){mean}; vs fp32: each seed's last-epoch loss "
+        "against the fp32 path's with the same seed (same weights, data and augmentation), "
+        "averaged over the seeds, +- its standard error; mIoU: validation after the last epoch",
         "",
         "| path | autocast | median epoch (s) | images/s | vs original | loss, first epoch "
         "| loss, last epoch | last epoch, range over seeds | last loss vs fp32 | mIoU |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     medians = {r["row"]: summary(r["seconds"])["median"] for r in rows}
-    fp32_loss = {r["row"]: r["losses"][-1] for r in rows}.get("fp32")
+    fp32 = {r["row"]: r["last_losses"] for r in rows}.get("fp32")
     for r in rows:
         seconds = medians[r["row"]]
         original = medians.get("original")
-        versus = f"{r['losses'][-1] / fp32_loss - 1:+.1%}" if fp32_loss else "-"
         spread = f"{min(r['last_losses']):.4f}-{max(r['last_losses']):.4f}"
         lines.append(
             f"| {DEMO_ROWS[r['row']].label} | {r['dtype'].replace('torch.', '')} "
             f"| {seconds:.2f} | {r['images'] / seconds:.1f} | {_ratio(original, seconds)} "
-            f"| {r['losses'][0]:.4f} | {r['losses'][-1]:.4f} | {spread} | {versus} "
-            f"| {r['mIoU']:.4f} |"
+            f"| {r['losses'][0]:.4f} | {r['losses'][-1]:.4f} | {spread} "
+            f"| {_versus(r['last_losses'], fp32)} | {r['mIoU']:.4f} |"
         )
     return "\n".join(lines)
+
+
+def _versus(losses, references):
+    if references is None:
+        return "-"
+    change, error = paired_change(losses, references)
+    return f"{change:+.1%}" + (f" +- {error:.1%}" if error is not None else "")
 
 
 def print_training(
@@ -485,7 +527,7 @@ def print_training(
     """Print the step table of `cfg_files` (default STEP_CFGS; none when `rounds` is 0) with the
     `paths` rows of STEP_ROWS (default: original, fp32 and mixed precision, and the checkpoint /
     compile rows when asked), then the table of `demo_epochs` demo epochs of `seeds` seeds (none
-    when 0)."""
+    when 0) with the `paths` rows of DEMO_ROWS (default: all)."""
     rows = (
         paths or ["original", "fp32", "mixed"] + ["checkpoint"] * checkpoint + ["compile"] * compile
     )
@@ -494,7 +536,8 @@ def print_training(
         measured += measure_steps(cfg_file, rows, size, batch, rounds, threads, opts, device)
     if measured:
         print(format_step_table(measured, size, batch, device))
-    if demo_epochs:
-        demo = measure_demo_epochs(demo_epochs, threads=threads, device=device, seeds=seeds)
+    demo_rows = [row for row in paths or DEMO_ROWS if row in DEMO_ROWS]
+    if demo_epochs and demo_rows:
+        demo = measure_demo_epochs(demo_epochs, demo_rows, threads, device, seeds=seeds)
         print()
         print(format_demo_table(demo))

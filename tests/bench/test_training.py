@@ -1,6 +1,8 @@
 """tools/benchmark.py --train (bench/training.py): its flags and tables; end to end (every path
 in its own process) on a tiny model and a shortened demo under -m slow."""
 
+import mmap
+
 import pytest
 
 from bench import training
@@ -46,16 +48,17 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
     common = {"config": "w48", "images": 2, "dtype": "fp32", "runtime_mb": 500.0}
     rows = [
         {**common, "row": "original", "seconds": [4.0, 3.0, 5.0], "loss": 2.0, "peak_mb": 3000.0,
-         "tensor_mb": 2400.0},
+         "tensor_mb": 2400.0, "faults": 90000},
         {**common, "row": "mixed", "seconds": [2.0, 1.0, 1.5], "loss": 2.1, "peak_mb": 2000.0,
-         "tensor_mb": 1200.0},
+         "tensor_mb": 1200.0, "faults": 3},
         {**common, "row": "checkpoint", "seconds": [2.0], "loss": 2.1, "peak_mb": 1100.0,
-         "tensor_mb": 480.0},
+         "tensor_mb": 480.0, "faults": 0},
     ]  # fmt: skip
     text = training.format_step_table(rows, (256, 512), 2)
     table = table_rows(text)
     assert [r[3:8] for r in table][1] == [" 1.50 ", " 1.00 ", " 2.00 ", " 1.33 ", " 2.67x "]
     assert table[1][8:11] == [" 2000 ", " 1500 ", " 1200 "]
+    assert [r[12] for r in table] == [" 90000 ", " 3 ", " 0 "]
     # checkpointing against mixed precision: (1100 - 500) / (2000 - 500) - 1, 480 / 1200 - 1,
     # 2.0 / 1.5 - 1
     assert (
@@ -78,9 +81,37 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
         " 1.0000 ",
         " 0.5200 ",
         " 0.5000-0.5400 ",
-        " +4.0% ",
+        " +4.6% +- 6.5% ",  # per seed: 0.50 / 0.45 - 1 and 0.54 / 0.55 - 1
         " 0.8900 ",
     ]
+
+
+def test_paired_change_is_the_mean_change_per_pair_with_its_standard_error():
+    change, error = training.paired_change([1.1, 0.9, 1.2], [1.0, 1.0, 1.0])
+    assert change == pytest.approx(0.2 / 3)
+    assert error == pytest.approx(0.152753 / 3**0.5, rel=1e-4)  # stdev of 0.1, -0.1, 0.2
+    assert training.paired_change([0.5], [0.4]) == (pytest.approx(0.25), None)
+
+
+def test_train_modes_choose_the_demo_paths_too(monkeypatch):
+    chosen = []
+
+    class Measured(Exception):
+        pass
+
+    def measure_demo_epochs(_epochs, rows, *_args, **_kwargs):
+        chosen.append(list(rows))
+        raise Measured
+
+    monkeypatch.setattr(training, "measure_demo_epochs", measure_demo_epochs)
+    with pytest.raises(Measured):
+        benchmark.main(["--train", "--repeats", "0", "--modes", "fp32", "mixed", "checkpoint"])
+    with pytest.raises(Measured):
+        benchmark.main(["--train", "--repeats", "0"])
+    assert chosen == [["fp32", "mixed"], list(training.DEMO_ROWS)]
+    # no demo path among the modes: no demo
+    assert benchmark.main(["--train", "--repeats", "0", "--modes", "checkpoint"]) == 0
+    assert len(chosen) == 2
 
 
 @pytest.mark.slow
@@ -99,6 +130,7 @@ def test_step_table_compares_every_path_with_the_original(tiny_yaml, capsys):
     assert checkpointed == pytest.approx(mixed, rel=1e-3)
     assert all(float(r[8]) > float(r[9]) > 0 for r in rows)  # peak RSS > peak minus runtime
     assert all(0 < float(r[10]) < float(r[9]) for r in rows)  # live tensors < peak minus runtime
+    assert all(float(r[12]) >= 0 for r in rows)  # page faults per step
 
 
 def test_train_modes_choose_the_paths(monkeypatch):
@@ -114,6 +146,15 @@ def test_train_modes_choose_the_paths(monkeypatch):
     assert chosen == [["mixed", "checkpoint"]]
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--train", "--modes", "fast"])  # a --speed path
+
+
+def test_page_faults_count_memory_touched_for_the_first_time():
+    size = 64 * 2**20
+    with mmap.mmap(-1, size) as fresh:  # anonymous memory: mapped page by page on first touch
+        before = training._page_faults()
+        for offset in range(0, size, mmap.PAGESIZE):
+            fresh[offset] = 1
+        assert training._page_faults() - before > 0.9 * size / mmap.PAGESIZE
 
 
 def test_tensor_peak_counts_the_weights_gradients_and_the_activations(tiny_yaml):
