@@ -65,9 +65,7 @@ def resize_short_side(image, label, short_side, stride=None, label_fill=0):
     padded at the bottom / right to multiples of it, the image with the mean colour and the label
     with `label_fill`."""
     new_h, new_w = short_side_size(*image.shape[:2], short_side)
-    image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    if label is not None:
-        label = cv2.resize(label, (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    image, label = squash(image, label, (new_h, new_w))
     if stride:
         height, width = (-(-s // stride) * stride for s in (new_h, new_w))
         image = pad_bottom_right(image, height, width, MEAN_FILL[::-1])
