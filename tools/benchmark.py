@@ -101,6 +101,13 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch", type=int, default=2, help="--train: batch size (default 2)")
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=training.WARMUP_STEPS,
+        help=f"--train: untimed steps per path before the rounds (default {training.WARMUP_STEPS}; "
+        "the heap grows during the first steps)",
+    )
+    parser.add_argument(
         "--demo-epochs",
         type=int,
         default=10,
@@ -132,6 +139,8 @@ def parse_args(argv=None):
     wrong = [mode for mode in args.modes or () if mode not in known]
     if wrong:
         parser.error(f"--modes {' '.join(wrong)}: not a path of this mode; expected {list(known)}")
+    if args.warmup < 0:
+        parser.error(f"--warmup {args.warmup}: expected 0 or more steps")
     if args.repeats is None:
         args.repeats = 10 if args.data else 5
     if args.size is None:
@@ -175,7 +184,7 @@ def main(argv=None):
             training.print_training(
                 args.cfg, args.size, args.batch, args.repeats, args.threads, args.opts,
                 args.device, args.demo_epochs, args.checkpoint, args.compile, args.modes,
-                args.seeds,
+                args.seeds, args.warmup,
             )  # fmt: skip
     print(load.report())
     return 0

@@ -331,10 +331,17 @@ def _interleaved(jobs, requests, warmup):
             worker.kill()
 
 
-def measure_steps(cfg_file, rows, size, batch, rounds, threads, opts=(), device="cpu", warmup=1):
-    """Interleaved training steps of `cfg_file` for each row name of STEP_ROWS; one dict per
-    row: seconds per round, the median of the page faults per step, loss of the last step,
-    autocast type, peak and runtime memory."""
+# Untimed steps per path before the rounds: this project's paths grow their heap, and fault pages
+# in, during their first few steps.
+WARMUP_STEPS = 3
+
+
+def measure_steps(
+    cfg_file, rows, size, batch, rounds, threads, opts=(), device="cpu", warmup=WARMUP_STEPS
+):
+    """Interleaved training steps of `cfg_file` for each row name of STEP_ROWS, after `warmup`
+    untimed steps each; one dict per row: seconds per round, the median of the page faults per
+    step, loss of the last step, autocast type, peak and runtime memory."""
     jobs = [
         _Job("step", STEP_ROWS[row], str(cfg_file), list(opts), tuple(size), batch, threads, device)
         for row in rows
@@ -419,14 +426,15 @@ def _ratio(reference, value):
     return f"{reference / value:.2f}x" if reference else "-"
 
 
-def format_step_table(rows, size, batch, device="cpu"):
+def format_step_table(rows, size, batch, device="cpu", warmup=WARMUP_STEPS):
     """Markdown table of `measure_steps` rows (several configs may follow each other)."""
     height, width = size
     memory = "max_memory_allocated" if torch.device(device).type == "cuda" else "peak RSS"
     lines = [
         f"one training step at {batch}x3x{height}x{width}, {torch.get_num_threads()} threads; "
-        "each path in its own process, one step per path per round; speed-up = the original's "
-        f"median / the path's median; memory: {memory}, on the CPU also the peak minus the "
+        f"each path in its own process, {warmup} untimed warm-up steps each, then one step per "
+        "path per round; speed-up = the original's median / the path's median; "
+        f"memory: {memory}, on the CPU also the peak minus the "
         "process's memory before the model was built (Python + PyTorch runtime), and the peak of "
         "live tensors (what max_memory_allocated counts on CUDA); page faults: the median per "
         "step of the minor page faults, memory the OS maps in and zeroes on first touch",
@@ -522,20 +530,23 @@ def _versus(losses, references):
 
 def print_training(
     cfg_files, size, batch, rounds, threads, opts=(), device="cpu", demo_epochs=0,
-    checkpoint=False, compile=False, paths=None, seeds=1,
+    checkpoint=False, compile=False, paths=None, seeds=1, warmup=WARMUP_STEPS,
 ):  # fmt: skip
-    """Print the step table of `cfg_files` (default STEP_CFGS; none when `rounds` is 0) with the
-    `paths` rows of STEP_ROWS (default: original, fp32 and mixed precision, and the checkpoint /
-    compile rows when asked), then the table of `demo_epochs` demo epochs of `seeds` seeds (none
-    when 0) with the `paths` rows of DEMO_ROWS (default: all)."""
+    """Print the step table of `cfg_files` (default STEP_CFGS; none when `rounds` is 0; `warmup`
+    untimed steps per path before the rounds) with the `paths` rows of STEP_ROWS (default:
+    original, fp32 and mixed precision, and the checkpoint / compile rows when asked), then the
+    table of `demo_epochs` demo epochs of `seeds` seeds (none when 0) with the `paths` rows of
+    DEMO_ROWS (default: all)."""
     rows = (
         paths or ["original", "fp32", "mixed"] + ["checkpoint"] * checkpoint + ["compile"] * compile
     )
     measured = []
     for cfg_file in (cfg_files or STEP_CFGS) if rounds else ():
-        measured += measure_steps(cfg_file, rows, size, batch, rounds, threads, opts, device)
+        measured += measure_steps(
+            cfg_file, rows, size, batch, rounds, threads, opts, device, warmup
+        )
     if measured:
-        print(format_step_table(measured, size, batch, device))
+        print(format_step_table(measured, size, batch, device, warmup))
     demo_rows = [row for row in paths or DEMO_ROWS if row in DEMO_ROWS]
     if demo_epochs and demo_rows:
         demo = measure_demo_epochs(demo_epochs, demo_rows, threads, device, seeds=seeds)

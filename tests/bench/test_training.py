@@ -26,6 +26,9 @@ def tiny_yaml(tmp_path):
 def test_train_flags_default_to_the_issue_batch():
     args = benchmark.parse_args(["--train", "--cfg", "x.yaml"])
     assert (args.size, args.batch, args.repeats, args.demo_epochs) == ([256, 512], 2, 5, 10)
+    assert args.warmup == training.WARMUP_STEPS == 3
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--train", "--warmup", "-1"])
     assert benchmark.parse_args(["--speed", "--cfg", "x.yaml"]).size == [1024, 2048]
     assert benchmark.parse_args(["--train"]).cfg == []  # run_train: STEP_CFGS
     names = [path.name for path in training.STEP_CFGS]
@@ -136,14 +139,15 @@ def test_step_table_compares_every_path_with_the_original(tiny_yaml, capsys):
 def test_train_modes_choose_the_paths(monkeypatch):
     chosen = []
 
-    def measure_steps(_cfg_file, rows, *_args):
-        chosen.append(rows)
+    def measure_steps(_cfg_file, rows, *args):
+        chosen.append((rows, args[-1]))  # the paths and the warm-up steps
         return []
 
     monkeypatch.setattr(training, "measure_steps", measure_steps)
     argv = ["--train", "--demo-epochs", "0", "--cfg", "x.yaml", "--modes", "mixed", "checkpoint"]
     assert benchmark.main(argv) == 0
-    assert chosen == [["mixed", "checkpoint"]]
+    assert benchmark.main([*argv, "--warmup", "5"]) == 0
+    assert chosen == [(["mixed", "checkpoint"], 3), (["mixed", "checkpoint"], 5)]
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--train", "--modes", "fast"])  # a --speed path
 
