@@ -23,12 +23,12 @@ mode).
                 (eager fp32 NCHW, glibc's allocator), with this project's fp32 and default
                 mixed-precision paths (--checkpoint, --compile: also activation checkpointing,
                 torch.compile; --modes: any of these paths), each path its own process,
-                interleaved step by step, with peak memory (RSS, and the peak of live tensors
-                from one more, profiled step) and page faults per step; then --demo-epochs
-                epochs of the demo with data loading (images/s, loss against fp32's with the
-                same seed, mIoU) for the original, fp32 and mixed paths (those of --modes), seed
-                after seed for --seeds seeds; --demo-epochs 10 is the 200-step bf16-vs-fp32
-                check
+                --warmup untimed steps each, then interleaved step by step, with peak memory
+                (RSS, and the peak of live tensors from one more, profiled step) and page faults
+                per step; then --demo-epochs epochs of the demo with data loading (images/s, loss
+                against fp32's with the same seed, mIoU) for the original, fp32 and mixed paths
+                (those of --modes), seed after seed for --seeds seeds; --demo-epochs 10 is the
+                200-step bf16-vs-fp32 check
 
 Without --pth the weights are random, He-normal: the original N(0, 0.001) initialisation makes
 activations denormal after a few layers, which slows fp32 (not bf16) arithmetic many times and
