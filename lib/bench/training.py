@@ -341,7 +341,7 @@ def measure_steps(
 ):
     """Interleaved training steps of `cfg_file` for each row name of STEP_ROWS, after `warmup`
     untimed steps each; one dict per row: seconds per round, the median of the page faults per
-    step, loss of the last step, autocast type, peak and runtime memory."""
+    step, loss of the last step, autocast type, peak and runtime memory, the warm-up steps."""
     jobs = [
         _Job("step", STEP_ROWS[row], str(cfg_file), list(opts), tuple(size), batch, threads, device)
         for row in rows
@@ -356,6 +356,7 @@ def measure_steps(
             "loss": results[-1]["loss"],
             "dtype": results[-1]["dtype"],
             "images": batch,
+            "warmup": warmup,
             **memory,
         }
         for row, (results, memory) in zip(rows, measured, strict=True)
@@ -426,10 +427,11 @@ def _ratio(reference, value):
     return f"{reference / value:.2f}x" if reference else "-"
 
 
-def format_step_table(rows, size, batch, device="cpu", warmup=WARMUP_STEPS):
+def format_step_table(rows, size, batch, device="cpu"):
     """Markdown table of `measure_steps` rows (several configs may follow each other)."""
     height, width = size
     memory = "max_memory_allocated" if torch.device(device).type == "cuda" else "peak RSS"
+    warmup = rows[0]["warmup"]
     lines = [
         f"one training step at {batch}x3x{height}x{width}, {torch.get_num_threads()} threads; "
         f"each path in its own process, {warmup} untimed warm-up steps each, then one step per "
@@ -546,7 +548,7 @@ def print_training(
             cfg_file, rows, size, batch, rounds, threads, opts, device, warmup
         )
     if measured:
-        print(format_step_table(measured, size, batch, device, warmup))
+        print(format_step_table(measured, size, batch, device))
     demo_rows = [row for row in paths or DEMO_ROWS if row in DEMO_ROWS]
     if demo_epochs and demo_rows:
         demo = measure_demo_epochs(demo_epochs, demo_rows, threads, device, seeds=seeds)
