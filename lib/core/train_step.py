@@ -2,7 +2,7 @@
 
 `TrainStep(cfg, model, criterion, dist)` applies the TRAIN keys of speed and memory:
 CHANNELS_LAST (model and batches), AMP / AMP_DTYPE (autocast; a gradient scaler for float16),
-GRAD_CHECKPOINT (activation checkpointing of the stem, stage modules, head and loss), COMPILE
+GRAD_CHECKPOINT (activation checkpointing of the stem, stage modules and head), COMPILE
 (`torch.compile`), and wraps the model in DDP across processes. Calling it runs forward, loss
 (in float32), backward and the optimizer update, and returns the loss as a tensor on the device:
 nothing in a step waits for the device. The gradients are freed before the forward pass, so the
@@ -13,7 +13,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 import datasets
-from models.checkpointing import run_region, set_grad_checkpoint
+from models.checkpointing import set_grad_checkpoint
 from models.outputs import as_list
 from utils.errors import ConfigError
 from utils.precision import autocast, autocast_dtype
@@ -120,10 +120,9 @@ class TrainStep:
         # checkpointed regions would not keep them either.
         with autocast(self.device, self.dtype, cache=not self.grad_checkpoint):
             outputs = self.train_model(images)
-        # Checkpointed, the full-size upsampled logits are recomputed in the backward pass.
-        loss = run_region(
-            self.loss, outputs, labels, module=self.criterion, checkpointed=self.grad_checkpoint
-        )
+        # Never a checkpointed region: the backward pass starts with the loss, so recomputing it
+        # would hold the same tensors at the same moment and only cost time.
+        loss = self.loss(outputs, labels)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:

@@ -2,6 +2,7 @@
 checkpointing), the precision rule, and the optimizers."""
 
 import copy
+from collections import Counter
 
 import pytest
 import torch
@@ -56,8 +57,9 @@ def test_a_few_steps_lower_the_loss(opts):
     assert step.net.conv1.weight.is_contiguous(memory_format=expected)
 
 
-def test_checkpointing_with_the_loss_gives_the_plain_step():
-    """The loss is a checkpointed region too: one step updates the weights as the plain one."""
+def test_a_checkpointed_step_gives_the_plain_step():
+    """One checkpointed step (the head and the backbone recomputed) updates the weights as the
+    plain one."""
     cfg = tiny_config("seg_hrnet", 5, "TRAIN.CHANNELS_LAST", "False")
     torch.manual_seed(0)
     model = models.build_model(cfg)
@@ -75,6 +77,18 @@ def test_checkpointing_with_the_loss_gives_the_plain_step():
     torch.testing.assert_close(checkpointed_loss, loss)
     for key, value in plain.items():
         torch.testing.assert_close(checkpointed[key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_checkpointing_recomputes_the_head_but_not_the_loss(checkpointed):
+    """The backward pass starts with the loss: recomputing it would only cost time."""
+    cfg = tiny_config("seg_hrnet", 5, "TRAIN.GRAD_CHECKPOINT", str(checkpointed))
+    step = TrainStep(cfg, models.build_model(cfg), build_criterion(cfg), CPU)
+    calls = Counter()
+    step.net.last_layer.register_forward_pre_hook(lambda *_: calls.update(["head"]))
+    step.criterion.register_forward_pre_hook(lambda *_: calls.update(["loss"]))
+    step(*band_batch(num_classes=5))
+    assert calls == {"head": 2 if checkpointed else 1, "loss": 1}
 
 
 def test_float16_gets_a_gradient_scaler_and_bfloat16_none():
