@@ -108,10 +108,6 @@ class TrainStep:
         images = datasets.normalize(images.contiguous(memory_format=self.memory_format))
         return images, labels.to(self.device, non_blocking=True).long()
 
-    def loss(self, outputs, labels):
-        """The criterion on the model's outputs, in float32."""
-        return self.criterion(as_float(outputs), labels)
-
     def __call__(self, images, labels):
         """Forward, loss, backward and update on one batch; returns the loss (a device tensor)."""
         images, labels = self.inputs(images, labels)
@@ -122,7 +118,7 @@ class TrainStep:
             outputs = self.train_model(images)
         # Never a checkpointed region: the backward pass starts with the loss, so recomputing it
         # would hold the same tensors at the same moment and only cost time.
-        loss = self.loss(outputs, labels)
+        loss = self.criterion(as_float(outputs), labels)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
