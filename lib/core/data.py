@@ -4,9 +4,13 @@ A dataset error in a DataLoader worker (a `UserError`: a missing file, a bad lab
 training process as itself, with its one-line message, not as PyTorch's wrapped traceback.
 """
 
+import ctypes
 import functools
 import logging
+import multiprocessing
 import os
+import signal
+import sys
 
 import cv2
 import torch
@@ -91,16 +95,16 @@ def pad_collate(ignore_label):
 
     Image-only samples (empty labels) give an empty (B, 0, 0) label batch.
     """
+    return functools.partial(_collate_padded, ignore_label=ignore_label)
 
-    def collate(samples):
-        images, labels, sizes, names = zip(*samples, strict=True)
-        if all(label.numel() == 0 for label in labels):
-            label_batch = torch.empty((len(labels), 0, 0), dtype=torch.int64)
-        else:
-            label_batch = stack_padded(labels, ignore_label)
-        return stack_padded(images, 0), label_batch, list(sizes), list(names)
 
-    return collate
+def _collate_padded(samples, ignore_label):
+    images, labels, sizes, names = zip(*samples, strict=True)
+    if all(label.numel() == 0 for label in labels):
+        label_batch = torch.empty((len(labels), 0, 0), dtype=torch.int64)
+    else:
+        label_batch = stack_padded(labels, ignore_label)
+    return stack_padded(images, 0), label_batch, list(sizes), list(names)
 
 
 def available_cpus():
@@ -151,20 +155,50 @@ class _Guarded:
             return _Failed(error)
 
 
-def _guarded_collate(collate):
-    def collate_or_fail(samples):
-        failed = [s for s in samples if isinstance(s, _Failed)]
-        return failed[0] if failed else collate(samples)
+def _collate_or_fail(collate, samples):
+    failed = [s for s in samples if isinstance(s, _Failed)]
+    return failed[0] if failed else collate(samples)
 
-    return collate_or_fail
+
+def _end_with(parent_pid, worker_id):
+    """Worker start: end this worker when its parent, process `parent_pid`, ends.
+
+    PyTorch's worker notices a dead parent only if the parent was alive when the worker started
+    (kill -9 or the OOM killer can strike in between): an orphan waits forever, holding the
+    parent's stdout. On Linux the kernel kills the worker when the thread that forked it ends:
+    iterate a Loader from a thread that lives as long as the Loader.
+    """
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def _workers_are_children(context):
+    """Whether DataLoader workers started by `context` (None: the default) are children of this
+    process: yes for fork and spawn; forkserver's are the server's."""
+    if context is not None:
+        method = context.get_start_method()
+    else:
+        method = multiprocessing.get_start_method(allow_none=True)
+        method = method or multiprocessing.get_all_start_methods()[0]
+    return method in ("fork", "spawn")
 
 
 class Loader(DataLoader):
-    """A DataLoader over `dataset` that raises a sample's `UserError` itself, from any worker."""
+    """A DataLoader over `dataset` that raises a sample's `UserError` itself, from any worker.
+
+    Its workers (fork or spawn) end with the process that made it, even when that one is killed.
+    """
 
     def __init__(self, dataset, collate_fn=None, **options):
         collate = collate_fn or torch.utils.data.default_collate
-        super().__init__(_Guarded(dataset), collate_fn=_guarded_collate(collate), **options)
+        super().__init__(
+            _Guarded(dataset), collate_fn=functools.partial(_collate_or_fail, collate), **options
+        )
+        if _workers_are_children(self.multiprocessing_context):
+            self.worker_init_fn = functools.partial(_end_with, os.getpid())
 
     def __iter__(self):
         if self.num_workers > 0:

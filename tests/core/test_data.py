@@ -1,8 +1,23 @@
-"""Samplers: sharding equals single-process batches; resuming skips exactly what was done."""
+"""Samplers: sharding equals single-process batches; resuming skips exactly what was done.
+Loaders: spawned workers (macOS's and Windows' default) work; workers end with their process."""
 
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
 import torch
 
-from core.data import ShardSampler, TrainSampler, pad_collate
+import datasets
+from config import load_config
+from core.data import Loader, ShardSampler, TrainSampler, _end_with, pad_collate
+from helpers.paths import REPO
+from helpers.tiny_run import write_tiny_run
+from helpers.tools import alive
 
 
 def test_two_ranks_see_the_single_process_global_batches():
@@ -66,3 +81,75 @@ def test_workers_above_the_cpus_are_lowered_with_one_log_line(monkeypatch, caplo
     assert [r.getMessage() for r in caplog.records] == [
         "WORKERS 8 lowered to 2: the CPUs available to this process"
     ]
+
+
+# A loader whose one worker blocks in the second sample, which it prefetches while the process
+# takes the first batch; the process kills itself with SIGKILL once the worker is blocked.
+KILLED_WHILE_LOADING = """
+import os, signal, sys, time
+import torch
+from core.data import Loader
+
+class Stuck(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        if index == 0:
+            return torch.zeros(1)
+        with open(sys.argv[1] + ".tmp", "w") as file:
+            file.write(str(os.getpid()))
+        os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+        time.sleep(600)
+
+batches = iter(Loader(Stuck(), num_workers=1))
+first = next(batches)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_a_killed_process_takes_its_loader_workers_with_it(tmp_path):
+    pid_file = tmp_path / "worker.pid"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "lib")}
+    script = textwrap.dedent(KILLED_WHILE_LOADING)
+    done = subprocess.run([sys.executable, "-c", script, str(pid_file)], env=env, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(worker):
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the DataLoader worker outlived the process that made it")
+
+
+def test_a_worker_whose_parent_is_already_gone_leaves_at_once():
+    """The parent killed before the worker started: PyTorch's worker would wait forever."""
+
+    def worker_of_a_dead_parent():
+        _end_with(os.getpid() + 1, worker_id=0)  # not this worker's parent
+        sys.exit(3)
+
+    process = multiprocessing.get_context("fork").Process(target=worker_of_a_dead_parent)
+    process.start()
+    process.join(timeout=30)
+    assert process.exitcode == 0
+
+
+def test_spawned_workers_give_the_batches_of_the_process_itself(tmp_path):
+    """Everything a worker receives pickles: spawn is the default start method on macOS."""
+    cfg = load_config(str(write_tiny_run(tmp_path, num_val=3, size=32)))
+    dataset = datasets.build_dataset(cfg, "val")
+
+    def batches(**workers):
+        return list(Loader(dataset, batch_size=2, collate_fn=pad_collate(255), **workers))
+
+    spawned = batches(num_workers=1, multiprocessing_context="spawn")
+    for (image, label, *rest), (expected_image, expected_label, *expected) in zip(
+        spawned, batches(num_workers=0), strict=True
+    ):
+        assert torch.equal(image, expected_image) and torch.equal(label, expected_label)
+        assert rest == expected

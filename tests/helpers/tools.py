@@ -1,8 +1,14 @@
 """Running the scripts of tools/ from tests: as modules, or as processes (torchrun)."""
 
 import importlib.util
+import os
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 from helpers.paths import REPO
 
@@ -34,3 +40,44 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def alive(pid):
+    """Whether process `pid` exists and is not a zombie (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def running_processes(marker):
+    """Pids of the live processes whose command line contains `marker` (Linux)."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            named = marker.encode() in (proc / "cmdline").read_bytes()
+        except OSError:  # it ended meanwhile
+            continue
+        if named and alive(proc.name):
+            pids.append(int(proc.name))
+    return pids
+
+
+def run_leaving_nothing(command, marker, env, timeout, grace=10):
+    """subprocess.run(command) with its output read back from files, so that a process left
+    behind cannot hold the caller; then assert that no process whose command line contains
+    `marker` (DataLoader workers carry their parent's command line) outlives the run by more
+    than `grace` seconds. Those that do are killed."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        result = subprocess.run(command, env=env, stdout=out, stderr=err, timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        result.stdout, result.stderr = out.read(), err.read()
+    deadline = time.monotonic() + grace
+    while (left := running_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes {left} outlived {command}"
+    return result

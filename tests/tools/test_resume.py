@@ -2,11 +2,11 @@
 the weights of the uninterrupted run, bit for bit: in one process with DataLoader workers, and
 under torchrun with 2 gloo processes (HRNet + HANet, whose dropout and position noise are drawn
 per step), killed mid-epoch, during validation and while a checkpoint is being written; under
-torchrun --max-restarts the job recovers by itself. HRNET_KILL_AT (utils.faults) picks the point.
+torchrun --max-restarts the job recovers by itself. No process of a run outlives it.
+HRNET_KILL_AT (utils.faults) picks the point.
 """
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -14,7 +14,7 @@ import torch
 
 from helpers.paths import REPO
 from helpers.tiny_run import output_dir, write_tiny_run
-from helpers.tools import free_port, load_tool
+from helpers.tools import free_port, load_tool, run_leaving_nothing
 
 train = load_tool("train")
 
@@ -45,7 +45,7 @@ def torchrun(cfg_file, *opts, kill_at=None, max_restarts=0):
         TRAIN, "--cfg", str(cfg_file), "--device", "cpu", *HANET, "WORKERS", "2", *opts,
     ]  # fmt: skip
     env = {**ENV, "HRNET_KILL_AT": kill_at} if kill_at else ENV
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    return run_leaving_nothing(command, str(cfg_file), env, TIMEOUT)
 
 
 @pytest.fixture
@@ -93,12 +93,11 @@ def test_a_killed_run_with_workers_resumes_to_the_same_weights(
 ):
     cfg_file = write_tiny_run(tmp_path, **ONE_PROCESS)
     command = [sys.executable, TRAIN, "--cfg", str(cfg_file), "--device", "cpu", *HANET]
-    killed = subprocess.run(
+    killed = run_leaving_nothing(
         [*command, "WORKERS", "2", "AUTO_RESUME", "True"],
-        env={**ENV, "HRNET_KILL_AT": kill_at},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
+        str(cfg_file),
+        {**ENV, "HRNET_KILL_AT": kill_at},
+        TIMEOUT,
     )
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert "training starts from scratch" in killed.stdout
