@@ -130,7 +130,7 @@ def test_a_worker_whose_parent_is_already_gone_leaves_at_once():
     """The parent killed before the worker started: PyTorch's worker would wait forever."""
 
     def worker_of_a_dead_parent():
-        _end_with(os.getpid() + 1, worker_id=0)  # not this worker's parent
+        _end_with(-1, worker_id=0)  # no process has pid -1: the parent is gone
         sys.exit(3)
 
     process = multiprocessing.get_context("fork").Process(target=worker_of_a_dead_parent)
