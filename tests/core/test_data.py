@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import torch
@@ -17,7 +16,7 @@ from config import load_config
 from core.data import Loader, ShardSampler, TrainSampler, _end_with, pad_collate
 from helpers.paths import REPO
 from helpers.tiny_run import write_tiny_run
-from helpers.tools import alive
+from helpers.tools import alive, kill_survivors
 
 
 def test_two_ranks_see_the_single_process_global_batches():
@@ -118,12 +117,8 @@ def test_a_killed_process_takes_its_loader_workers_with_it(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(pid_file)], env=env, timeout=60)
     assert done.returncode == -signal.SIGKILL
     worker = int(pid_file.read_text())
-    deadline = time.monotonic() + 10
-    while alive(worker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if alive(worker):
-        os.kill(worker, signal.SIGKILL)
-        pytest.fail("the DataLoader worker outlived the process that made it")
+    left = kill_survivors(lambda: [worker] if alive(worker) else [])
+    assert not left, "the DataLoader worker outlived the process that made it"
 
 
 def test_a_worker_whose_parent_is_already_gone_leaves_at_once():

@@ -64,20 +64,27 @@ def running_processes(marker):
     return pids
 
 
+def kill_survivors(find, grace=10):
+    """Poll `find()` (pids of live processes) until it is empty or `grace` seconds have passed;
+    the pids still running then are killed with SIGKILL and returned."""
+    deadline = time.monotonic() + grace
+    while (left := find()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
 def run_leaving_nothing(command, marker, env, timeout, grace=10):
     """subprocess.run(command) with its output read back from files, so that a process left
     behind cannot hold the caller; then assert that no process whose command line contains
     `marker` (DataLoader workers carry their parent's command line) outlives the run by more
-    than `grace` seconds. Those that do are killed."""
+    than `grace` seconds (those that do are killed)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         result = subprocess.run(command, env=env, stdout=out, stderr=err, timeout=timeout)
         out.seek(0)
         err.seek(0)
         result.stdout, result.stderr = out.read(), err.read()
-    deadline = time.monotonic() + grace
-    while (left := running_processes(marker)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
+    left = kill_survivors(lambda: running_processes(marker), grace)
     assert not left, f"processes {left} outlived {command}"
     return result
