@@ -15,6 +15,7 @@ from torch import nn
 from utils.errors import ConfigError
 
 from .checkpointing import run_modules, run_region
+from .grad_layout import channels_last_grad
 
 STAGE_KEYS = {"NUM_MODULES", "NUM_BRANCHES", "BLOCK", "NUM_BLOCKS", "NUM_CHANNELS", "FUSE_METHOD"}
 # Almost every official YAML spells STAGE1.NUM_BRANCHES as NUM_RANCHES; the value is never read.
@@ -300,8 +301,11 @@ class HighResolutionNet(nn.Module):
 def concat_branches(xs, align_corners):
     """Upsample every branch to the first one's size and concatenate along channels."""
     height, width = xs[0].shape[-2:]
+    # Upsampling's backward is given its slice of the concatenation's gradient.
     resized = [xs[0]] + [
-        F.interpolate(x, size=(height, width), mode="bilinear", align_corners=align_corners)
+        channels_last_grad(
+            F.interpolate(x, size=(height, width), mode="bilinear", align_corners=align_corners)
+        )
         for x in xs[1:]
     ]
     return torch.cat(resized, dim=1)

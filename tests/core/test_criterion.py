@@ -227,3 +227,31 @@ def test_ohem_averages_the_aux_loss_over_all_pixels_as_the_original():
     )([aux, main], target)
     aux_pixels = nll([0.2, 0.6, 0.9]) * [1.0, 2.0, 1.0]
     assert ohem.item() == pytest.approx(0.4 * aux_pixels.sum() / 4 + nll([0.5]).mean())
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        CrossEntropy(ignore_label=255, weight=[1.0, 2.0, 0.5]),
+        OhemCrossEntropy(ignore_label=255, min_kept=20, weight=[1.0, 2.0, 0.5]),
+    ],
+    ids=["ce", "ohem"],
+)
+@pytest.mark.parametrize("size", [(16, 24), (8, 12)], ids=["label-size", "upsampled"])
+def test_channels_last_logits_give_the_loss_and_gradient_of_nchw_ones(criterion, size):
+    """channels_last logits take another path (along the contiguous class axis); it gives the
+    same values, and passes a channels_last gradient on to the model."""
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, *size, generator=generator, requires_grad=True)
+    target = torch.randint(0, 3, (2, 16, 24), generator=generator)
+    target[0, :4] = 255
+    results = []
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        x = logits.contiguous(memory_format=memory_format) * 1.0  # a model's output, not a leaf
+        x.register_hook(lambda grad: results.append(grad))
+        results.append(criterion(x, target))
+        results[-1].backward()
+    loss, grad, cl_loss, cl_grad = results
+    torch.testing.assert_close(cl_loss, loss)
+    torch.testing.assert_close(cl_grad, grad)
+    assert cl_grad.is_contiguous(memory_format=torch.channels_last)

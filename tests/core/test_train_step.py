@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import models
 from core.criterion import build_criterion
@@ -158,3 +159,40 @@ def test_gradients_are_freed_before_the_forward_pass_unless_kept(free_grads):
     else:
         assert seen[0] is kept and weight.grad is kept  # the same tensor, zeroed and refilled
         assert not torch.equal(kept, torch.zeros_like(kept))
+
+
+class _UpsamplingGradients(TorchDispatchMode):
+    """Records whether each bilinear upsampling's backward is given a channels_last gradient."""
+
+    def __init__(self):
+        super().__init__()
+        self.channels_last = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket == torch.ops.aten.upsample_bilinear2d_backward:
+            self.channels_last.append(args[0].is_contiguous(memory_format=torch.channels_last))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("name", ["seg_hrnet", "seg_hrnet_ocr"])
+def test_upsampling_is_given_channels_last_gradients_in_a_channels_last_step(name):
+    """Every upsampling's backward (head and loss) runs PyTorch's fast channels_last kernel, and
+    the step updates the weights as one in the original's layout."""
+    balance = ["LOSS.BALANCE_WEIGHTS", "[0.4, 1.0]"] if name == "seg_hrnet_ocr" else []
+    torch.manual_seed(0)
+    model = models.build_model(tiny_config(name, 5, *balance))
+    for module in model.modules():  # gradients well above float rounding
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight)
+    images, labels = band_batch(num_classes=5)
+    updated = []
+    for layout in ("False", "True"):
+        cfg = tiny_config(name, 5, "TRAIN.CHANNELS_LAST", layout, *balance)
+        step = TrainStep(cfg, copy.deepcopy(model), build_criterion(cfg), CPU)
+        torch.manual_seed(1)  # OCR's dropout
+        with _UpsamplingGradients() as gradients:
+            step(images, labels)
+        updated.append(step.net.state_dict())
+    assert len(gradients.channels_last) >= 4 and all(gradients.channels_last)
+    for key, value in updated[0].items():
+        torch.testing.assert_close(updated[1][key], value, rtol=1e-4, atol=1e-5, msg=key)
