@@ -1,10 +1,10 @@
 """Gradients in the memory format of their tensors.
 
 A backward pass can hand an op a gradient in another layout than its input: the gradient of a
-concatenation comes as channel slices of the whole gradient, and `log_softmax` (so
-cross-entropy) gives its gradient in NCHW for a channels_last input. PyTorch's CPU backward of
-bilinear upsampling then runs its NCHW kernel, 4-20x slower than its channels_last one on the
-shapes of HRNet's head and loss (a copy to channels_last costs a fraction of that).
+concatenation comes as channel slices of the whole gradient. PyTorch's CPU backward of bilinear
+upsampling then runs its NCHW kernel, 4-20x slower than its channels_last one on the shapes of
+HRNet's head (a copy to channels_last costs a fraction of that). (The loss keeps its gradient in
+channels_last itself: `core.criterion`.)
 """
 
 import torch
