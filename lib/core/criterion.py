@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from models.grad_layout import is_channels_last
 from models.outputs import as_list
 from utils.errors import ConfigError
 
@@ -54,7 +55,7 @@ class CrossEntropy(nn.Module):
         """Per-pixel losses (N, H, W), as `self.criterion`. channels_last logits are reduced
         along their contiguous class axis: PyTorch's cross-entropy would copy them to NCHW and
         give their gradient in NCHW, which makes the upsampling's backward 4x slower."""
-        if logits.is_contiguous() or not logits.is_contiguous(memory_format=torch.channels_last):
+        if not is_channels_last(logits):
             return self.criterion(logits, target)
         log_probs = logits.permute(0, 2, 3, 1).log_softmax(dim=-1)
         pixel_losses = F.nll_loss(

@@ -9,7 +9,7 @@ channels_last itself: `core.criterion`.)
 
 import torch
 
-__all__ = ["channels_last_grad"]
+__all__ = ["channels_last_grad", "is_channels_last"]
 
 
 class _ChannelsLastGrad(torch.autograd.Function):
@@ -22,16 +22,20 @@ class _ChannelsLastGrad(torch.autograd.Function):
         return grad.contiguous(memory_format=torch.channels_last)
 
 
+def is_channels_last(x):
+    """Whether `x` is 4-D and channels_last-contiguous but not NCHW-contiguous (a tensor with one
+    channel or a 1x1 image is both)."""
+    return (
+        x.dim() == 4
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and not x.is_contiguous()
+    )
+
+
 def channels_last_grad(x):
     """`x`, whose gradient is made channels_last-contiguous in the backward pass when `x` is a
     channels_last 4-D tensor that requires it; otherwise, and in a traced model (export), `x`
     itself."""
-    if (
-        x.requires_grad
-        and not torch.jit.is_tracing()
-        and x.dim() == 4
-        and x.is_contiguous(memory_format=torch.channels_last)
-        and not x.is_contiguous()
-    ):
+    if x.requires_grad and not torch.jit.is_tracing() and is_channels_last(x):
         return _ChannelsLastGrad.apply(x)
     return x

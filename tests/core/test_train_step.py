@@ -37,6 +37,13 @@ def losses_of(cfg, steps=6, model=None):
     return [step(images, labels).item() for _ in range(steps)], step
 
 
+def he_normal_convolutions(model):
+    """He-normal convolution weights: gradients well above float rounding."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight)
+
+
 TRAINING = ["TRAIN.OPTIMIZER", "adam", "TRAIN.LR", "0.01"]
 
 
@@ -64,9 +71,7 @@ def test_a_checkpointed_step_gives_the_plain_step():
     cfg = tiny_config("seg_hrnet", 5, "TRAIN.CHANNELS_LAST", "False")
     torch.manual_seed(0)
     model = models.build_model(cfg)
-    for module in model.modules():  # gradients well above float rounding
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(module.weight)
+    he_normal_convolutions(model)
     images, labels = band_batch(num_classes=5)
     updated = []
     for opts in ([], ["TRAIN.GRAD_CHECKPOINT", "True"]):
@@ -181,9 +186,7 @@ def test_upsampling_is_given_channels_last_gradients_in_a_channels_last_step(nam
     balance = ["LOSS.BALANCE_WEIGHTS", "[0.4, 1.0]"] if name == "seg_hrnet_ocr" else []
     torch.manual_seed(0)
     model = models.build_model(tiny_config(name, 5, *balance))
-    for module in model.modules():  # gradients well above float rounding
-        if isinstance(module, torch.nn.Conv2d):
-            torch.nn.init.kaiming_normal_(module.weight)
+    he_normal_convolutions(model)
     images, labels = band_batch(num_classes=5)
     updated = []
     for layout in ("False", "True"):

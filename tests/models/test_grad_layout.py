@@ -18,21 +18,21 @@ def gradient_reaching(x, through):
 
 def channels_last_activation():
     leaf = torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
-    return (leaf.requires_grad_() * 1.0), leaf
+    return leaf.requires_grad_() * 1.0  # not a leaf, as a model's activations
 
 
 def test_the_gradient_comes_back_channels_last_with_the_same_values():
-    x, _ = channels_last_activation()
+    x = channels_last_activation()
     grad, weights = gradient_reaching(x, channels_last_grad)
     assert grad.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(grad, weights)
-    x, _ = channels_last_activation()
+    x = channels_last_activation()
     plain, _ = gradient_reaching(x, lambda t: t)  # what the helper changes
     assert not plain.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_the_forward_value_is_the_input():
-    x, _ = channels_last_activation()
+    x = channels_last_activation()
     y = channels_last_grad(x)
     assert torch.equal(y, x) and y.is_contiguous(memory_format=torch.channels_last)
 
@@ -53,6 +53,6 @@ def test_other_tensors_pass_unchanged(x):
 
 def test_a_traced_function_does_not_record_it():
     """Tracing (TorchScript and ONNX export) sees the plain graph, which it can check and save."""
-    x, _ = channels_last_activation()
+    x = channels_last_activation()
     traced = torch.jit.trace(lambda t: channels_last_grad(t * 2.0), x)
     assert "PythonOp" not in str(traced.graph)
