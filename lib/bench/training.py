@@ -7,8 +7,9 @@ round, so a busy machine slows them alike.
 - Steps: one optimisation step (forward, loss, backward, update) of a --cfg model on a random
   batch, through `TrainStep`, the Trainer's own step. "original" is the step as the original
   code trains: eager float32, NCHW, PyTorch's default optimizer, the gradients zeroed in place
-  and kept, the loss copied to the host after every step, glibc's default allocator. The others
-  are this project's paths with the process set-up every tool makes
+  and kept, the loss copied to the host after every step, glibc's default allocator;
+  "original-amp" (only when asked) is that step with channels_last and autocast. The others are
+  this project's paths with the process set-up every tool makes
   (`utils.allocator.set_allocator_options`).
 - Memory: each process's peak RSS, its RSS before the job was built, and (CPU) the peak of live
   tensors during one more, profiled step (CUDA: max_memory_allocated); and the minor page faults
@@ -80,6 +81,16 @@ STEP_ROWS = {
     "original": Variant(
         "original: eager fp32 NCHW, loss to the host every step, glibc allocator",
         tuple(ORIGINAL),
+        allocator=False,
+        fused=False,
+        sync=True,
+        free_grads=False,
+    ),
+    # The original's step with channels_last and autocast as its only changes: what these two
+    # give on their own, against the rest of this project's mixed-precision path.
+    "original-amp": Variant(
+        "original + channels_last + autocast, nothing else",
+        ("TRAIN.CHANNELS_LAST", "True", "TRAIN.AMP", "True"),
         allocator=False,
         fused=False,
         sync=True,
