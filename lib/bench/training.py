@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -77,24 +77,22 @@ class Variant:
     sync: bool = False  # copy the loss to the host after every step
 
 
+_ORIGINAL_STEP = Variant(
+    "original: eager fp32 NCHW, loss to the host every step, glibc allocator",
+    tuple(ORIGINAL),
+    allocator=False,
+    fused=False,
+    sync=True,
+    free_grads=False,
+)
 STEP_ROWS = {
-    "original": Variant(
-        "original: eager fp32 NCHW, loss to the host every step, glibc allocator",
-        tuple(ORIGINAL),
-        allocator=False,
-        fused=False,
-        sync=True,
-        free_grads=False,
-    ),
+    "original": _ORIGINAL_STEP,
     # The original's step with channels_last and autocast as its only changes: what these two
     # give on their own, against the rest of this project's mixed-precision path.
-    "original-amp": Variant(
-        "original + channels_last + autocast, nothing else",
-        ("TRAIN.CHANNELS_LAST", "True", "TRAIN.AMP", "True"),
-        allocator=False,
-        fused=False,
-        sync=True,
-        free_grads=False,
+    "original-amp": replace(
+        _ORIGINAL_STEP,
+        label="original + channels_last + autocast, nothing else",
+        opts=("TRAIN.CHANNELS_LAST", "True", "TRAIN.AMP", "True"),
     ),
     "fp32": Variant("this project, fp32 (TRAIN.AMP False)", ("TRAIN.AMP", "False")),
     "mixed": Variant("this project, mixed precision (TRAIN.AMP True)", ("TRAIN.AMP", "True")),
