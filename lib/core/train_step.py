@@ -3,16 +3,19 @@
 `TrainStep(cfg, model, criterion, dist)` applies the TRAIN keys of speed and memory:
 CHANNELS_LAST (model and batches), AMP / AMP_DTYPE (autocast; a gradient scaler for float16),
 GRAD_CHECKPOINT (activation checkpointing of the stem, stage modules and head), COMPILE
-(`torch.compile`), and wraps the model in DDP across processes. Calling it runs forward, loss
-(in float32), backward and the optimizer update, and returns the loss as a tensor on the device:
-nothing in a step waits for the device. The gradients are freed before the forward pass, so the
-forward's activations do not share the memory with the last step's gradients.
+(`torch.compile`), and wraps the model in DDP across processes. On the CPU, channels_last
+BatchNorms of few channels run their backward pass on one thread (`models.batchnorm_threads`).
+Calling it runs forward, loss (in float32), backward and the optimizer update, and returns the
+loss as a tensor on the device: nothing in a step waits for the device. The gradients are freed
+before the forward pass, so the forward's activations do not share the memory with the last
+step's gradients.
 """
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 import datasets
+from models.batchnorm_threads import one_thread_backward
 from models.checkpointing import set_grad_checkpoint
 from models.outputs import as_list
 from utils.errors import ConfigError
@@ -74,7 +77,7 @@ class TrainStep:
     `model`: DDP-wrapped across processes, for validation; `train_model`: compiled or `model`),
     its optimizer and gradient scaler; `step(images, labels)` is one optimisation step."""
 
-    def __init__(self, cfg, model, criterion, dist, fused=True, free_grads=True):
+    def __init__(self, cfg, model, criterion, dist, fused=True, free_grads=True, norm_threads=True):
         self.device = dist.device
         self.free_grads = free_grads  # False: zeroed in place, kept between steps (PyTorch 1.x)
         self.dtype = training_dtype(cfg, self.device)
@@ -88,6 +91,10 @@ class TrainStep:
                 f"TRAIN.GRAD_CHECKPOINT: MODEL.NAME {cfg.MODEL.NAME} has no checkpointed stages"
             )
         model = model.to(self.device, memory_format=self.memory_format)
+        # norm_threads=False: every BatchNorm on all threads, as PyTorch runs them.
+        cpu_eager = self.device.type == "cpu" and not cfg.TRAIN.COMPILE
+        if norm_threads and cpu_eager and cfg.TRAIN.CHANNELS_LAST:
+            one_thread_backward(model)
         if dist.distributed and self.device.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.net = model

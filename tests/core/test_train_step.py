@@ -199,3 +199,48 @@ def test_upsampling_is_given_channels_last_gradients_in_a_channels_last_step(nam
     assert len(gradients.channels_last) >= 4 and all(gradients.channels_last)
     for key, value in updated[0].items():
         torch.testing.assert_close(updated[1][key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
+class _Threads(TorchDispatchMode):
+    """Records the channels and thread count of each BatchNorm backward, and the other ops run on
+    one thread."""
+
+    def __init__(self):
+        super().__init__()
+        self.norms = []
+        self.others_on_one = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        threads = torch.get_num_threads()
+        if func.overloadpacket == torch.ops.aten.native_batch_norm_backward:
+            self.norms.append((args[1].shape[1], threads))
+        elif threads == 1 and func.overloadpacket != torch.ops.aten.detach:
+            self.others_on_one.add(func.overloadpacket)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize(
+    "opts, norm_threads, one_thread",
+    [
+        ([], True, {4, 8}),
+        (["TRAIN.GRAD_CHECKPOINT", "True"], True, {4, 8}),
+        ([], False, set()),
+        (["TRAIN.CHANNELS_LAST", "False"], True, set()),
+    ],
+    ids=["channels-last", "checkpointed", "all-threads", "nchw"],
+)
+def test_few_channel_norms_run_their_backward_on_one_thread_in_a_channels_last_step(
+    two_threads, opts, norm_threads, one_thread
+):
+    """The tiny model's 4- and 8-channel BatchNorms (models.batchnorm_threads), unless asked not
+    to or in the original's layout; nothing else, also not a checkpointed region's recomputation
+    that such a BatchNorm's backward starts."""
+    cfg = tiny_config("seg_hrnet", 5, *opts)
+    model = models.build_model(cfg)
+    step = TrainStep(cfg, model, build_criterion(cfg), CPU, norm_threads=norm_threads)
+    with _Threads() as threads:
+        step(*band_batch())
+    assert {channels for channels, count in threads.norms if count == 1} == one_thread
+    assert {channels for channels, count in threads.norms if count == 2} >= {16, 32, 64}
+    assert threads.others_on_one == set()
+    assert torch.get_num_threads() == 2
