@@ -89,9 +89,9 @@ def parse_args(argv=None):
         "onnxruntime are installed; cl, cl-bf16: channels_last alone in fp32 / bf16, without "
         "BatchNorm folding); --allocator paths (default: eager fast); --train paths (default: "
         "original fp32 mixed, with --checkpoint / --compile also checkpoint / compile; "
-        "original-amp: the original with channels_last and autocast alone; mixed-all-threads: "
-        "mixed with every BatchNorm backward on all threads; the demo runs those of original "
-        "fp32 mixed)",
+        "original-amp: the original with channels_last and autocast alone; mixed-native-norms: "
+        "mixed with PyTorch's BatchNorm backward for every channel count; the demo runs those of "
+        "original fp32 mixed)",
     )
     parser.add_argument(
         "--compile",

@@ -10,8 +10,8 @@ round, so a busy machine slows them alike.
   and kept, the loss copied to the host after every step, glibc's default allocator;
   "original-amp" (only when asked) is that step with channels_last and autocast. The others are
   this project's paths with the process set-up every tool makes
-  (`utils.allocator.set_allocator_options`); "mixed-all-threads" (only when asked) is the
-  mixed-precision path without `models.batchnorm_threads`.
+  (`utils.allocator.set_allocator_options`); "mixed-native-norms" (only when asked) is the
+  mixed-precision path without `models.padded_batchnorm`.
 - Memory: each process's peak RSS, its RSS before the job was built, and (CPU) the peak of live
   tensors during one more, profiled step (CUDA: max_memory_allocated); and the minor page faults
   per step, which glibc's default allocator causes by giving freed memory back to the OS.
@@ -76,8 +76,8 @@ class Variant:
     # steps: False zeroes the gradients in place and keeps them between steps (PyTorch 1.x)
     free_grads: bool = True
     sync: bool = False  # copy the loss to the host after every step
-    # steps: BatchNorms of few channels run their backward on one thread (models.batchnorm_threads)
-    norm_threads: bool = True
+    # steps: BatchNorms of few channels: backward on padded channels (models.padded_batchnorm)
+    padded_norms: bool = True
 
 
 _ORIGINAL_STEP = Variant(
@@ -87,7 +87,7 @@ _ORIGINAL_STEP = Variant(
     fused=False,
     sync=True,
     free_grads=False,
-    norm_threads=False,
+    padded_norms=False,
 )
 STEP_ROWS = {
     "original": _ORIGINAL_STEP,
@@ -100,10 +100,10 @@ STEP_ROWS = {
     ),
     "fp32": Variant("this project, fp32 (TRAIN.AMP False)", ("TRAIN.AMP", "False")),
     "mixed": Variant("this project, mixed precision (TRAIN.AMP True)", ("TRAIN.AMP", "True")),
-    "mixed-all-threads": Variant(
-        "mixed precision, every BatchNorm backward on all threads",
+    "mixed-native-norms": Variant(
+        "mixed precision, PyTorch's BatchNorm backward for every channel count",
         ("TRAIN.AMP", "True"),
-        norm_threads=False,
+        padded_norms=False,
     ),
     "checkpoint": Variant(
         "mixed precision + TRAIN.GRAD_CHECKPOINT",
@@ -213,7 +213,7 @@ class _StepJob:
             dist,
             variant.fused,
             free_grads=variant.free_grads,
-            norm_threads=variant.norm_threads,
+            padded_norms=variant.padded_norms,
         )
         self.batch = random_batch(cfg.DATASET.NUM_CLASSES, job.batch, job.size)
         self.sync = variant.sync

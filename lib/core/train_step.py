@@ -4,7 +4,7 @@
 CHANNELS_LAST (model and batches), AMP / AMP_DTYPE (autocast; a gradient scaler for float16),
 GRAD_CHECKPOINT (activation checkpointing of the stem, stage modules and head), COMPILE
 (`torch.compile`), and wraps the model in DDP across processes. On the CPU, channels_last
-BatchNorms of few channels run their backward pass on one thread (`models.batchnorm_threads`).
+BatchNorms of few channels run their backward pass on padded channels (`models.padded_batchnorm`).
 Calling it runs forward, loss (in float32), backward and the optimizer update, and returns the
 loss as a tensor on the device: nothing in a step waits for the device. The gradients are freed
 before the forward pass, so the forward's activations do not share the memory with the last
@@ -15,9 +15,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 import datasets
-from models.batchnorm_threads import one_thread_backward
 from models.checkpointing import set_grad_checkpoint
 from models.outputs import as_list
+from models.padded_batchnorm import pad_batchnorm_backward
 from utils.errors import ConfigError
 from utils.precision import autocast, autocast_dtype
 
@@ -77,7 +77,7 @@ class TrainStep:
     `model`: DDP-wrapped across processes, for validation; `train_model`: compiled or `model`),
     its optimizer and gradient scaler; `step(images, labels)` is one optimisation step."""
 
-    def __init__(self, cfg, model, criterion, dist, fused=True, free_grads=True, norm_threads=True):
+    def __init__(self, cfg, model, criterion, dist, fused=True, free_grads=True, padded_norms=True):
         self.device = dist.device
         self.free_grads = free_grads  # False: zeroed in place, kept between steps (PyTorch 1.x)
         self.dtype = training_dtype(cfg, self.device)
@@ -91,10 +91,10 @@ class TrainStep:
                 f"TRAIN.GRAD_CHECKPOINT: MODEL.NAME {cfg.MODEL.NAME} has no checkpointed stages"
             )
         model = model.to(self.device, memory_format=self.memory_format)
-        # norm_threads=False: every BatchNorm on all threads, as PyTorch runs them.
+        # padded_norms=False: PyTorch's BatchNorm backward for every channel count.
         cpu_eager = self.device.type == "cpu" and not cfg.TRAIN.COMPILE
-        if norm_threads and cpu_eager and cfg.TRAIN.CHANNELS_LAST:
-            one_thread_backward(model)
+        if padded_norms and cpu_eager and cfg.TRAIN.CHANNELS_LAST:
+            pad_batchnorm_backward(model)
         if dist.distributed and self.device.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.net = model
