@@ -16,15 +16,6 @@ def repo():
     return REPO
 
 
-@pytest.fixture
-def two_threads():
-    """Two threads for the test, whatever an earlier test set, and the count restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def trained_tiny_run(tmp_path_factory):
     """The folder of a 2-epoch tools/train.py run of the tiny model (4 batches of 2 per epoch,

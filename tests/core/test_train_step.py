@@ -6,11 +6,11 @@ from collections import Counter
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import models
 from core.criterion import build_criterion
 from core.train_step import TrainStep, build_optimizer, training_dtype
+from helpers.kernel_calls import norm_backward_channels, upsampling_backward_channels_last
 from helpers.model_specs import tiny_config
 from utils.distributed import DistInfo
 from utils.errors import ConfigError
@@ -166,19 +166,6 @@ def test_gradients_are_freed_before_the_forward_pass_unless_kept(free_grads):
         assert not torch.equal(kept, torch.zeros_like(kept))
 
 
-class _UpsamplingGradients(TorchDispatchMode):
-    """Records whether each bilinear upsampling's backward is given a channels_last gradient."""
-
-    def __init__(self):
-        super().__init__()
-        self.channels_last = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.overloadpacket == torch.ops.aten.upsample_bilinear2d_backward:
-            self.channels_last.append(args[0].is_contiguous(memory_format=torch.channels_last))
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("name", ["seg_hrnet", "seg_hrnet_ocr"])
 def test_upsampling_is_given_channels_last_gradients_in_a_channels_last_step(name):
     """Every upsampling's backward (head and loss) runs PyTorch's fast channels_last kernel, and
@@ -193,25 +180,12 @@ def test_upsampling_is_given_channels_last_gradients_in_a_channels_last_step(nam
         cfg = tiny_config(name, 5, "TRAIN.CHANNELS_LAST", layout, *balance)
         step = TrainStep(cfg, copy.deepcopy(model), build_criterion(cfg), CPU)
         torch.manual_seed(1)  # OCR's dropout
-        with _UpsamplingGradients() as gradients:
+        with upsampling_backward_channels_last() as gradients:
             step(images, labels)
         updated.append(step.net.state_dict())
-    assert len(gradients.channels_last) >= 4 and all(gradients.channels_last)
+    assert len(gradients.seen) >= 4 and all(gradients.seen)
     for key, value in updated[0].items():
         torch.testing.assert_close(updated[1][key], value, rtol=1e-4, atol=1e-5, msg=key)
-
-
-class _NormBackwardChannels(TorchDispatchMode):
-    """The channel counts BatchNorm backward kernels are given."""
-
-    def __init__(self):
-        super().__init__()
-        self.channels = set()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.overloadpacket == torch.ops.aten.native_batch_norm_backward:
-            self.channels.add(args[1].shape[1])
-        return func(*args, **(kwargs or {}))
 
 
 @pytest.mark.parametrize(
@@ -233,8 +207,8 @@ def test_few_channel_norms_run_their_backward_padded_in_a_channels_last_step(
     step = TrainStep(
         cfg, models.build_model(cfg), build_criterion(cfg), CPU, padded_norms=padded_norms
     )
-    with _NormBackwardChannels() as norms:
+    with norm_backward_channels() as norms:
         loss = step(*band_batch())
     assert torch.isfinite(loss)
-    assert {16, 32, 64} <= norms.channels
-    assert norms.channels.isdisjoint({4, 8}) is padded
+    assert {16, 32, 64} <= set(norms.seen)
+    assert set(norms.seen).isdisjoint({4, 8}) is padded

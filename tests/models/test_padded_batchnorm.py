@@ -6,22 +6,9 @@ import copy
 import pytest
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from helpers.kernel_calls import norm_backward_channels
 from models.padded_batchnorm import PaddedBackwardBatchNorm2d, pad_batchnorm_backward, pads_backward
-
-
-class _BackwardChannels(TorchDispatchMode):
-    """The channel count each BatchNorm backward kernel is given."""
-
-    def __init__(self):
-        super().__init__()
-        self.channels = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.overloadpacket == torch.ops.aten.native_batch_norm_backward:
-            self.channels.append(args[1].shape[1])
-        return func(*args, **(kwargs or {}))
 
 
 def norm_input(channels, channels_last=True, dtype=torch.float32):
@@ -33,14 +20,14 @@ def norm_input(channels, channels_last=True, dtype=torch.float32):
 def forward_backward(norm, x, steps=2):
     """Output, input gradient and the channels the backward kernels saw, after `steps` steps."""
     x = x.detach().requires_grad_()
-    with _BackwardChannels() as seen:
+    with norm_backward_channels() as calls:
         for _ in range(steps):
             x.grad = None
             out = norm(x)
             weights = torch.linspace(-1, 1, out.numel()).view(out.shape).to(out.dtype)
             weights = weights.contiguous(memory_format=torch.channels_last)
             (out * weights).sum().backward()
-    return out, x.grad, seen.channels
+    return out, x.grad, calls.seen
 
 
 def padded_pair(channels, **options):
