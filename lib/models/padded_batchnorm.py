@@ -6,9 +6,11 @@ not a whole number of 64-byte cache lines, so neighbouring threads write the sam
 pixel, and channels beyond the last whole vector run scalar code. Below 40 channels (HRNet-W18's
 18 and 36) that is most of the work: two threads then take longer than one, several times as long
 when the host runs them on distant cores. `pad_batchnorm_backward` gives such BatchNorms a
-backward pass that runs PyTorch's kernel on the tensors padded with zero channels to whole
-vectors and slices the result: the same values up to float rounding, for the cost of three
-copies (`tools/benchmark.py --train --modes mixed mixed-native-norms` measures the whole step).
+backward pass that runs PyTorch's kernel on the tensors padded with zero channels to a multiple
+of 16 (18 -> 32, 36 -> 48: whole cache lines of float accumulators; a multiple of 32 bfloat16
+values, one AVX-512 load, was slower) and slices the result: the same values up to float
+rounding, for the cost of three copies (`tools/benchmark.py --train --modes mixed
+mixed-native-norms` measures the whole step).
 """
 
 import torch
@@ -20,8 +22,12 @@ from models.grad_layout import is_channels_last
 __all__ = ["PaddedBackwardBatchNorm2d", "pad_batchnorm_backward", "pads_backward"]
 
 
+# Channels whose float accumulators fill a 64-byte cache line.
+_ALIGNED = 16
+
+
 def _few_unaligned(channels):
-    return channels % 16 != 0 and channels < 40
+    return channels % _ALIGNED != 0 and channels < 40
 
 
 def pads_backward(x):
@@ -51,8 +57,7 @@ class _PaddedBackward(torch.autograd.Function):
     def backward(ctx, grad):
         x, weight, mean, invstd = ctx.saved_tensors
         channels = x.shape[1]
-        vector = 64 // x.element_size()  # elements of the input's type in 64 bytes
-        padded = -(-channels // vector) * vector
+        padded = -(-channels // _ALIGNED) * _ALIGNED
 
         def pad(t):
             return F.pad(t, (0, padded - channels))
