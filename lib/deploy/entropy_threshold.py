@@ -44,10 +44,12 @@ def entropy_threshold(histogram, num_quantized_bins):
     zero = n_bins // 2
     cumulative = np.concatenate([[0], np.cumsum(counts)])
     total = cumulative[-1]
-    half_widths = range(num_quantized_bins // 2, zero + 1)
-    divergences = np.empty(len(half_widths), dtype=edges.dtype)
-    for j, half in enumerate(half_widths):
-        start, end = zero - half, min(zero + half + 1, n_bins)
+    windows = [
+        (zero - half, min(zero + half + 1, n_bins))
+        for half in range(num_quantized_bins // 2, zero + 1)
+    ]
+    divergences = np.empty(len(windows), dtype=edges.dtype)
+    for j, (start, end) in enumerate(windows):
         reference = counts[start:end].copy()
         reference[0] += cumulative[start]
         reference[-1] += total - cumulative[end]
@@ -64,6 +66,6 @@ def entropy_threshold(histogram, num_quantized_bins):
         candidate[:body] = np.repeat(spread, merged)  # truncated to whole counts
         p, q = _smoothed(reference), _smoothed(candidate)
         divergences[j] = np.inf if p is None or q is None else _kl_divergence(p, q)
-    half = half_widths[int(np.argmin(divergences))]
-    low, high = edges[zero - half], edges[min(zero + half + 1, n_bins)]
+    start, end = windows[int(np.argmin(divergences))]
+    low, high = edges[start], edges[end]
     return (lowest if low < lowest else low), (highest if high > highest else high)
