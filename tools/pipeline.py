@@ -4,7 +4,8 @@ r"""Segment an image, a folder of images (recursively) or a list file of image p
   python tools/pipeline.py --cfg X.yaml --pth m.pth --input val.lst --root data/cityscapes \
       --output out/ --batch-size 8 TEST.SCALE_LIST 0.75,1.0,1.25 TEST.FLIP_TEST True
 
-For each image it writes, under --output and keeping the image's relative path:
+For each image it writes, under --output and keeping the image's relative path (x.jpg and x.png
+in one folder become x_jpg and x_png):
   labels/<name>.png    class index per pixel (grey PNG, what tools/analysisResult.py reads)
   color/<name>.png     the classes in colour (DATASET.COLOR_MAP when it fits, else VOC colours)
   overlay/<name>.jpg   the colours blended over the image
@@ -32,6 +33,7 @@ from utils.allocator import set_allocator_options
 from utils.errors import CheckpointError, DataError
 from utils.image_io import read_image, write_image, write_png
 from utils.logger import progress_bar
+from utils.output_names import output_names
 from utils.visualize import colorize, overlay
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -56,36 +58,40 @@ def parse_args(argv=None):
 
 
 def find_images(source, root="."):
-    """[(image path, relative output name)] of an image file, a folder or a list file."""
+    """[(image path, output name)] of an image file, a folder or a list file: the name is the
+    image's path relative to the folder (a list entry as written; an absolute one by its file
+    name), without its suffix; images that would share a name keep the suffix in it (x_jpg,
+    x_png) or are numbered."""
     source = Path(source)
     if source.is_dir():
         paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not paths:
             raise DataError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {source}")
-        return [(p, p.relative_to(source)) for p in paths]
-    if not source.is_file():
+        names = [p.relative_to(source) for p in paths]
+    elif not source.is_file():
         raise DataError(f"input {source} does not exist")
-    if source.suffix.lower() not in LIST_EXTENSIONS:
-        return [(source, Path(source.name))]
-    images = []
-    for _, fields, _ in list_lines(source):
-        entry = Path(fields[0])
-        images.append((Path(root) / entry, Path(entry.name) if entry.is_absolute() else entry))
-    return images
+    elif source.suffix.lower() not in LIST_EXTENSIONS:
+        paths, names = [source], [Path(source.name)]
+    else:
+        entries = [Path(fields[0]) for _, fields, _ in list_lines(source)]
+        paths = [Path(root) / entry for entry in entries]
+        names = [Path(e.name) if e.is_absolute() else e for e in entries]
+    return list(zip(paths, output_names(paths, names), strict=True))
 
 
 def save_results(output, name, image, class_map, palette, confidence=None):
-    """Write the class PNG, the colour PNG and the overlay of one image, and the confidence PNG
-    when `confidence` (max probabilities) is given."""
+    """Write the class PNG, the colour PNG and the overlay of one image as `name` (a relative
+    path without suffix), and the confidence PNG when `confidence` (max probabilities) is
+    given."""
     output = Path(output)
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    write_png(output / "labels" / name.with_suffix(".png"), class_map)
-    write_image(output / "color" / name.with_suffix(".png"), colorize(class_map, palette))
-    write_image(output / "overlay" / name.with_suffix(".jpg"), overlay(rgb, class_map, palette))
+    write_png(output / "labels" / f"{name}.png", class_map)
+    write_image(output / "color" / f"{name}.png", colorize(class_map, palette))
+    write_image(output / "overlay" / f"{name}.jpg", overlay(rgb, class_map, palette))
     if confidence is not None:
         # 255 x probability, truncated, as the fork's label + confidence PNG stored it
         grey = (confidence * 255).astype(np.uint8)
-        write_png(output / "confidence" / name.with_suffix(".png"), grey)
+        write_png(output / "confidence" / f"{name}.png", grey)
 
 
 def main(argv=None):

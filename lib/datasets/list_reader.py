@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.errors import DataError
+from utils.output_names import output_names
 from utils.text import read_text
 
 __all__ = ["PairList", "Sample", "check_files", "list_lines"]
@@ -89,9 +90,14 @@ class PairList:
         if self.folder and not (base / rows[0][1]).exists():
             if (base / self.folder / rows[0][1]).exists():
                 base = base / self.folder
+        # Predictions are saved as <name>.png: the stem of the label, or of the image in an
+        # image-only list, as in the original; the folders and the suffix are added only where
+        # another file has that stem.
+        named = [label or image for _, image, label in rows]
+        names = output_names([base / entry for entry in named], named, flat=True)
         return [
-            Sample(base / image, None if label is None else base / label, line_no, Path(image).stem)
-            for line_no, image, label in rows
+            Sample(base / image, None if label is None else base / label, line_no, name)
+            for (line_no, image, label), name in zip(rows, names, strict=True)
         ]
 
 

@@ -70,7 +70,19 @@ def test_list_with_tabs_blank_lines_and_non_ascii_paths(tmp_path, trailing_slash
     assert image_t.dtype == torch.uint8 and image_t.shape == (3, 20, 30)
     assert torch.equal(image_t, torch.from_numpy(image[:, :, ::-1].transpose(2, 0, 1).copy()))
     assert label_t.dtype == torch.int64 and torch.equal(label_t, torch.from_numpy(label).long())
-    assert size == (20, 30) and name == "bild_ü"
+    assert size == (20, 30) and name == "label_ü"  # the label's stem, as the original
+
+
+def test_prediction_names_are_label_stems_and_never_shared(tmp_path):
+    image, label = smooth_image(20, 30), blocks((0, 1, 255), 20, 30)
+    pairs = [
+        ("s1/img/x.png", image, "s1/lab/x.png", label),
+        ("s2/img/x.png", image, "s2/lab/x.png", label),
+        ("s2/img/y.png", image, "s2/lab/y_label.png", label),
+    ]
+    write_pairs(tmp_path, pairs)
+    names = [sample.name for sample in base(tmp_path, mode="val").samples]
+    assert names == ["s1/lab/x", "s2/lab/x", "y_label"]
 
 
 def test_train_sample_has_crop_shape_and_dtypes(tmp_path):

@@ -38,7 +38,7 @@ def test_label_ids_map_to_train_ids(tmp_path, legacy_layout):
     dataset = datasets.build_dataset(cfg, "val")
     image, label, size, name = dataset[1]
     assert label.tolist() == TRAIN_IDS and size == (2, 6)
-    assert name == "frankfurt_000001_000019_leftImg8bit"
+    assert name == "frankfurt_000001_000019_gtFine_labelIds"  # the label's stem, as the original
     assert len(dataset.class_names) == 19 and dataset.class_names[13] == "car"
     assert dataset.class_weights == list(CLASS_WEIGHTS)
 

@@ -46,7 +46,7 @@ def test_greys_map_to_classes(tmp_path, legacy_layout):
     write_urbanisation(tmp_path, "val", [GREYS], legacy_layout)
     dataset = datasets.build_dataset(urbanisation_config(tmp_path), "val")
     image, label, size, name = dataset[0]
-    assert label.tolist() == CLASSES and size == (2, 4) and name == "0_sat"
+    assert label.tolist() == CLASSES and size == (2, 4) and name == "0_mask"
     assert dataset.class_names[6] == "barren" and dataset.class_weights == list(CLASS_WEIGHTS)
 
 

@@ -72,7 +72,7 @@ def test_scores_are_cut_to_the_image_and_resized_to_the_label(tmp_path):
     with torch.no_grad():
         scores = original_multi_scale(model, image, [0.75, 1.0], True, (32, 32), 40, True)
     expected = F.interpolate(scores[:, :, :40, :57], (30, 43), mode="bilinear", align_corners=True)
-    np.testing.assert_array_equal(saved["a"], expected.argmax(1)[0].numpy())
+    np.testing.assert_array_equal(saved["a_label"], expected.argmax(1)[0].numpy())
     assert confusion.sum() == 30 * 43
 
 
@@ -109,6 +109,6 @@ def test_evaluate_builds_the_split_loader_and_predictor_from_the_config(tmp_path
         show_progress=False,
     )
     np.testing.assert_array_equal(confusion, expected)
-    assert confusion.sum() == 30 * 43 and saved["a"].shape == label.shape
-    predicted = np.bincount(saved["a"].ravel(), minlength=171)
+    assert confusion.sum() == 30 * 43 and saved["a_label"].shape == label.shape
+    predicted = np.bincount(saved["a_label"].ravel(), minlength=171)
     np.testing.assert_array_equal(confusion.sum(0), predicted)

@@ -57,6 +57,29 @@ def test_folder_writes_one_result_per_image(tiny, tmp_path):
     assert not (output / "confidence").exists()  # only with --confidence
 
 
+def test_images_of_one_name_get_results_of_their_own(tiny, tmp_path):
+    cfg_file, weights = tiny
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_images(source, ["x.png", "x.jpg", "y.png"])
+    argv = ["--cfg", str(cfg_file), "--pth", str(weights), "--input", str(source)]
+    assert pipeline.main([*argv, "--output", str(output), "--exact"]) == 0
+    labels = sorted(p.name for p in (output / "labels").iterdir())
+    assert labels == ["x_jpg.png", "x_png.png", "y.png"]
+    segmenter = Segmenter.from_files(cfg_file, weights, device="cpu", exact=True)
+    for image, result in (("x.jpg", "x_jpg"), ("x.png", "x_png")):
+        expected = segmenter([read_image(source / image)])[0][0]
+        np.testing.assert_array_equal(
+            read_image(output / "labels" / f"{result}.png")[..., 0], expected
+        )
+
+
+def test_list_entries_are_written_inside_the_output_folder(tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text("../up/a.jpg\nup/a.png\n/abs/b.png\nc/b.png\n", encoding="utf-8")
+    names = [name for _, name in pipeline.find_images(listing, root=tmp_path / "r")]
+    assert names == ["up/a_jpg", "up/a_png", "b", "c/b"]
+
+
 def test_confidence_maps_as_the_fork_stored_them(tiny, tmp_path):
     cfg_file, weights = tiny
     write_images(tmp_path / "in", ["a.png", "b.png"])
