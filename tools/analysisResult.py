@@ -1,4 +1,4 @@
-"""Rank saved predictions by pixel accuracy; show the easiest and hardest images.
+r"""Rank saved predictions by pixel accuracy; show the easiest and hardest images.
 
   python tools/analysisResult.py --data-dir data/panorama --pred-dir data/panorama/predict \
       --out-dir data/panorama/output --top-k 20

@@ -111,6 +111,8 @@ def main(argv=None):
         )
     if not source.is_file():
         raise DataError(f"input video {source} does not exist")
+    if target.exists() and target.samefile(source):
+        raise ConfigError(f"--output-video {target} is the input video; give another file")
     if args.pth and not Path(args.pth).is_file():
         raise CheckpointError(f"weights file {args.pth} does not exist")
     capture = cv2.VideoCapture(str(source))

@@ -1,4 +1,4 @@
-"""Look at annotations and predictions before (and after) training: pictures in a folder.
+r"""Look at annotations and predictions before (and after) training: pictures in a folder.
 
   # labels of a YAML's training list, as the dataset reads them: image | class colours over it
   python tools/browse_dataset.py labels --cfg experiments/mydata/w18-small-v1_512x512.yaml \

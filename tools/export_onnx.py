@@ -1,11 +1,11 @@
-"""Export a model to ONNX (fp32, optionally fp16 and int8) and TorchScript, and evaluate the
+r"""Export a model to ONNX (fp32, optionally fp16 and int8) and TorchScript, and evaluate the
 exported files.
 
-  python tools/export_onnx.py --cfg X.yaml --pth best.pth --output out/model.onnx \\
-      [--size H W | --dynamic] [--format onnx torchscript] [--opset 17] \\
-      [--input-name image] [--output-names logits] [--fp16] \\
-      [--int8 [--calib-method minmax entropy percentile] [--no-per-channel] \\
-              [--calib-list L.lst] [--calib-count 50]] \\
+  python tools/export_onnx.py --cfg X.yaml --pth best.pth --output out/model.onnx \
+      [--size H W | --dynamic] [--format onnx torchscript] [--opset 17] \
+      [--input-name image] [--output-names logits] [--fp16] \
+      [--int8 [--calib-method minmax entropy percentile] [--no-per-channel] \
+              [--calib-list L.lst] [--calib-count 50]] \
       [--evaluate [--resize keep squash]] [KEY VALUE ...]
   python tools/export_onnx.py --cfg X.yaml --pth best.pth --evaluate --files a.onnx b.torchscript.pt
 

@@ -1,4 +1,4 @@
-"""Polygon annotations (JSON) -> label PNGs: labelme, Cityscapes and daodixian jobs.
+r"""Polygon annotations (JSON) -> label PNGs: labelme, Cityscapes and daodixian jobs.
 
   python tools/json2labelImg.py annotations/ --format labelme --out data/mydata/label
   python tools/json2labelImg.py gtFine/train --format cityscapes

@@ -1,4 +1,4 @@
-"""Draw the training loss, learning rate and validation mIoU of one or several runs into a PNG.
+r"""Draw the training loss, learning rate and validation mIoU of one or several runs into a PNG.
 
   python tools/plot_runs.py output/custom/seg_hrnet_w18_small_v1_demo --out demo_run.png
   python tools/plot_runs.py output/cityscapes/run_a output/cityscapes/run_b \

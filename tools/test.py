@@ -1,4 +1,4 @@
-"""Evaluate a trained model, or write its predictions for an unlabelled list.
+r"""Evaluate a trained model, or write its predictions for an unlabelled list.
 
   python tools/test.py --cfg X.yaml TEST.MODEL_FILE m.pth \
       TEST.SCALE_LIST 0.5,0.75,1.0 TEST.FLIP_TEST True

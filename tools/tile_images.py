@@ -1,4 +1,4 @@
-"""Cut large images and their labels into square tiles (the land-use fork's cut_add_frame_v4).
+r"""Cut large images and their labels into square tiles (the land-use fork's cut_add_frame_v4).
 
   python tools/tile_images.py --input data/deepglobe/x --output data/urbanisation/x/train
   python tools/tile_images.py --input data/deepglobe/y --output data/urbanisation/y/train \

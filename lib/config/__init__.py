@@ -201,6 +201,14 @@ def _decode(value):
     return CfgNode._decode_cfg_value(value)
 
 
+# Lists of numbers whose default is empty, so the type cannot come from it.
+NUMBER_LISTS = {"DATASET.CLASS_WEIGHTS"}
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _coerce(value, default, key, source):
     """Fit `value` to the type of `default`, the way a user means it, or fail naming the key."""
     if type(value) is type(default):
@@ -211,10 +219,15 @@ def _coerce(value, default, key, source):
     elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     elif isinstance(default, (list, tuple)):
-        if isinstance(value, (list, tuple)):
-            return type(default)(value)
-        if isinstance(value, (int, float, str)):
-            return type(default)([value])
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if key in NUMBER_LISTS or (default and all(map(_is_number, default))):
+            if all(map(_is_number, items)):
+                return type(default)(items)
+            raise ConfigError(
+                f"{source}: {key} expects numbers separated by commas (e.g. 0.5,1.0), got {value!r}"
+            )
+        if isinstance(value, (list, tuple, int, float, str)):
+            return type(default)(items)
     elif isinstance(default, str) and value is None:
         return ""
     raise ConfigError(

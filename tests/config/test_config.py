@@ -254,6 +254,17 @@ def test_wrong_type():
         load_config(None, ["TRAIN.FLIP", "maybe"])
 
 
+@pytest.mark.parametrize(
+    "key, value",
+    [("TEST.SCALE_LIST", "0.5,abc"), ("TEST.SCALE_LIST", "abc"), ("DATASET.CLASS_WEIGHTS", "1,x")],
+)
+def test_lists_of_numbers_take_only_numbers(key, value):
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)} expects numbers .*{value}"):
+        load_config(None, [key, value])
+    cfg = load_config(None, [key, "0.5,1"])
+    assert list(cfg[key.split(".")[0]][key.split(".")[1]]) == [0.5, 1]
+
+
 def test_wrong_type_in_file(tmp_path):
     path = _write(tmp_path, "TRAIN:\n  END_EPOCH: abc\n")
     with pytest.raises(ConfigError) as err:

@@ -106,6 +106,10 @@ def test_errors(tiny, tmp_path):
         analysisVideo.main(
             [*argv, "--input_video", str(tmp_path / "none.mp4"), "--output_video", "o.avi"]
         )
+    kept = video.read_bytes()
+    with pytest.raises(UserError, match="is the input video"):
+        analysisVideo.main([*argv, "--input-video", str(video), "--output-video", str(video)])
+    assert video.read_bytes() == kept
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])

@@ -34,4 +34,8 @@ def test_help_works_without_the_optional_extras(tool, without_extras):
     # the first indented line: a command example, or a table of modes (benchmark.py)
     example = next(line for line in doc.splitlines() if line.startswith("  "))
     assert example in done.stdout.splitlines()  # indentation and line break kept
+    # examples continued on the next line keep their backslash and line break
+    source = tool.read_text(encoding="utf-8").split('"""')[1]  # the docstring as written
+    continued = [line for line in source.splitlines() if line.endswith(" \\")]
+    assert set(continued) <= set(done.stdout.splitlines())
     assert "--flag_name" in done.stdout
