@@ -13,7 +13,8 @@ YAML, the closest ones and which keys differ (missing, unexpected, mis-shaped: e
 class count). The YAMLs' models are built with shapes only (no memory), each model once.
 
 For an .onnx file (needs requirements-deploy.txt) it prints the inputs, outputs, opset and
-precision (fp32, fp16 or int8).
+precision (fp32, fp16 or int8); for a TorchScript export (any name) the size it was traced at
+and whether it takes other sizes.
 """
 
 import sys
@@ -21,9 +22,11 @@ from pathlib import Path
 
 import _init_paths  # noqa: F401
 
+from inference.torchscript import describe_torchscript
 from models.identify import inspect_weights
 from utils import cli
 from utils.allocator import set_allocator_options
+from utils.checkpoint import is_torchscript
 from utils.cli import run_tool
 from utils.errors import CheckpointError, UserError
 
@@ -70,6 +73,8 @@ def main(argv=None):
             raise CheckpointError(f"weights file {path} does not exist")
         if path.suffix.lower() == ".onnx":
             reports.append(describe_onnx(path))
+        elif is_torchscript(path):
+            reports.append(describe_torchscript(path))
         else:
             reports.append(inspect_weights(path, args.experiments, args.closest))
     print("\n\n".join(reports))

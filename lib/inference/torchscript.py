@@ -14,22 +14,14 @@ import zipfile
 import torch
 from torch import nn
 
+from utils.checkpoint import is_torchscript
+
 from .exported import ExportLoader, check_input_size, register_loader
 
-__all__ = ["METADATA", "TorchScriptModel", "is_torchscript"]
+__all__ = ["METADATA", "TorchScriptModel", "describe_torchscript", "is_torchscript"]
 
 # Our entry in the archive's extra files: {"size": [H, W], "dynamic": bool}.
 METADATA = "hrnet_export.json"
-
-
-def is_torchscript(path):
-    """Whether `path` is a TorchScript archive (`torch.jit.save`), not a `torch.save` file:
-    both are zip files, only TorchScript's hold compiled code (`<name>/constants.pkl`)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name.endswith("/constants.pkl") for name in archive.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
 
 
 class TorchScriptModel(nn.Module):
@@ -56,6 +48,29 @@ class TorchScriptModel(nn.Module):
         outputs = self.module(x)
         # a traced list comes back as a tuple: give the PyTorch model's list
         return outputs if torch.is_tensor(outputs) else list(outputs)
+
+
+def describe_torchscript(path):
+    """A report on the TorchScript file `path`, read as an archive (its code is not run)."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        extra = next((n for n in names if n.endswith(f"/extra/{METADATA}")), None)
+        metadata = json.loads(archive.read(extra)) if extra else {}
+        tensors = sum(1 for n in names if "/data/" in n and not n.endswith("/"))
+    if metadata:
+        size = "x".join(map(str, metadata["size"]))
+        traced = f"traced at {size}, " + ("any input size" if metadata["dynamic"] else "fixed size")
+    else:
+        traced = "no export metadata (not written by tools/export_onnx.py): any input size assumed"
+    lines = [
+        f"file:      {path}",
+        "format:    TorchScript (torch.jit.save)",
+        f"input:     {traced}",
+        f"tensors:   {tensors}",
+        f"evaluate it: python tools/test.py --cfg <the YAML it was exported from> "
+        f"TEST.MODEL_FILE {path}",
+    ]
+    return "\n".join(lines)
 
 
 register_loader(

@@ -15,6 +15,8 @@ import logging
 import os
 import secrets
 import shutil
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -126,14 +128,52 @@ def load_error_reason(error):
     return lines[0] if lines else type(error).__name__
 
 
+def is_torchscript(path):
+    """Whether `path` is a TorchScript archive (`torch.jit.save`), not a `torch.save` file:
+    both are zip files, only TorchScript's hold compiled code (`<name>/constants.pkl`)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _not_weights(path):
+    """What the file `path` is when it is surely not a `torch.save` file, else None."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(64)
+    except (OSError, TypeError):  # a binary file object: torch.load says what it finds
+        return None
+    if head.startswith(b"PK\x03\x04"):  # zip: torch.save's format, or TorchScript's
+        if is_torchscript(path):
+            return (
+                "it is a TorchScript export, not a weights file (tools/test.py and "
+                "tools/pipeline.py run it as the model file)"
+            )
+        return None
+    if head.startswith(b"\x80"):  # a pickle: torch.save's format before PyTorch 1.6
+        return None
+    start = head.lstrip().lower()
+    if start.startswith((b"<!doctype", b"<html", b"<?xml")):
+        what = "a web page (a download that returned a page instead of the file?)"
+    elif not head:
+        what = "an empty file"
+    else:
+        what = f"a file that starts with {head[:16]!r}"
+    return f"it is not a PyTorch file but {what}"
+
+
 def read_file(source, name=None):
     """`torch.load(source, weights_only=True)` on the CPU; `source` is a path or a binary file
-    (then `name` names it). A file that is damaged, not a PyTorch file or holds code is a
-    `CheckpointError`."""
+    (then `name` names it). A file that is damaged, not a PyTorch file (a web page, a
+    TorchScript export) or holds code is a `CheckpointError`."""
     try:
-        return torch.load(source, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a TorchScript file: said below, once
+            warnings.filterwarnings("ignore", "'torch.load' received a zip file")
+            return torch.load(source, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = load_error_reason(error)
+        reason = _not_weights(source) or load_error_reason(error)
         raise CheckpointError(f"{name or source} cannot be read: {reason}") from error
 
 

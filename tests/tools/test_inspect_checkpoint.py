@@ -76,3 +76,18 @@ def test_onnx_files_show_inputs_outputs_opset_and_precision(tmp_path, capsys):
         assert "  image: float [batch, 3, height, width]" in report
         assert "  logits: float [batch, 4, " in report  # int8: the sizes as formulas
     assert "QuantizeLinear" in reports[2] and "float16" in reports[1]
+
+
+def test_torchscript_exports_show_their_size_whatever_their_name(tmp_path, capsys):
+    import deploy
+
+    model = models.build_model(load_config(write_tiny_run(tmp_path, num_train=2, num_val=1)))
+    fixed, dynamic = tmp_path / "fixed.pth", tmp_path / "m.torchscript.pt"
+    deploy.export_torchscript(model.eval(), fixed, (32, 48))
+    deploy.export_torchscript(model.eval(), dynamic, (32, 48), dynamic=True)
+    assert inspect_checkpoint.main([str(fixed), str(dynamic)]) == 0
+    fixed_report, dynamic_report = capsys.readouterr().out.split("\n\n")
+    assert "format:    TorchScript" in fixed_report
+    assert "input:     traced at 32x48, fixed size" in fixed_report
+    assert "input:     traced at 32x48, any input size" in dynamic_report
+    assert f"TEST.MODEL_FILE {dynamic}" in dynamic_report

@@ -165,3 +165,26 @@ def test_the_checkpointer_owns_a_runs_files(tmp_path):
         ckpt.FINAL,
     ]
     assert torch.equal(ckpt.read_file(best)["model.0.weight"] + 1, model[0].weight)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"<!DOCTYPE html><html><body>Sign in</body></html>", "not a PyTorch file but a web page"),
+        (b"hello", r"not a PyTorch file but a file that starts with b'hello'"),
+        (b"", "not a PyTorch file but an empty file"),
+    ],
+)
+def test_files_that_are_not_pytorch_files_say_what_they_are(tmp_path, content, reason):
+    path = tmp_path / "m.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=rf"m\.pth cannot be read: it is {reason}"):
+        ckpt.read_file(path)
+
+
+def test_a_torchscript_file_is_named_as_such(tmp_path):
+    path = tmp_path / "m.pth"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    assert ckpt.is_torchscript(path) and not ckpt.is_torchscript(tmp_path / "none.pth")
+    with pytest.raises(CheckpointError, match="it is a TorchScript export, not a weights file"):
+        ckpt.read_file(path)
