@@ -19,17 +19,11 @@ from torch import nn
 
 from config import load_config
 from utils.cli import shown_path
+from utils.state_keys import compare_shapes, format_differences, shapes_of
 
 from .hrnet import BACKBONE_PREFIXES
 from .registry import get_builder
-from .weights import (
-    bare_state_dict,
-    compare_shapes,
-    describe_layout,
-    format_differences,
-    read_checkpoint,
-    shapes_of,
-)
+from .weights import bare_state_dict, describe_layout, read_checkpoint
 
 # The module holding the classifier of each family; its last 4-D weight has one row per class.
 CLASSIFIERS = {

@@ -13,6 +13,7 @@ import torch
 
 from utils.checkpoint import read_file
 from utils.errors import CheckpointError
+from utils.state_keys import compare_shapes, format_differences, key_list, shapes_of
 
 from .hrnet import BACKBONE_PREFIXES
 
@@ -20,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 # Keys of an HRNet-Image-Classification file that a segmentation model has no use for.
 IMAGENET_ONLY_PREFIXES = ("incre_modules", "downsamp_modules", "final_layer", "classifier")
-SHOW = 5  # how many keys of each kind an error message names
 
 
 class CheckpointMismatchError(CheckpointError):
@@ -91,16 +91,10 @@ def describe_layout(data, path="weights"):
     parts += [names[p] for p in prefixes]
     loss = [k for k in raw if k[len(_prefix(k)) :].startswith("loss.")]
     if loss:
-        parts.append(f"{len(loss)} loss tensor(s), not loaded ({_names(loss)})")
+        parts.append(f"{len(loss)} loss tensor(s), not loaded ({key_list(loss)})")
     if not any(k.endswith("num_batches_tracked") for k in raw):
         parts.append("no num_batches_tracked (PyTorch 0.4-era file)")
     return "; ".join(parts)
-
-
-def _names(keys):
-    keys = sorted(keys)
-    more = f", ... ({len(keys)} in all)" if len(keys) > SHOW else ""
-    return ", ".join(keys[:SHOW]) + more
 
 
 def _fill_num_batches_tracked(state, model_state):
@@ -112,41 +106,6 @@ def _fill_num_batches_tracked(state, model_state):
         if key.endswith("num_batches_tracked") and key not in filled:
             filled[key] = torch.zeros_like(value)
     return filled
-
-
-def shapes_of(state):
-    """{key: shape tuple} of a state dict."""
-    return {key: tuple(value.shape) for key, value in state.items()}
-
-
-def compare_shapes(shapes, model_shapes):
-    """(missing, unexpected, mis-shaped) keys of a file's bare {key: shape} against a model's, as
-    a strict load sees them (a file without any `num_batches_tracked` does not miss them).
-    Mis-shaped entries are (key, file shape, model shape)."""
-    if not any(k.endswith("num_batches_tracked") for k in shapes):
-        tracked = {k: s for k, s in model_shapes.items() if k.endswith("num_batches_tracked")}
-        shapes = {**tracked, **shapes}
-    missing = [k for k in model_shapes if k not in shapes]
-    unexpected = [k for k in shapes if k not in model_shapes]
-    mis_shaped = [
-        (k, list(shapes[k]), list(shape))
-        for k, shape in model_shapes.items()
-        if k in shapes and shapes[k] != shape
-    ]
-    return missing, unexpected, mis_shaped
-
-
-def format_differences(missing, unexpected, mis_shaped, sep="\n  "):
-    """The differences of `compare_state` as text: counts and the first keys of each kind."""
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing key(s): {_names(missing)}")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected key(s): {_names(unexpected)}")
-    if mis_shaped:
-        shown = [f"{k} (file {a}, model {b})" for k, a, b in mis_shaped]
-        parts.append(f"{len(mis_shaped)} mis-shaped key(s): {_names(shown)}")
-    return sep.join(parts)
 
 
 def load_weights(model, path, reinit=()):
@@ -174,7 +133,7 @@ def load_weights(model, path, reinit=()):
     model.load_state_dict(state, strict=True)
     if kept:
         logger.info(
-            "re-initialised %d tensors not taken from %s: %s", len(kept), path, _names(kept)
+            "re-initialised %d tensors not taken from %s: %s", len(kept), path, key_list(kept)
         )
     return kept
 
@@ -200,7 +159,7 @@ def load_imagenet(model, path):
     if unmatched:
         raise CheckpointMismatchError(
             f"{path}: {len(unmatched)} backbone tensor(s) of {type(model).__name__} found no "
-            f"tensor of the same name and shape: {_names(unmatched)}; is MODEL.EXTRA the width "
+            f"tensor of the same name and shape: {key_list(unmatched)}; is MODEL.EXTRA the width "
             "of this ImageNet model?"
         )
     left = [k for k in state if k not in taken]
@@ -217,5 +176,5 @@ def load_imagenet(model, path):
         len(head),
     )
     if unusual:
-        logger.warning("%s: %d tensors matched nothing: %s", path, len(unusual), _names(unusual))
+        logger.warning("%s: %d tensors matched nothing: %s", path, len(unusual), key_list(unusual))
     return sorted(taken), left

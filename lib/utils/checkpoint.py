@@ -24,6 +24,7 @@ from torch.nn import Module
 
 from utils import faults
 from utils.errors import CheckpointError, ConfigError
+from utils.state_keys import state_differences
 
 logger = logging.getLogger(__name__)
 
@@ -199,27 +200,68 @@ def save_checkpoint(path, model, optimizer, epoch, iteration, best_miou, scaler=
 
 def load_checkpoint(data, source, model, optimizer, scaler=None):
     """Restore what `save_checkpoint` wrote (`data`, read from `source` by `read_file`) into the
-    model, optimizer and scaler; returns `data`. A file that is not a training checkpoint or
-    does not fit the model is a `CheckpointError` saying what to do."""
+    model, optimizer and scaler; returns `data`. The original code's checkpoint (no iteration:
+    it continues at the start of its epoch) resumes too. A file that is not a training
+    checkpoint or does not fit the model and optimizer is a `CheckpointError` saying what to do.
+    """
     fresh = START_FRESH.format(source)
-    if not isinstance(data, dict) or not all(key in data for key in (*RUN_KEYS, "state_dict")):
+    if isinstance(data, dict) and "iteration" not in data:
+        data = {**data, "iteration": 0}
+    missing = [
+        key for key in (*RUN_KEYS, "state_dict") if not isinstance(data, dict) or key not in data
+    ]
+    if missing:
         raise CheckpointError(
-            f"{source} is not a training checkpoint (it lacks {', '.join(RUN_KEYS)}; weights "
+            f"{source} is not a training checkpoint (it lacks {', '.join(missing)}; weights "
             f"alone cannot resume a run): {fresh}"
         )
-    state = {key.removeprefix("model."): value for key, value in data["state_dict"].items()}
+    # the original's FullModel also saved its loss's class weights (`loss.criterion.weight`)
+    state = {
+        key.removeprefix("model."): value
+        for key, value in data["state_dict"].items()
+        if not key.startswith("loss.")
+    }
     try:
         unwrap(model).load_state_dict(state, strict=True)
-        optimizer.load_state_dict(data["optimizer"])
-    except (RuntimeError, ValueError, KeyError) as error:
-        reason = str(error).splitlines()[0]
+    except RuntimeError as error:
+        differences = state_differences(state, unwrap(model).state_dict()) or error
         raise CheckpointError(
-            f"{source} was written by another model or optimizer ({reason}); resume with the "
+            f"{source} was written by another model ({differences}); resume with the "
             f"config that wrote it, or {fresh}"
         ) from error
+    _load_optimizer(optimizer, data["optimizer"], source, fresh)
     if scaler is not None and data.get("scaler"):
         scaler.load_state_dict(data["scaler"])
     return data
+
+
+# Settings of how the optimizer runs, not of what it computes: this run's, not the file's.
+_IMPLEMENTATION = ("fused", "foreach", "capturable", "differentiable")
+
+
+def _load_optimizer(optimizer, saved, source, fresh):
+    """`optimizer.load_state_dict(saved)`, keeping this run's implementation and its own group
+    keys (`lr_mult`, `name`); another optimizer type is a CheckpointError."""
+    current = [dict(group) for group in optimizer.param_groups]
+    try:
+        optimizer.load_state_dict(saved)
+    except (RuntimeError, ValueError, KeyError) as error:
+        reason = f"its state lacks {error}" if isinstance(error, KeyError) else str(error)
+        raise CheckpointError(
+            f"{source} was written by another optimizer or model ({reason}); "
+            f"resume with the config that wrote it, or {fresh}"
+        ) from error
+    for group, before in zip(optimizer.param_groups, current, strict=True):
+        lacking = sorted(set(optimizer.defaults) - set(group))
+        if lacking:
+            raise CheckpointError(
+                f"{source} was written by another optimizer than {type(optimizer).__name__} "
+                f"(its settings lack {', '.join(lacking)}); resume with the TRAIN.OPTIMIZER "
+                f"that wrote it, or {fresh}"
+            )
+        for key, value in before.items():
+            if key not in group or key in _IMPLEMENTATION:
+                group[key] = value
 
 
 class Checkpointer:

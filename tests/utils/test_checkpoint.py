@@ -114,8 +114,45 @@ def test_checkpoints_that_cannot_resume_say_what_to_do(tmp_path):
         ckpt.load_checkpoint(weights, path, model, optimizer)
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))
     ckpt.save_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.1), 1, 0, 0.0)
-    with pytest.raises(CheckpointError, match="written by another model or optimizer"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"written by another model \(4 missing key\(s\): 1\.bias, .*mis-shaped",
+    ):
         ckpt.load_checkpoint(ckpt.read_file(path), path, model, optimizer)
+
+
+def test_a_checkpoint_of_another_optimizer_is_refused_before_training(tmp_path):
+    model = small_model()
+    path = tmp_path / "checkpoint.pth.tar"
+    ckpt.save_checkpoint(path, model, torch.optim.AdamW(model.parameters()), 1, 0, 0.0)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(
+        CheckpointError, match=r"another optimizer than SGD .*lack dampening, momentum"
+    ):
+        ckpt.load_checkpoint(ckpt.read_file(path), path, model, sgd)
+
+
+def test_the_original_codes_checkpoint_resumes_at_its_epoch(tmp_path):
+    """The original saved {epoch, best_mIoU, state_dict, optimizer} with FullModel's `model.`
+    and `loss.` keys and a plain SGD; this run's groups keep their own keys and implementation."""
+    model = small_model()
+    old = torch.optim.SGD([{"params": list(model.parameters()), "lr": 0.01}], lr=0.01, momentum=0.9)
+    model(torch.randn(2, 3, 8, 8)).sum().backward()
+    old.step()
+    state = {**ckpt.network_state(model), "loss.criterion.weight": torch.ones(3)}
+    data = {"epoch": 7, "best_mIoU": 0.5, "state_dict": state, "optimizer": old.state_dict()}
+    path = tmp_path / "checkpoint.pth.tar"
+    torch.save(data, path)
+    fresh = small_model()
+    group = {"params": list(fresh.parameters()), "lr_mult": 1.0, "name": "backbone"}
+    optimizer = torch.optim.SGD([group], lr=0.01, momentum=0.9, fused=True)
+    loaded = ckpt.load_checkpoint(ckpt.read_file(path), path, fresh, optimizer)
+    assert loaded["epoch"] == 7 and loaded["iteration"] == 0
+    for a, b in zip(fresh.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    (group,) = optimizer.param_groups
+    assert group["name"] == "backbone" and group["lr_mult"] == 1.0 and group["fused"]
+    assert len(optimizer.state) == len(old.state)
 
 
 def test_network_state_unwraps_compiled_and_channels_last_models():
