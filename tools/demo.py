@@ -19,10 +19,11 @@ from pathlib import Path
 import _init_paths  # noqa: F401
 
 from config import config_name, load_config, run_dirs
-from datasets.demo_data import write_demo_dataset
+from datasets.demo_data import MIN_SIZE, write_demo_dataset
 from inference.demo import run_demo
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
+from utils.errors import ConfigError
 from utils.logger import setup_logging
 
 DEFAULT_CFG = (
@@ -39,13 +40,19 @@ def parse_args(argv=None):
         "--root", default="data/demo", help="where the data is written (default: %(default)s)"
     )
     parser.add_argument(
-        "--num-train", type=int, default=160, help="training images (default: %(default)s)"
+        "--num-train",
+        type=int,
+        default=160,
+        help="training images, at least one batch (default: %(default)s)",
     )
     parser.add_argument(
         "--num-val", type=int, default=40, help="validation images (default: %(default)s)"
     )
     parser.add_argument(
-        "--size", type=int, default=128, help="image side in pixels (default: %(default)s)"
+        "--size",
+        type=int,
+        default=128,
+        help=f"image side in pixels, at least {MIN_SIZE} (default: %(default)s)",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: GPU if any)")
     cli.add_log_level_argument(parser)
@@ -54,14 +61,29 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def check_sizes(args, batch, processes):
+    """Stop on a count or size the demo cannot use, before any data is written."""
+    if args.num_train < batch * processes:
+        raise ConfigError(
+            f"--num-train {args.num_train}: expected at least {batch * processes} training "
+            f"images, one batch (TRAIN.BATCH_SIZE_PER_GPU {batch} x {processes} process(es))"
+        )
+    if args.num_val < 1:
+        raise ConfigError(f"--num-val {args.num_val}: expected at least 1 validation image")
+    if args.size < MIN_SIZE:
+        raise ConfigError(f"--size {args.size}: expected an image side of at least {MIN_SIZE}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
-    root = write_demo_dataset(args.root, args.num_train, args.num_val, args.size)
+    root = Path(args.root)
     opts = ["DATASET.ROOT", str(root), "DATASET.COLOR_MAP", str(root / "colorMap.txt")]
     opts = ["AUTO_RESUME", "True", *opts, *args.opts]
     cfg = load_config(args.cfg, opts)
     dist = distributed.init(args.device)
+    check_sizes(args, cfg.TRAIN.BATCH_SIZE_PER_GPU, dist.world_size)
+    write_demo_dataset(root, args.num_train, args.num_val, args.size)
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
     log_file = setup_logging(
         output_dir, "demo", config_name(args.cfg), dist.is_main, args.log_level

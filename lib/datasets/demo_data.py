@@ -22,6 +22,7 @@ CLASSES = (  # name, raw id, display colour (RGB)
     ("rectangle", 2, (60, 200, 80)),
     ("triangle", 3, (70, 110, 235)),
 )
+MIN_SIZE = 12  # the smallest image side: shapes get a radius of at least size // 12 = 1 pixel
 
 
 def _texture(rng, size):

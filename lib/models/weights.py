@@ -162,6 +162,13 @@ def load_imagenet(model, path):
             f"tensor of the same name and shape: {key_list(unmatched)}; is MODEL.EXTRA the width "
             "of this ImageNet model?"
         )
+    _, _, mis_shaped = compare_shapes(shapes_of(state), shapes_of(model_state))
+    if mis_shaped:  # a head: a segmentation checkpoint of another class count, not ImageNet's
+        raise CheckpointMismatchError(
+            f"MODEL.PRETRAINED {path}: {format_differences([], [], mis_shaped)}; to fine-tune "
+            "a segmentation checkpoint of another class count, name its classifier in "
+            "MODEL.FINETUNE_REINIT (e.g. ['last_layer.3'], OCR: ['cls_head', 'aux_head.3'])"
+        )
     left = [k for k in state if k not in taken]
     unusual = [k for k in left if not k.startswith(IMAGENET_ONLY_PREFIXES)]
     model.load_state_dict({**model_state, **taken}, strict=True)

@@ -129,6 +129,22 @@ def test_imagenet_init_of_the_wrong_width_fails(tmp_path):
         models.build_model(experiment(W18_SMALL_V1, "MODEL.PRETRAINED", str(path)))
 
 
+def test_a_segmentation_checkpoint_of_another_class_count_is_not_an_imagenet_file(tmp_path):
+    path = tmp_path / "seg_17_classes.pth"
+    seventeen = models.build_model(experiment(W18_SMALL_V1, "DATASET.NUM_CLASSES", "17"))
+    torch.save({f"model.{k}": v for k, v in seventeen.state_dict().items()}, path)
+    cfg = experiment(W18_SMALL_V1, "DATASET.NUM_CLASSES", "3", "MODEL.PRETRAINED", str(path))
+    with pytest.raises(
+        models.CheckpointMismatchError,
+        match=r"2 mis-shaped key\(s\): last_layer\.3\.bias .*MODEL\.FINETUNE_REINIT",
+    ):
+        models.build_model(cfg)
+    reinit = experiment(W18_SMALL_V1, "DATASET.NUM_CLASSES", "3", "MODEL.PRETRAINED", str(path),
+                        "MODEL.FINETUNE_REINIT", "['last_layer.3']")  # fmt: skip
+    model = models.build_model(reinit)
+    assert torch.equal(model.state_dict()["conv1.weight"], seventeen.state_dict()["conv1.weight"])
+
+
 def test_missing_imagenet_file_names_the_path_and_folder(tmp_path):
     cfg = experiment(W18_SMALL_V1, "MODEL.PRETRAINED", str(tmp_path / "hrnet_w18.pth"))
     with pytest.raises(CheckpointError, match=r"hrnet_w18\.pth.*pretrained_models/"):

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from helpers.tools import load_tool
+from utils.errors import ConfigError
 
 demo = load_tool("demo")
 
@@ -43,6 +44,25 @@ def test_demo_writes_data_weights_and_pictures(tmp_path, capsys):
         assert (out / "predictions" / chart).is_file()
     assert (out / "metrics.jsonl").is_file()
     assert str(out / "predictions") in printed
+
+
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        (["--num-train", "0"], "--num-train 0: expected at least 8 training images"),
+        (["--num-train", "4"], "--num-train 4: expected at least 8 training images"),
+        (["--num-train", "2", "TRAIN.BATCH_SIZE_PER_GPU", "4"], "expected at least 4 training"),
+        (["--num-val", "0"], "--num-val 0: expected at least 1 validation image"),
+        (["--num-val", "-3"], "--num-val -3: expected at least 1 validation image"),
+        (["--size", "8"], "--size 8: expected an image side of at least 12"),
+        (["--size", "-5"], "--size -5: expected an image side of at least 12"),
+    ],
+)
+def test_demo_rejects_unusable_counts_and_sizes_before_writing(tmp_path, opts, message):
+    root = tmp_path / "demo"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        demo.main(["--root", str(root), *opts])
+    assert not root.exists()
 
 
 @pytest.mark.slow
