@@ -133,6 +133,13 @@ def parse_args(argv=None):
         parser.error(f"{', '.join(given)} apply to the ONNX export: add onnx to --format")
     if not args.int8 and (args.calib_method or args.per_channel is not None):
         parser.error("--calib-method and --per-channel apply to --int8")
+    if args.size and min(args.size) < 1:
+        height, width = args.size
+        parser.error(
+            f"--size H W must be positive (the models run at any size), got {height} {width}"
+        )
+    if args.calib_count < 1:
+        parser.error(f"--calib-count needs at least 1 calibration image, got {args.calib_count}")
     if args.resize and not args.evaluate:
         parser.error("--resize chooses the --evaluate modes: add --evaluate")
     return args

@@ -12,8 +12,9 @@ deepglobe (the land-use fork's lst_transform and split_train_test): one <split>.
 x/<split>/, "x/<split>/<image> y/<split>/<label>" per line (the image alone when y/<split>/ is
 missing, as for test), images and labels paired in sorted order. --val-ratio R cuts x/train's
 pairs into train.lst and val.lst: shuffled with --seed, the first R of them (default 0.18) to
-val, the fork's split; no file is moved. Lists go to <data-dir>/../list/<data-dir name>/
-(data/list/urbanisation for data/urbanisation) unless --out says otherwise.
+val, the fork's split; no file is moved, and an R that leaves either list empty is an error.
+Lists go to <data-dir>/../list/<data-dir name>/ (data/list/urbanisation for data/urbanisation)
+unless --out says otherwise.
 """
 
 import sys

@@ -139,7 +139,14 @@ def deepglobe_lists(data_dir, val_ratio=None, seed=2):
             )
         if "train" not in lists or len(lists["train"][0]) != 2:
             raise DataError(f"the val ratio needs labelled pairs in {x_dir / 'train'}")
+        pairs = len(lists["train"])
         lists["train"], lists["val"] = val_split(lists["train"], val_ratio, seed)
+        if not lists["train"] or not lists["val"]:
+            raise DataError(
+                f"--val-ratio {val_ratio:g} cuts the {pairs} pairs of {x_dir / 'train'} into "
+                f"{len(lists['train'])} train and {len(lists['val'])} val pairs (int(R x {pairs}) "
+                "to val); each list needs at least one"
+            )
     return lists
 
 

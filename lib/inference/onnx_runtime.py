@@ -3,11 +3,23 @@ evaluation loop and the metrics of tools/test.py run it unchanged."""
 
 import onnxruntime as ort
 import torch
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from torch import nn
+
+from utils.errors import CheckpointError
 
 from .exported import check_input_size
 
 __all__ = ["OnnxModel", "providers_for"]
+
+# What ONNX Runtime raises for a file that is no loadable model (they share no base class).
+LOAD_ERRORS = (
+    ort_errors.Fail,
+    ort_errors.InvalidArgument,
+    ort_errors.InvalidGraph,
+    ort_errors.InvalidProtobuf,
+    ort_errors.NoSuchFile,
+)
 
 
 def providers_for(device):
@@ -40,9 +52,16 @@ class OnnxModel(nn.Module):
         if not spinning:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = str(path)
-        self.session = ort.InferenceSession(
-            self.path, options, providers=providers or ["CPUExecutionProvider"]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                self.path, options, providers=providers or ["CPUExecutionProvider"]
+            )
+        except LOAD_ERRORS as error:
+            # "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from X failed:<reason>"
+            reason = str(error).splitlines()[0].split("failed:", 1)[-1].strip()
+            raise CheckpointError(
+                f"{self.path} cannot be read as an ONNX model: {reason}"
+            ) from error
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.fixed_size = tuple(model_input.shape[2:]) if _fixed(model_input.shape) else None

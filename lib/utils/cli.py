@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from utils.errors import OtherProcessFailed, UserError
@@ -127,8 +128,8 @@ def add_debug_argument(parser):
 
 def run_tool(main, argv=None):
     """Run a tool's `main(argv)` and return its exit status: a `UserError` is printed as one
-    line `error: <message>` on stderr with status 2, unless `--debug` is on the command line or
-    the environment variable HRNET_DEBUG is set (then the traceback is shown).
+    line `error: <message>` on stderr with status 2, after its traceback when `--debug` is on the
+    command line or the environment variable HRNET_DEBUG is set.
 
     In a multi-process job every process does the same; a process that stops because another
     one failed exits with status 2 quietly (`OtherProcessFailed`), or, when it lost the
@@ -146,7 +147,7 @@ def run_tool(main, argv=None):
         return 2
     except UserError as error:
         if debug:
-            raise
+            traceback.print_exc()
         _print_error(str(error))
         return 2
     except RuntimeError as error:

@@ -483,10 +483,20 @@ def test_zoo_command_quantises_with_every_calibration_method(tmp_path, capsys):
         (["--format", "torchscript", "--opset", "10"], "--opset apply to the ONNX export"),
         (["--calib-method", "entropy"], "--calib-method and --per-channel apply to --int8"),
         (["--resize", "squash"], "--resize chooses the --evaluate modes"),
+        (
+            ["--size", "0", "128"],
+            "--size H W must be positive (the models run at any size), got 0 128",
+        ),
+        (["--size", "64", "-1"], "--size H W must be positive"),
+        (
+            ["--int8", "--calib-count", "0"],
+            "--calib-count needs at least 1 calibration image, got 0",
+        ),
     ],
 )
-def test_command_rejects_flags_that_do_not_apply(tmp_path, capsys, flags, message):
+def test_command_rejects_flags_that_do_not_apply_or_fit(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_:
         export_onnx.main(["--cfg", "x.yaml", "--output", str(tmp_path / "m.onnx"), *flags])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before writing anything

@@ -9,6 +9,7 @@ import models
 from config import load_config
 from helpers.tiny_run import spread_weights, write_tiny_model
 from inference import InferenceModel, TorchScriptModel, load_model, prepare_model
+from utils.errors import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,27 @@ def test_export_runs_as_exported(tiny, tmp_path, caplog):
     x = torch.randn(1, 3, 32, 48)
     with torch.no_grad():
         assert torch.allclose(loaded(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_unreadable_onnx_file_is_a_checkpoint_error(tiny, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import deploy
+
+    cfg_file, weights = tiny
+    cfg = load_config(cfg_file)
+    model = models.build_model(cfg, pretrained=False)
+    models.load_weights(model, weights)
+    exported = tmp_path / "m.onnx"
+    deploy.export_onnx(model.eval(), exported, (32, 48))
+    text, truncated = tmp_path / "x.onnx", tmp_path / "half.onnx"
+    text.write_text("not a model\n")
+    truncated.write_bytes(exported.read_bytes()[: exported.stat().st_size // 2])
+    for path in (text, truncated):
+        with pytest.raises(CheckpointError) as error:
+            load_model(cfg, path)
+        assert str(error.value) == (
+            f"{path} cannot be read as an ONNX model: Protobuf parsing failed."
+        )
 
 
 def test_prepare_model_keeps_the_original(tiny):

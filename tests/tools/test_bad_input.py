@@ -397,7 +397,7 @@ def test_the_command_line_prints_one_line_and_debug_the_traceback(tmp_path):
     result = subprocess.run(
         [*command, "--debug", "TRAIN.LR", "0"], capture_output=True, text=True, timeout=120
     )
-    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert result.returncode == 2 and "Traceback" in result.stderr
     assert "ConfigError: TRAIN.LR is 0.0" in result.stderr
 
 

@@ -8,6 +8,7 @@ import pytest
 import datasets
 from config import load_config
 from helpers.tools import load_tool
+from utils.cli import run_tool
 from utils.errors import DataError
 from utils.image_io import write_image, write_png
 
@@ -115,6 +116,21 @@ def test_deepglobe_val_split_is_the_forks(tmp_path):
     assert read_lines(out / "test.lst") == ["x/test/000_sat.jpg", "x/test/001_sat.jpg"]
     assert generate_list.main([*argv, "0.5", "--seed", "7"]) == 0
     assert len(read_lines(out / "val.lst")) == 11
+
+
+@pytest.mark.parametrize(("ratio", "train", "val"), [("0.01", 36, 0), ("0", 36, 0), ("1", 0, 36)])
+def test_deepglobe_empty_split_stops_before_writing(tmp_path, capsys, ratio, train, val):
+    data, out = tmp_path / "urbanisation", tmp_path / "lists"
+    make_deepglobe(data, train=36)
+    argv = ["--layout", "deepglobe", "--data-dir", str(data), "--out", str(out)]
+    assert run_tool(generate_list.main, [*argv, "--val-ratio", ratio]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --val-ratio {ratio} cuts the 36 pairs of {data / 'x' / 'train'} into {train} "
+        f"train and {val} val pairs (int(R x 36) to val); each list needs at least one"
+    ]
+    assert not out.exists()
+    assert generate_list.main([*argv, "--val-ratio", "0.03"]) == 0  # 1/36 = 0.028
+    assert len(read_lines(out / "val.lst")) == 1
 
 
 def test_deepglobe_errors(tmp_path):

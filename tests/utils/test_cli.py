@@ -1,7 +1,7 @@
 import pytest
 
 from utils.cli import ArgumentParser, add_log_level_argument, run_tool, shown_path
-from utils.errors import ConfigError, DataError, OtherProcessFailed, UserError
+from utils.errors import ConfigError, DataError, OtherProcessFailed
 
 
 def fails_with(error):
@@ -18,7 +18,7 @@ def test_user_error_is_one_line_with_status_2(capsys, monkeypatch):
     assert err == "error: list.lst:3: label x.png has value 7\n"
 
 
-def test_debug_flag_and_environment_show_the_traceback(monkeypatch):
+def test_debug_flag_and_environment_show_the_traceback(monkeypatch, capsys):
     monkeypatch.delenv("HRNET_DEBUG", raising=False)
     seen = []
 
@@ -26,12 +26,14 @@ def test_debug_flag_and_environment_show_the_traceback(monkeypatch):
         seen.append(argv)
         raise ConfigError("bad key")
 
-    with pytest.raises(ConfigError):
-        run_tool(main, ["--cfg", "x.yaml", "--debug"])
+    assert run_tool(main, ["--cfg", "x.yaml", "--debug"]) == 2  # the status without --debug
     assert seen == [["--cfg", "x.yaml"]]
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and 'raise ConfigError("bad key")' in err
+    assert err.endswith("error: bad key\n")
     monkeypatch.setenv("HRNET_DEBUG", "1")
-    with pytest.raises(UserError):
-        run_tool(fails_with(ConfigError("bad key")), [])
+    assert run_tool(fails_with(ConfigError("bad key")), []) == 2
+    assert "Traceback" in capsys.readouterr().err
 
 
 def test_other_exceptions_keep_their_traceback(monkeypatch):
