@@ -210,11 +210,16 @@ class Trainer:
             for loader in (self.train_loader, self.extra_loader):
                 if loader is not None:
                     loader.sampler.seed = saved_seed
+        # counted from 1, as the log lines and the bar count them
+        position = (
+            f"epoch {self.start_epoch + 1}/{self.end_epoch}, iteration {self.start_iter + 1}"
+            if self.start_epoch < self.end_epoch
+            else f"the end of epoch {self.start_epoch} (all {self.end_epoch} trained)"
+        )
         logger.info(
-            "=> resumed from %s at epoch %d, iteration %d (best mIoU %.4f)",
+            "=> resumed from %s at %s (best mIoU %.4f)",
             path,
-            self.start_epoch,
-            self.start_iter,
+            position,
             self.checkpointer.best_miou,
         )
 

@@ -281,19 +281,23 @@ class Checkpointer:
         else None; a ConfigError when the folder holds a run that this one would overwrite.
         Temporaries a killed run left are removed first."""
         remove_stale_temporaries(self.folder)
+        self.check_not_overwriting(resume)
         if not self.path.is_file():
             if resume:
                 logger.info(
                     "AUTO_RESUME: there is no %s yet; training starts from scratch", self.path
                 )
             return None
-        if not resume:
+        return self.path.read_bytes()
+
+    def check_not_overwriting(self, resume):
+        """ConfigError when the folder holds a run that this one, not resuming, would overwrite."""
+        if self.path.is_file() and not resume:
             raise ConfigError(
                 f"{self.path} exists: {self.folder} holds a run that this one would overwrite; "
                 "continue it with AUTO_RESUME True, or start a new run in another folder "
                 "(OUTPUT_DIR other/ or a YAML of another name), or delete the folder"
             )
-        return self.path.read_bytes()
 
     def restore(self, data, model, optimizer, scaler=None):
         """Load the bytes `read` returned into the model, optimizer and scaler; returns the

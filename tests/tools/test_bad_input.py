@@ -374,6 +374,8 @@ def test_one_line_error_status_2_and_nothing_overwritten(
     if tool == "train":  # nothing was trained
         for name in (ckpt.FINAL, ckpt.BEST):
             assert not (output_dir(tmp_path) / name).exists()
+    if "exists" in pattern:  # a refused run adds nothing, not even its log, to the old run
+        assert set(snapshot(tmp_path)) == set(before)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
