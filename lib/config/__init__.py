@@ -39,7 +39,7 @@ def load_config(cfg_file=None, opts=()):
         try:
             data = yaml.safe_load(read_text(path, "config file"))
         except yaml.YAMLError as err:
-            raise ConfigError(f"{cfg_file}: not valid YAML: {err}") from err
+            raise ConfigError(f"{cfg_file}: not valid YAML: {_yaml_problem(err)}") from err
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"{cfg_file}: expected a mapping of config keys at the top level")
         _merge(cfg, data or {}, source=str(cfg_file), root=cfg)
@@ -57,6 +57,15 @@ def load_config(cfg_file=None, opts=()):
     check_settings(cfg)
     cfg.freeze()
     return cfg
+
+
+def _yaml_problem(error):
+    """A YAML parser's error in one line: the problem and its line and column."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    return where + problem + (f" ({context})" if context else "")
 
 
 def _value(cfg, key):

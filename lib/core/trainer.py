@@ -334,8 +334,9 @@ class Trainer:
         if not math.isfinite(value):
             self.stop(
                 TrainingDivergedError(
-                    f"the training loss became {value} {where}; lower TRAIN.LR, set "
-                    "TRAIN.CLIP_GRAD, or train in float32 (TRAIN.AMP False)"
+                    f"the training loss became {value} {where}; lower TRAIN.LR or set "
+                    "TRAIN.CLIP_GRAD"
+                    + (", or train in float32 (TRAIN.AMP False)" if self.cfg.TRAIN.AMP else "")
                 )
             )
         return value

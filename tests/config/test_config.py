@@ -281,9 +281,12 @@ def test_section_given_a_value(tmp_path):
 
 
 def test_invalid_yaml(tmp_path):
-    path = _write(tmp_path, "TRAIN: [1, 2\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    path = _write(tmp_path, "TRAIN: [1, 2\nTEST: 3\n")
+    with pytest.raises(ConfigError) as err:
         load_config(str(path))
+    message = str(err.value)
+    assert "\n" not in message  # one line
+    assert message.startswith(f"{path}: not valid YAML: line 2, column 5: expected ',' or ']'")
 
 
 # List files referenced by YAMLs whose ROOT is this repository's data/ folder.

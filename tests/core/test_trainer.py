@@ -69,8 +69,12 @@ def test_a_non_finite_loss_stops_the_run_within_print_freq_steps(
         return loss
 
     trainer.train_step = step
-    with pytest.raises(TrainingDivergedError, match=f"nan in epoch 1 by iteration {caught_at};"):
+    with pytest.raises(
+        TrainingDivergedError, match=f"nan in epoch 1 by iteration {caught_at};"
+    ) as err:
         trainer.train()
+    # the advice fits the run: float32 is offered only to a mixed-precision one
+    assert ("TRAIN.AMP False" in str(err.value)) == trainer.cfg.TRAIN.AMP
     assert len(steps) == caught_at
     assert torch.isfinite(steps[0]) and torch.isnan(steps[1])
     assert not (tmp_path / "run" / "checkpoint.pth.tar").exists()
