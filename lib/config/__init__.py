@@ -98,6 +98,11 @@ def check_settings(cfg):
     for key, low in at_least.items():
         if _value(cfg, key) < low:
             raise ConfigError(f"{key} is {_value(cfg, key)}; expected an integer >= {low}")
+    if train.EPOCH_SNAPSHOTS < -1:
+        raise ConfigError(
+            f"TRAIN.EPOCH_SNAPSHOTS is {train.EPOCH_SNAPSHOTS}; expected N >= 0 (keep the last "
+            "N epoch snapshots, 0: none) or -1 (keep all)"
+        )
     if train.END_EPOCH + train.EXTRA_EPOCH == 0:
         raise ConfigError(
             "TRAIN.END_EPOCH is 0 and there is no extra phase (TRAIN.EXTRA_EPOCH 0): nothing to "
@@ -240,5 +245,5 @@ def _coerce(value, default, key, source):
     elif isinstance(default, str) and value is None:
         return ""
     raise ConfigError(
-        f"{source}: {key} expects a {type(default).__name__} (default {default!r}), got {value!r}"
+        f"{source}: {key} expects a {type(default).__name__} (now {default!r}), got {value!r}"
     )

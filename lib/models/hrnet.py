@@ -175,7 +175,8 @@ def check_extra(extra):
         unknown = set(extra[name]) - allowed
         if unknown:
             raise ConfigError(
-                f"unknown key(s) MODEL.EXTRA.{name}.{sorted(unknown)}; known: {sorted(allowed)}"
+                f"unknown key(s) {', '.join(f'MODEL.EXTRA.{name}.{k}' for k in sorted(unknown))}; "
+                f"known: {', '.join(sorted(allowed))}"
             )
         required = {"BLOCK", "NUM_BLOCKS", "NUM_CHANNELS"}
         if name != "STAGE1":

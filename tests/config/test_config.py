@@ -265,6 +265,12 @@ def test_lists_of_numbers_take_only_numbers(key, value):
     assert list(cfg[key.split(".")[0]][key.split(".")[1]]) == [0.5, 1]
 
 
+def test_epoch_snapshots_keep_n_or_all():
+    assert load_config(None, ["TRAIN.EPOCH_SNAPSHOTS", "-1"]).TRAIN.EPOCH_SNAPSHOTS == -1
+    with pytest.raises(ConfigError, match=r"TRAIN\.EPOCH_SNAPSHOTS is -2; expected N >= 0"):
+        load_config(None, ["TRAIN.EPOCH_SNAPSHOTS", "-2"])
+
+
 def test_wrong_type_in_file(tmp_path):
     path = _write(tmp_path, "TRAIN:\n  END_EPOCH: abc\n")
     with pytest.raises(ConfigError) as err:
