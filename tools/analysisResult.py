@@ -3,7 +3,8 @@ r"""Rank saved predictions by pixel accuracy; show the easiest and hardest image
   python tools/analysisResult.py --data-dir data/panorama --pred-dir data/panorama/predict \
       --out-dir data/panorama/output --top-k 20
 
-For every <pred-dir>/<name>.png (class indices) against <data-dir>/label/<name>.png (raw ids of
+For every <pred-dir>/<name>.png (raw ids, as tools/test.py saves them; class indices with
+--pred-values classes) against <data-dir>/label/<name>.png (raw ids of
 --color-map, or class indices with --values classes; with --compress-map, raw ids are scored as
 its merged classes): the pixel accuracy over labelled pixels
 (--count-ignore: over all pixels, unlabelled ones counting as errors, as the original did).
@@ -33,7 +34,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--pred-dir",
         default="data/panorama/predict",
-        help="predicted class-index PNGs (default: %(default)s)",
+        help="prediction PNGs, raw ids or class indices (--pred-values) (default: %(default)s)",
     )
     parser.add_argument(
         "--out-dir",

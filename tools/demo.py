@@ -12,6 +12,7 @@ stopped (AUTO_RESUME True), so a finished demo is evaluated again without traini
 """
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -88,6 +89,7 @@ def main(argv=None):
     log_file = setup_logging(
         output_dir, "demo", config_name(args.cfg), dist.is_main, args.log_level
     )
+    logging.getLogger("demo").info("\n%s", cfg.dump())  # the config in the log, as train.py's
     try:
         scores = run_demo(cfg, dist, output_dir, tensorboard_dir)
     finally:

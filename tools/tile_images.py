@@ -55,6 +55,8 @@ def parse_args(argv=None):
         parser.error(f"--size must be positive, got {args.size}")
     if not 0 <= args.overlap < args.size:
         parser.error(f"--overlap must be in [0, --size), got {args.overlap}")
+    if not 0 <= args.pad_value <= 65535:  # 8-bit images take 0-255: checked per image
+        parser.error(f"--pad-value must be in [0, 65535], got {args.pad_value}")
     return args
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from utils.image_io import write_image, write_png
+from utils.errors import DataError
+from utils.image_io import read_image, write_image, write_png
 
 CLASSES = (  # name, raw id, display colour (RGB)
     ("background", 0, (40, 40, 40)),
@@ -62,12 +63,26 @@ def make_sample(rng, size):
     return np.clip(image, 0, 255).astype(np.uint8), label
 
 
+def _check_existing(root, lists, size):
+    """DataError when the dataset under `root` is not the one asked for (another count or size)."""
+    counts = {split: len((root / f"{split}.lst").read_text().split()) // 2 for split in lists}
+    first = read_image(root / "images" / "train_0000.png") if counts["train"] else None
+    found = first.shape[0] if first is not None else size
+    if counts != lists or found != size:
+        raise DataError(
+            f"{root} holds a demo dataset of {counts['train']} training and {counts['val']} "
+            f"validation images of {found} px, not the {lists['train']} and {lists['val']} of "
+            f"{size} px asked for: delete {root}, or give --root another folder"
+        )
+
+
 def write_demo_dataset(root, num_train=160, num_val=40, size=128, seed=0):
-    """Write the dataset under `root` (skipped if it is already complete); returns `root`."""
+    """Write the dataset under `root` (kept if it is already there, as asked); returns `root`."""
     root = Path(root)
     lists = {"train": num_train, "val": num_val}
     done = [root / f"{split}.lst" for split in lists] + [root / "colorMap.txt"]
     if all(path.is_file() for path in done):
+        _check_existing(root, lists, size)
         return root
     rng = np.random.default_rng(seed)
     index = 0

@@ -139,6 +139,11 @@ def process_panorama(panorama, out, table, fov, count, width, height, seed=None,
     """Write the `count` crops of one panorama; returns their names."""
     image = read_image(panorama.image, "rgb")
     label = id_label(panorama, table, refresh)
+    if label.shape != image.shape[:2]:
+        raise DataError(
+            f"label of {panorama.image} is {label.shape[1]}x{label.shape[0]} but the panorama is "
+            f"{image.shape[1]}x{image.shape[0]}: its crops would not match"
+        )
     if seed is None:
         rng = np.random.default_rng()
     else:

@@ -179,14 +179,17 @@ def classes_of(counts, kind, ignore_values=()):
     if kind == "ids":
         too_large = [v.value for v in classes if v.value > 254]
         if too_large:
+            holders = [name for name, values in counts.items() if set(values) & set(too_large)]
             raise DataError(
-                f"id labels hold values {too_large[:SHOW]} above 254; class ids are 0..254 "
-                "(255 is the ignore value)"
+                f"id labels hold values {too_large[:SHOW]} above 254 (labels {_named(holders)}); "
+                "class ids are 0..254 (255 is the ignore value)"
             )
     elif len(classes) > 254:
+        most = sorted(counts, key=lambda name: -len(counts[name]))
         raise DataError(
-            f"the colour labels hold {len(classes)} colours, more than 254 classes: "
-            "anti-aliased or compressed labels? Each class must be one exact colour"
+            f"the colour labels hold {len(classes)} colours, more than 254 classes (most in "
+            f"{_named(most)}): anti-aliased or compressed labels? Each class must be one exact "
+            "colour"
         )
     return found
 

@@ -65,6 +65,8 @@ def tile_file(path, out_dir, size, overlap=0, edge="pad", pad_value=0):
             image.load()
     except OSError as error:
         raise DataError(f"cannot read image {path}: {error}") from None
+    if image.mode in ("1", "L", "P", "RGB", "RGBA", "CMYK", "LA") and pad_value > 255:
+        raise DataError(f"--pad-value {pad_value} does not fit the 8-bit image {path} (0-255)")
     out_dir.mkdir(parents=True, exist_ok=True)
     # JPEG at quality 100, as the fork wrote its tiles; PNG is lossless anyway.
     options = {"quality": 100} if path.suffix.lower() in (".jpg", ".jpeg") else {}

@@ -13,7 +13,7 @@ import torch
 from config import load_config
 from datasets import IMAGENET_MEAN, IMAGENET_STD, palette_for
 from utils.distributed import pick_device
-from utils.errors import ConfigError
+from utils.errors import ConfigError, DataError
 from utils.visualize import voc_palette
 
 from .exported import export_window
@@ -28,6 +28,13 @@ _STD = np.array(IMAGENET_STD, dtype=np.float32)
 
 def default_preprocess_function(image):
     """BGR uint8 (H, W, 3) -> normalised RGB float32 (3, H, W): /255, ImageNet mean and std."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise DataError(
+            f"an image of shape {image.shape}; expected a BGR colour image (H, W, 3), e.g. from "
+            "cv2.imread(path) or utils.image_io.read_image (grey: cv2.cvtColor(image, "
+            "cv2.COLOR_GRAY2BGR))"
+        )
     rgb = image[..., ::-1].astype(np.float32) / 255.0
     return np.ascontiguousarray(((rgb - _MEAN) / _STD).transpose(2, 0, 1))
 

@@ -18,7 +18,7 @@ from inference import (
     single_image_inference,
 )
 from utils.colormap import ClassTable
-from utils.errors import ConfigError
+from utils.errors import ConfigError, DataError
 from utils.image_io import read_image
 from utils.visualize import voc_palette
 
@@ -54,6 +54,12 @@ def test_default_preprocess_is_rgb_imagenet_chw():
     expected = (np.array([1.0, 128 / 255, 0.0]) - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     assert out.shape == (3, 1, 1) and out.dtype == np.float32
     np.testing.assert_allclose(out[:, 0, 0], expected, rtol=1e-6)
+
+
+def test_a_grey_or_rgba_image_is_one_clear_error():
+    for shape in ((8, 8), (8, 8, 4)):
+        with pytest.raises(DataError, match=rf"shape \({shape[0]}, {shape[1]}.*expected a BGR"):
+            default_preprocess_function(np.zeros(shape, np.uint8))
 
 
 def test_single_and_batch_inference_agree_with_predictor(model):

@@ -154,6 +154,10 @@ def test_inconsistent_folders_are_refused_naming_the_files(tmp_path, capsys):
     err = refusal(tmp_path, capsys, *folders)
     assert f"{data / 'labels/img_1.png'} is 48x40 but {data / 'images/img_1.jpg'} is 48x48" in err
 
+    Image.fromarray(np.full((48, 48), 300, np.uint16)).save(data / "labels/img_1.png")
+    err = refusal(tmp_path, capsys, *folders)
+    assert "values [300] above 254 (labels img_1)" in err
+
     (data / "labels/img_1.png").unlink()
     write_image(data / "labels/img_1.jpg", np.zeros((48, 48, 3), np.uint8))
     err = refusal(tmp_path, capsys, *folders)

@@ -60,3 +60,15 @@ def test_missing_colour_label_is_named(tmp_path):
         preprocessPanorama.main(
             ["--root", str(root), "--color-map", str(tmp_path / "colorMap.txt"), "--quiet"]
         )
+
+
+def test_a_label_of_another_size_than_its_panorama_is_refused(tmp_path):
+    root = tmp_path / "raw"
+    make_store(root, "s1", "a")
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(root / "s1" / "a.png")
+    (tmp_path / "colorMap.txt").write_text(TABLE, encoding="utf-8")
+    with pytest.raises(UserError, match=r"label of .*a\.jpg is 10x10 but the panorama is 128x64"):
+        preprocessPanorama.main(
+            ["--root", str(root), "--color-map", str(tmp_path / "colorMap.txt"), "--quiet"]
+        )
+    assert not list((root / "merge" / "image").glob("*.jpg"))

@@ -72,3 +72,10 @@ def test_jpeg_images_and_errors(tmp_path, capsys):
         tile_images.main(["--input", str(tmp_path / "nothing"), "--output", str(out)])
     with pytest.raises(SystemExit):
         tile_images.main(["--input", str(tmp_path), "--output", str(out), "--overlap", "1024"])
+    with pytest.raises(SystemExit):
+        tile_images.main(["--input", str(tmp_path), "--output", str(out), "--pad-value", "-1"])
+    with pytest.raises(DataError, match=r"--pad-value 300 does not fit the 8-bit image .*a\.jpg"):
+        tile_images.main(
+            ["--input", str(tmp_path), "--output", str(tmp_path / "o3"), "--pad-value", "300"]
+        )
+    assert not (tmp_path / "o3").exists()
