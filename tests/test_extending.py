@@ -56,12 +56,14 @@ def export_program(model, path, size, dynamic=False):
 
 
 class ProgramModel(nn.Module):
-    fixed_size = None
     runtime = "torch.export"
 
     def __init__(self, path, device):
         super().__init__()
-        self.module = torch.export.load(str(path)).module().to(device)
+        program = torch.export.load(str(path))
+        # exported at one size: (H, W), the window tools/test.py runs it on (None: any size)
+        self.fixed_size = tuple(program.example_inputs[0][0].shape[2:])
+        self.module = program.module().to(device)
 
     def forward(self, x):
         return self.module(x)
@@ -89,3 +91,7 @@ def test_a_new_export_format_exports_and_runs_through_load_model(tmp_path, monke
     x = torch.randn(1, 3, 32, 48)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))
+    assert loaded.fixed_size == (32, 48)
+    # what tools/export_onnx.py does after writing a file: load it again and compare
+    (difference,) = deploy.report_parity(model, "torch.export fp32", files[0][1], (32, 48))
+    assert difference["rel"] < 1e-5

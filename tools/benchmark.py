@@ -12,9 +12,11 @@ mode).
                 set_allocator_options (mallopt is per process: each case is a fresh process), and
                 each path against eager fp32 with glibc's defaults, i.e. the original code
   --multiscale  one --size image predicted at scales 0.5-1.75 with flip under the Cityscapes
-                policy: the original's loop (its passes, one image and one flip per eager fp32
-                forward, cv2 resizing on the host, in a fresh process with glibc's default
-                allocator, as the original runs) against the Predictor with the eager, exact
+                policy (the image is first resized to the YAML's TEST.BASE_SIZE, as the original
+                does: set TEST.BASE_SIZE and TEST.IMAGE_SIZE too for a small run): the
+                original's loop (its passes, one image and one flip per eager fp32 forward, cv2
+                resizing on the host, in a fresh process with glibc's default allocator, as the
+                original runs) against the Predictor with the eager, exact
                 (--exact) and fast (default) models (with --compile also the compiled fast
                 model), --rounds times in turn
   --train       training speed and memory (lib/bench/training.py): one step of the --cfg
@@ -50,7 +52,7 @@ import torch
 
 from bench import allocator_ab, data_pipeline, latency, model_size, multiscale, training
 from bench.timing import CpuLoad
-from utils import cli
+from utils import cli, distributed
 from utils.allocator import set_allocator_options
 
 
@@ -141,12 +143,27 @@ def parse_args(argv=None):
     wrong = [mode for mode in args.modes or () if mode not in known]
     if wrong:
         parser.error(f"--modes {' '.join(wrong)}: not a path of this mode; expected {list(known)}")
-    if args.warmup < 0:
-        parser.error(f"--warmup {args.warmup}: expected 0 or more steps")
     if args.repeats is None:
         args.repeats = 10 if args.data else 5
     if args.size is None:
         args.size = [256, 512] if args.train else [1024, 2048]
+    least = {
+        "--warmup": (args.warmup, 0),
+        "--repeats": (args.repeats, 0 if args.train else 1),
+        "--batch": (args.batch, 1),
+        "--demo-epochs": (args.demo_epochs, 0),
+        "--seeds": (args.seeds, 1),
+        "--threads": (args.threads, 1),
+        "--rounds": (args.rounds, 1),
+        "--size": (min(args.size), 1),
+    }
+    for flag, (value, low) in least.items():
+        if value < low:
+            parser.error(f"{flag} {value}: expected {low} or more")
+    if args.train and args.repeats == 0 and args.demo_epochs == 0:
+        parser.error("--train with --repeats 0 and --demo-epochs 0 measures nothing")
+    if args.train:
+        distributed.pick_device(args.device)  # a ConfigError for a device that is not there
     return args
 
 

@@ -13,6 +13,8 @@ import os
 import traceback
 from contextlib import contextmanager
 
+from utils.errors import UserError
+
 __all__ = ["FreshProcess", "run_in_fresh_process"]
 
 
@@ -34,6 +36,8 @@ def _serve(connection, build, args, allocator, threads):
             method, call_args, call_kwargs = request
             function = target if method is None else getattr(target, method)
             connection.send(("ok", function(*call_args, **call_kwargs)))
+    except UserError as error:  # a mistake the user can fix: the parent raises it as it is
+        connection.send(("user error", error))
     except Exception:  # the parent raises it with this traceback
         connection.send(("error", traceback.format_exc()))
 
@@ -61,7 +65,8 @@ class FreshProcess:
     defaults, as the original code runs) and `torch.set_num_threads(threads)` when `threads`.
     `process(*args)` calls the built object, `process.call(name, *args)` one of its methods;
     results come back pickled; an exception in the child is raised here as RuntimeError with
-    the child's traceback. Use as a context manager, or call `close()`.
+    the child's traceback, a `UserError` (a bad YAML, a missing file) as itself. Use as a
+    context manager, or call `close()`.
     """
 
     def __init__(self, build, *args, env=None, allocator=True, threads=None, name=None):
@@ -88,6 +93,9 @@ class FreshProcess:
             raise RuntimeError(
                 f"the process of {self.name!r} ended (exit code {self.process.exitcode})"
             ) from None
+        if status == "user error":
+            self.process.join()
+            raise value
         if status == "error":
             self.process.join()
             raise RuntimeError(f"the process of {self.name!r} failed:\n{value}")

@@ -522,7 +522,7 @@ def format_demo_table(rows):
     mean = f", the mean of {seeds} seeds" if seeds > 1 else ""
     last = f"steps {(epochs - 1) * steps + 1}-{epochs * steps}"
     lines = [
-        f"the demo ({DEMO_CFG.name}), {epochs} epochs of {steps} steps per path and seed, "
+        f"the demo ({DEMO_CFG.name}), {epochs} epoch(s) of {steps} steps per path and seed, "
         f"interleaved epoch by epoch, data loading included; loss: the mean training loss of the "
         f"first epoch and of the last one ({last}){mean}; vs fp32: each seed's last-epoch loss "
         "against the fp32 path's with the same seed (same weights, data and augmentation), "

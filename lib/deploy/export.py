@@ -73,7 +73,7 @@ def report_parity(model, name, path, size):
     a seeded random (1, 3, H, W) input of `size`; warn when an fp32 export differs by more
     than PARITY_TOLERANCE. Returns the per-output differences (`compare_outputs`)."""
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
-    differences = compare_outputs(model, format_of(path).load(path), x)
+    differences = compare_outputs(model, format_of(path).load(path, "cpu"), x)
     text = ", ".join(f"max abs {d['abs']:.3g} rel {d['rel']:.3g}" for d in differences)
     logger.info("%s vs PyTorch on a random 1x3x%dx%d input: %s", path, *size, text)
     worst = max(d["rel"] for d in differences)

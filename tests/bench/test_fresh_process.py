@@ -37,3 +37,12 @@ def test_an_exception_in_the_child_is_raised_with_its_traceback():
     with pytest.raises(RuntimeError, match="AttributeError"):
         with FreshProcess(list, allocator=False) as child:
             child.call("no_such_method")
+
+
+def test_a_users_mistake_in_the_child_is_raised_as_itself(tmp_path):
+    from config import load_config
+    from utils.errors import ConfigError
+
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match=r"nope\.yaml does not exist"):
+        run_in_fresh_process(load_config, str(missing), allocator=False)

@@ -8,6 +8,7 @@ import pytest
 from bench import training
 from helpers.model_specs import tiny_config
 from helpers.tools import load_tool
+from utils.errors import UserError
 
 benchmark = load_tool("benchmark")
 
@@ -21,6 +22,31 @@ def tiny_yaml(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(tiny_config("seg_hrnet", 5).dump())
     return str(path)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--train", "--batch", "0"], "--batch 0: expected 1 or more"),
+        (["--train", "--repeats", "-1"], "--repeats -1: expected 0 or more"),
+        (["--speed", "--cfg", "x.yaml", "--repeats", "0"], "--repeats 0: expected 1 or more"),
+        (["--train", "--repeats", "0", "--seeds", "0"], "--seeds 0: expected 1 or more"),
+        (["--train", "--demo-epochs", "-1"], "--demo-epochs -1: expected 0 or more"),
+        (["--train", "--size", "0", "64"], "--size 0: expected 1 or more"),
+        (["--train", "--threads", "0"], "--threads 0: expected 1 or more"),
+        (["--allocator", "--cfg", "x.yaml", "--rounds", "0"], "--rounds 0: expected 1 or more"),
+        (["--train", "--repeats", "0", "--demo-epochs", "0"], "measures nothing"),
+    ],
+)
+def test_numbers_that_measure_nothing_are_refused(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        benchmark.parse_args(flags)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_device_that_is_not_there_is_one_error_line():
+    with pytest.raises(UserError, match="--device foo: expected cpu, cuda or cuda:N"):
+        benchmark.parse_args(["--train", "--device", "foo"])
 
 
 def test_train_flags_default_to_the_issue_batch():
