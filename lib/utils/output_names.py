@@ -1,5 +1,6 @@
 """Output names for input images: the same for the same image, never one for two images."""
 
+import os
 from collections import Counter, defaultdict
 from pathlib import PurePath
 
@@ -12,8 +13,17 @@ def _inside(name):
     return PurePath(*(part for part in name.parts if part not in ("..", ".", name.anchor)))
 
 
-def _with_suffix_in_stem(name):
-    return name.with_name(name.name.replace(".", "_")) if name.suffix else name
+def _stem(name):
+    return os.path.splitext(os.path.basename(name))[0]
+
+
+def _without_suffix(name):
+    return _inside(name).with_suffix("").as_posix()
+
+
+def _suffix_in_stem(name):
+    inside = _inside(name)
+    return inside.with_name(inside.name.replace(".", "_")).as_posix()
 
 
 def output_names(images, names=None, flat=False):
@@ -24,27 +34,29 @@ def output_names(images, names=None, flat=False):
     (with `flat`), its name without the suffix (folders kept, without a root or '..'), its name
     with the suffix in the stem (x.jpg -> x_jpg), that with _2, _3, ... in the order given.
     """
-    names = [PurePath(n) for n in (images if names is None else names)]
+    keys = [str(image) for image in images]
     first_name = {}
-    for image, name in zip(images, names, strict=True):
-        first_name.setdefault(image, name)
-    levels = [lambda n: _inside(n).with_suffix(""), lambda n: _with_suffix_in_stem(_inside(n))]
+    for key, name in zip(keys, images if names is None else names, strict=True):
+        first_name.setdefault(key, str(name))
+    levels = [_without_suffix, _suffix_in_stem]
     if flat:
-        levels.insert(0, lambda n: PurePath(n.stem))
-    counts = [Counter(level(n) for n in first_name.values()) for level in levels]
-    chosen = {}
-    for image, name in first_name.items():
-        level = next((i for i, c in enumerate(counts) if c[levels[i](name)] == 1), len(levels) - 1)
-        chosen[image] = levels[level](name)
+        levels.insert(0, _stem)
+    chosen, undecided = {}, list(first_name)
+    for i, level in enumerate(levels):
+        candidates = {key: level(first_name[key]) for key in undecided}
+        counts = Counter(candidates.values())
+        last = i == len(levels) - 1
+        chosen.update((k, c) for k, c in candidates.items() if counts[c] == 1 or last)
+        undecided = [key for key in undecided if key not in chosen]
     groups = defaultdict(list)
-    for image, name in chosen.items():
-        groups[name].append(image)
+    for key, name in chosen.items():
+        groups[name].append(key)
     used = set(groups)
     for name, shared in groups.items():
         number = 1
-        for image in shared[1:]:
-            while (numbered := name.with_name(f"{name.name}_{number + 1}")) in used:
+        for key in shared[1:]:
+            while (numbered := f"{name}_{number + 1}") in used:
                 number += 1
-            chosen[image] = numbered
+            chosen[key] = numbered
             used.add(numbered)
-    return [chosen[image].as_posix() for image in images]
+    return [chosen[key] for key in keys]
