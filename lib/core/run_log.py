@@ -206,14 +206,20 @@ def parse_log(path):
 
 
 def read_metrics(path):
-    """The records of a metrics.jsonl file (a line cut short by a killed run is skipped)."""
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    """The records of a metrics.jsonl file (a line cut short by a killed run is skipped). Of
+    training or validation records of one step, the last is kept: a resumed run redoes the steps
+    after its checkpoint (and the validation of a checkpointed epoch) and logs them again."""
+    records = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines()):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue
-    return records
+        kind = record.get("kind")
+        key = (kind, record.get("step")) if kind in ("train", "val") else number
+        records.pop(key, None)  # the redone step goes where it was logged again
+        records[key] = record
+    return list(records.values())
 
 
 def read_run(path):

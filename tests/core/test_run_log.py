@@ -86,6 +86,20 @@ def test_log_lines_name_classes_and_parse_back(tiny_run):
             assert got["mIoU"] == pytest.approx(expected["mIoU"], abs=1e-4)
 
 
+def test_steps_a_resumed_run_logged_again_are_read_once(tmp_path):
+    lines = [
+        {"kind": "train", "epoch": 1, "step": 3, "loss": 0.9},
+        {"kind": "val", "epoch": 1, "step": 4, "mIoU": 0.3},
+        {"kind": "train", "epoch": 2, "step": 7, "loss": 0.8},  # then killed; resumed at step 4
+        {"kind": "val", "epoch": 1, "step": 4, "mIoU": 0.3},  # the checkpointed epoch's validation
+        {"kind": "train", "epoch": 2, "step": 7, "loss": 0.7},
+        {"kind": "train", "epoch": 2, "step": 8, "loss": 0.6},
+    ]
+    path = tmp_path / METRICS_FILE
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"kind": "tr')
+    assert read_run(path) == [lines[0], *lines[3:]]
+
+
 def test_the_original_log_format_is_read(tmp_path):
     log = tmp_path / "seg_hrnet_2020-01-01-00-00_train.log"
     log.write_text(
