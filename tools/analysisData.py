@@ -51,8 +51,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     table = ClassTable.from_file(args.color_map)
-    values = table.ids if args.values == "ids" else np.arange(len(table))
-    stats = class_statistics(args.data_dir, args.splits, values, progress=not args.quiet)
+    ids = args.values == "ids"
+    values = table.ids if ids else np.arange(len(table))
+    ignored = table.ignored_ids.tolist() if ids else ()
+    stats = class_statistics(args.data_dir, args.splits, values, not args.quiet, ignored)
     header, body = rows(table.names, values, stats)
     print(format_table(header, body))
     csv_path = Path(args.csv) if args.csv else Path(args.data_dir) / "class_statistics.csv"

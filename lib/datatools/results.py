@@ -37,6 +37,17 @@ def score(label, prediction, count_ignore=False):
     return int(np.count_nonzero((label == prediction) & valid)), int(np.count_nonzero(valid))
 
 
+def _known(ids, path, table):
+    """`ids` as uint8, or a DataError naming `path` and the ids no line of `table` has."""
+    unknown = table.unknown_ids(ids)
+    if unknown:
+        raise DataError(
+            f"{path} holds id(s) {unknown[:10]} that are in no line of the class table "
+            "(--color-map; class indices need --values / --pred-values classes)"
+        )
+    return ids.astype(np.uint8)
+
+
 def load_pair(data_dir, pred_path, table, values="ids", pred_values="ids"):
     """(class-index label, class-index prediction) for one prediction file; shapes checked.
 
@@ -46,10 +57,10 @@ def load_pair(data_dir, pred_path, table, values="ids", pred_values="ids"):
     label_path = Path(data_dir) / "label" / pred_path.name
     label = read_label(label_path)
     if values == "ids":
-        label = table.ids_to_classes(label.astype(np.uint8))
+        label = table.ids_to_classes(_known(label, label_path, table))
     prediction = read_label(pred_path)
     if pred_values == "ids":
-        prediction = table.ids_to_classes(prediction.astype(np.uint8))
+        prediction = table.ids_to_classes(_known(prediction, pred_path, table))
     if prediction.shape != label.shape:
         raise DataError(
             f"prediction {pred_path} is {prediction.shape[1]}x{prediction.shape[0]} but label "

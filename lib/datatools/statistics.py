@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.colormap import IGNORE
 from utils.errors import DataError
 from utils.image_io import read_label
 from utils.logger import progress_bar
@@ -28,24 +29,35 @@ def read_list(path):
     return names
 
 
-def pixel_counts(label_dir, names, values, progress=True, desc=None):
-    """(len(names), len(values)) int64: pixels equal to each value in each `<name>.png`."""
+def pixel_counts(label_dir, names, values, progress=True, desc=None, ignored=()):
+    """(len(names), len(values)) int64: pixels equal to each value in each `<name>.png`. A value
+    that is neither counted, nor `ignored`, nor 255 (unlabelled) is a DataError."""
     values = np.asarray(values, dtype=np.int64)
     counts = np.zeros((len(names), len(values)), dtype=np.int64)
     for row, name in enumerate(progress_bar(names, enabled=progress, desc=desc, unit="label")):
-        label = read_label(Path(label_dir) / f"{name}.png")
+        path = Path(label_dir) / f"{name}.png"
+        label = read_label(path)
         histogram = np.bincount(label.ravel(), minlength=int(values.max()) + 1)
+        unknown = sorted(
+            set(np.flatnonzero(histogram).tolist()) - {*values.tolist(), *ignored, IGNORE}
+        )
+        if unknown:
+            raise DataError(
+                f"label {path} holds id(s) {unknown[:10]} that are in no line of the class table "
+                f"(its ids: {values.tolist()}; 255: unlabelled)"
+            )
         counts[row] = histogram[values]
     return counts
 
 
-def class_statistics(data_dir, splits, values, progress=True):
-    """{split: (mean, variance)} over the images of `<data_dir>/<split>_list.txt`, per value."""
+def class_statistics(data_dir, splits, values, progress=True, ignored=()):
+    """{split: (mean, variance)} over the images of `<data_dir>/<split>_list.txt`, per value
+    (`ignored`: other values the labels may hold, not counted)."""
     data_dir = Path(data_dir)
     stats = {}
     for split in splits:
         names = read_list(data_dir / f"{split}_list.txt")
-        counts = pixel_counts(data_dir / "label", names, values, progress, desc=split)
+        counts = pixel_counts(data_dir / "label", names, values, progress, split, ignored)
         stats[split] = (counts.mean(axis=0), counts.var(axis=0))
     return stats
 

@@ -123,6 +123,16 @@ class ClassTable:
             lut[list(group)] = index
         return lut
 
+    def unknown_ids(self, label):
+        """The raw ids of `label` that are in no line of the table (255 and `ignore` lines'
+        ids are known), sorted."""
+        known = np.zeros(256, dtype=bool)
+        known[[i for group in self.groups for i in group]] = True
+        known[self.ignored_ids] = True
+        known[IGNORE] = True
+        values = np.unique(label)
+        return [int(v) for v in values if v > 255 or not known[v]]
+
     def ids_to_classes(self, label):
         """Raw-id label image (uint8) -> class indices; unknown ids become 255."""
         return self.id_lut()[label]

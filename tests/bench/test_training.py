@@ -63,14 +63,18 @@ def test_train_flags_default_to_the_issue_batch():
 
 
 def test_zero_rounds_skip_the_step_table(monkeypatch, capsys):
-    """--train --repeats 0: the demo epochs alone (here none either), no step of any model."""
+    """--train --repeats 0: the demo epochs alone, no step of any model."""
 
     def measure_steps(*_args):
         raise AssertionError("a step was measured")
 
+    demos = []
     monkeypatch.setattr(training, "measure_steps", measure_steps)
-    assert benchmark.main(["--train", "--repeats", "0", "--demo-epochs", "0"]) == 0
-    assert "| config" not in capsys.readouterr().out
+    monkeypatch.setattr(training, "measure_demo_epochs", lambda *a, **k: demos.append(a) or [])
+    monkeypatch.setattr(training, "format_demo_table", lambda demo: "demo table")
+    assert benchmark.main(["--train", "--repeats", "0", "--demo-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| config" not in out and "demo table" in out and len(demos) == 1
 
 
 def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runtime():
@@ -101,7 +105,7 @@ def test_tables_give_speed_ups_against_the_original_and_memory_without_the_runti
          "steps": 20, "images": 160, "dtype": "torch.bfloat16", "mIoU": 0.89},
     ]  # fmt: skip
     text = training.format_demo_table(demo)
-    assert "2 epochs of 20 steps" in text and "(steps 21-40), the mean of 2 seeds" in text
+    assert "2 epoch(s) of 20 steps" in text and "(steps 21-40), the mean of 2 seeds" in text
     assert [r[1:] for r in table_rows(text)][1] == [
         " bfloat16 ",
         " 1.00 ",

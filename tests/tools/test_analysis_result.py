@@ -8,6 +8,7 @@ import pytest
 from helpers.label_data import TABLE
 from helpers.tools import load_tool
 from utils.colormap import ClassTable
+from utils.errors import UserError
 from utils.image_io import read_image, write_image, write_png
 from utils.visualize import colorize
 
@@ -96,3 +97,15 @@ def test_compress_map_scores_merged_classes(tmp_path):
         with open(out / "scores.csv", encoding="utf-8") as f:
             accuracy[name] = float(next(csv.DictReader(f))["accuracy"])
     assert accuracy == {"plain": 0.5, "merged": 0.75}
+
+
+def test_ids_in_no_line_of_the_table_are_named(folders, tmp_path):
+    data, pred, color_map = folders
+    argv = ["--data-dir", str(data), "--pred-dir", str(pred), "--out-dir", str(tmp_path / "o")]
+    argv += ["--color-map", str(color_map), "--quiet"]
+    # the predictions hold class indices 0 and 1; 1 is no raw id of the table (0, 2, 10)
+    with pytest.raises(UserError, match=r"预测.a\.png holds id\(s\) \[1\] that are in no line"):
+        analysisResult.main(argv)
+    write_png(data / "label" / "a.png", np.full((10, 10), 50, np.uint8))
+    with pytest.raises(UserError, match=r"label.a\.png holds id\(s\) \[50\]"):
+        analysisResult.main([*argv, "--pred-values", "classes"])
