@@ -84,7 +84,9 @@ def main(argv=None):
     cfg = load_config(args.cfg, opts)
     dist = distributed.init(args.device)
     check_sizes(args, cfg.TRAIN.BATCH_SIZE_PER_GPU, dist.world_size)
-    write_demo_dataset(root, args.num_train, args.num_val, args.size)
+    with distributed.together():  # one process writes the data; the others wait for it
+        if dist.is_main:
+            write_demo_dataset(root, args.num_train, args.num_val, args.size)
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
     log_file = setup_logging(
         output_dir, "demo", config_name(args.cfg), dist.is_main, args.log_level

@@ -1,13 +1,17 @@
 """tools/demo.py: the whole cycle on its synthetic data (short here; full length under -m slow)."""
 
+import os
 import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.tools import load_tool
+from helpers.paths import REPO
+from helpers.tools import free_port, load_tool
 from utils.errors import ConfigError
 
 demo = load_tool("demo")
@@ -71,3 +75,21 @@ def test_demo_reaches_the_documented_miou(tmp_path, capsys):
     assert demo.main([*argv, "LOG_DIR", str(tmp_path / "log")]) == 0
     miou = float(re.search(r"validation mIoU (\d\.\d+)", capsys.readouterr().out).group(1))
     assert miou >= 0.88  # the target of mixed-precision training (README, Fast training)
+
+
+@pytest.mark.slow
+def test_demo_under_torchrun_writes_its_data_once_and_finishes(tmp_path):
+    """Two gloo processes: rank 0 writes the data while the other waits for it."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        f"--master_port={free_port()}", str(REPO / "tools/demo.py"), "--device", "cpu",
+        "--root", str(tmp_path / "data"), "--num-train", "8", "--num-val", "2", "--size", "32",
+        "TRAIN.END_EPOCH", "1", "TRAIN.BATCH_SIZE_PER_GPU", "2", "TRAIN.IMAGE_SIZE", "32,32",
+        "TEST.IMAGE_SIZE", "32,32", "TRAIN.BASE_SIZE", "32", "TEST.BASE_SIZE", "32", "WORKERS", "0",
+        "OUTPUT_DIR", str(tmp_path / "out"), "LOG_DIR", str(tmp_path / "log"),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len((tmp_path / "data" / "train.lst").read_text().split()) == 16
+    assert "validation mIoU" in result.stdout
