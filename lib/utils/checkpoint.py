@@ -224,7 +224,8 @@ def load_checkpoint(data, source, model, optimizer, scaler=None):
     try:
         unwrap(model).load_state_dict(state, strict=True)
     except RuntimeError as error:
-        differences = state_differences(state, unwrap(model).state_dict()) or error
+        differences = state_differences(state, unwrap(model).state_dict())
+        differences = differences or load_error_reason(error)
         raise CheckpointError(
             f"{source} was written by another model ({differences}); resume with the "
             f"config that wrote it, or {fresh}"

@@ -36,6 +36,7 @@ from config import load_config, run_dirs
 from helpers.model_specs import TINY_EXTRA, TINY_LITE, TINY_OCR
 from helpers.paths import REPO
 from helpers.tools import load_tool
+from models.hrnet import BACKBONE_PREFIXES
 from utils.colormap import ClassTable
 from utils.errors import CheckpointError
 from utils.image_io import write_image, write_png
@@ -291,11 +292,14 @@ def with_overrides(script, args, processes):
     return [*args, *extra, *TINY_MODEL.get(name, [])]
 
 
-def random_weights(cfg, path):
-    """Save a randomly initialised model of `cfg` at `path` (every tensor, `model.` layout)."""
-    model = models.build_model(cfg, pretrained=False)
+def random_weights(cfg, path, backbone_only=False):
+    """Save a randomly initialised model of `cfg` at `path` (`model.` layout): every tensor, or
+    with `backbone_only` the backbone's alone, as an ImageNet file holds them."""
+    state = models.build_model(cfg, pretrained=False).state_dict()
+    if backbone_only:
+        state = {k: v for k, v in state.items() if k.startswith(BACKBONE_PREFIXES)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({f"model.{k}": v for k, v in model.state_dict().items()}, path)
+    torch.save({f"model.{k}": v for k, v in state.items()}, path)
 
 
 def prepare(script, args, checked):
@@ -311,7 +315,8 @@ def prepare(script, args, checked):
             with pytest.raises(CheckpointError, match=re.escape(pretrained)):
                 models.build_model(cfg)
             checked.add(pretrained)
-        random_weights(cfg, Path(pretrained))
+        # an ImageNet backbone, unless the row fine-tunes a segmentation checkpoint
+        random_weights(cfg, Path(pretrained), backbone_only=not cfg.MODEL.FINETUNE_REINIT)
     for weights in (getattr(parsed, "pth", None), cfg.TEST.MODEL_FILE):
         if weights and weights.endswith(".pth") and not Path(weights).is_file():
             random_weights(cfg, Path(weights))
