@@ -23,7 +23,7 @@ import sys
 import _init_paths  # noqa: F401
 
 from config import config_name, load_config, run_dirs
-from core.trainer import DEFAULT_SEED, Trainer, seed_everything
+from core.trainer import DEFAULT_SEED, Trainer, resumes, seed_everything
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.checkpoint import Checkpointer
@@ -54,7 +54,7 @@ def main(argv=None):
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
     with distributed.together():  # before the log file: a refused run leaves nothing in the folder
         if dist.is_main:
-            Checkpointer(output_dir).check_not_overwriting(cfg.AUTO_RESUME or cfg.TRAIN.RESUME)
+            Checkpointer(output_dir).check_not_overwriting(resumes(cfg))
     setup_logging(output_dir, "train", config_name(args.cfg), dist.is_main, args.log_level)
     logger = logging.getLogger("train")
     logger.info("config %s on %s, %d process(es)", args.cfg, dist.device, dist.world_size)

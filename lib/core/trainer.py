@@ -41,6 +41,12 @@ EMPTY_BATCHES = 10
 DEFAULT_SEED = 304  # the seed of tools/train.py without --seed
 
 
+def resumes(cfg):
+    """Whether a run of `cfg` continues from its folder's checkpoint (AUTO_RESUME or
+    TRAIN.RESUME)."""
+    return bool(cfg.AUTO_RESUME or cfg.TRAIN.RESUME)
+
+
 def seed_everything(seed):
     """Seed Python's, NumPy's and PyTorch's global generators (the model's initialisation).
     Every entry point that builds a `Trainer` calls it first, with the run's seed + rank."""
@@ -182,7 +188,7 @@ class Trainer:
         data = None
         with together():
             if self.dist.is_main:
-                data = self.checkpointer.read(self.cfg.AUTO_RESUME or self.cfg.TRAIN.RESUME)
+                data = self.checkpointer.read(resumes(self.cfg))
                 if data is not None:
                     self.restore(data)
         data = broadcast_object(data)

@@ -126,8 +126,7 @@ class ClassTable:
     def unknown_ids(self, label):
         """The raw ids of `label` that are in no line of the table (255 and `ignore` lines'
         ids are known), sorted."""
-        known = np.zeros(256, dtype=bool)
-        known[[i for group in self.groups for i in group]] = True
+        known = self.id_lut() != IGNORE
         known[self.ignored_ids] = True
         known[IGNORE] = True
         values = np.unique(label)

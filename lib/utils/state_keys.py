@@ -36,7 +36,7 @@ def compare_shapes(shapes, model_shapes):
 
 
 def format_differences(missing, unexpected, mis_shaped, sep="\n  "):
-    """The differences of `compare_state` as text: counts and the first keys of each kind."""
+    """The differences of `compare_shapes` as text: counts and the first keys of each kind."""
     parts = []
     if missing:
         parts.append(f"{len(missing)} missing key(s): {key_list(missing)}")
