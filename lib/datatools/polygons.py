@@ -160,7 +160,8 @@ def labelme_label(data, table, encoding="ids", background=255, source="labelme J
     """(label image, number of skipped non-area shapes) of a labelme annotation.
 
     Shape labels are class names of `table`; polygons, rectangles and circles are filled,
-    lines and points are skipped.
+    lines and points are skipped. Unannotated pixels get `background` (a raw id; as a colour,
+    that class's colour, or black).
     """
     width, height = _size(data, "imageHeight", "imageWidth", source)
     lookup = {
@@ -179,8 +180,17 @@ def labelme_label(data, table, encoding="ids", background=255, source="labelme J
             )
         shapes.append((kind, points, lookup[name]))
     if encoding == "color":
-        background = (0, 0, 0)
+        background = _background_color(table, background)
     return rasterize(width, height, shapes, background, encoding), skipped
+
+
+def _background_color(table, background_id):
+    """The colour of the class whose raw id is `background_id`, black where no class has it
+    (the default 255 = ignore)."""
+    for raw_id, color in zip(table.ids, table.colors, strict=True):
+        if int(raw_id) == background_id:
+            return tuple(int(c) for c in color)
+    return (0, 0, 0)
 
 
 def cityscapes_shapes(data, source="Cityscapes JSON"):

@@ -1,7 +1,11 @@
 """Charts with axes, drawn by matplotlib's Agg renderer (headless: no display, no GUI toolkit,
 no pyplot state): confusion matrices, per-class bars, label-vs-prediction pictures and run
-curves. matplotlib is imported on first use, so tools that draw nothing never load it."""
+curves. matplotlib is imported on first use, so tools that draw nothing never load it.
+Class names in Chinese (a GBK colorMap.txt) are drawn with an installed CJK font, if any."""
 
+import logging
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,38 @@ from utils.visualize import colorize, label_and_prediction
 ABSENT_COLOR = "#bbbbbb"
 CONFUSION_PNG = "confusion_matrix.png"
 IOU_PNG = "iou_per_class.png"
+# Fonts with CJK glyphs on Linux, Windows and macOS; matplotlib falls back to them per glyph.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Arial Unicode MS",
+)
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) \(.*\) missing from font")
+_fonts_chosen = False
+_reported_glyphs = set()
+
+
+def _add_cjk_fonts():
+    """Add the installed CJK fonts after the default family, once per process: matplotlib
+    draws each glyph with the first family of `font.family` that has it."""
+    global _fonts_chosen
+    if _fonts_chosen:
+        return
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    families = list(matplotlib.rcParams["font.family"])
+    found = [name for name in CJK_FONTS if name in installed and name not in families]
+    matplotlib.rcParams["font.family"] = families + found
+    _fonts_chosen = True
 
 
 def new_figure(width, height):
@@ -19,6 +55,7 @@ def new_figure(width, height):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    _add_cjk_fonts()
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -28,7 +65,7 @@ def save_figure(figure, path, dpi=100):
     """Write `figure` as a PNG (or the format of `path`'s suffix), creating the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=dpi)
+    _render(lambda: figure.savefig(path, dpi=dpi), path)
     return path
 
 
@@ -36,8 +73,34 @@ def figure_to_rgb(figure, dpi=100, max_width=2400):
     """The rendered figure as an RGB uint8 array (H, W, 3), e.g. for TensorBoard; at most
     `max_width` pixels wide (a 150-class confusion matrix would be 6000)."""
     figure.set_dpi(min(dpi, max_width / figure.get_figwidth()))
-    figure.canvas.draw()
+    _render(figure.canvas.draw, "a chart")
     return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _render(draw, target):
+    """Run `draw`; matplotlib's one warning per missing glyph becomes one line per process
+    naming the characters."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        draw()
+    missing = set()
+    for warning in caught:
+        glyph = _MISSING_GLYPH.match(str(warning.message))
+        if glyph:
+            missing.add(chr(int(glyph.group(1))))
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    missing -= _reported_glyphs
+    if missing:
+        _reported_glyphs.update(missing)
+        logging.getLogger(__name__).warning(
+            "%s: no installed font draws %s; they show as boxes (install a font with them, "
+            "e.g. Noto Sans CJK: fonts-noto-cjk)",
+            target,
+            " ".join(sorted(missing)[:10]) + (" ..." if len(missing) > 10 else ""),
+        )
 
 
 def _matrix_panel(figure, axes, values, class_names, title, colorbar_label, text):

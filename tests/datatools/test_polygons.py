@@ -24,7 +24,10 @@ def test_labelme_polygon_rectangle_and_order():
     assert skipped == 1
     colors, _ = labelme_label(data, table, encoding="color")
     np.testing.assert_array_equal(colors[1, 2], (200, 200, 255))
-    np.testing.assert_array_equal(colors[0, 0], (0, 0, 0))
+    np.testing.assert_array_equal(colors[0, 0], (0, 0, 0))  # 255: no class, black
+    wall_id = table.ids[table.names.index("wall")]
+    colors, _ = labelme_label(data, table, encoding="color", background=int(wall_id))
+    np.testing.assert_array_equal(colors[0, 0], table.colors[table.names.index("wall")])
 
 
 def test_labelme_unknown_label_is_named():

@@ -1,7 +1,10 @@
 """Charts: the confusion matrix and IoU bars carry the class names; sizes stay bounded."""
 
+from pathlib import Path
+
 import numpy as np
 
+from utils import charts
 from utils.charts import confusion_figure, figure_to_rgb, iou_figure, short_count
 
 
@@ -39,3 +42,42 @@ def test_counts_fit_a_cell():
     assert [short_count(v) for v in values] == [
         "0", "638", "1.8k", "38k", "557k", "1.2M", "35M", "10k"
     ]  # fmt: skip
+
+
+def _draw_names(names):
+    return figure_to_rgb(iou_figure(np.linspace(0.2, 0.9, len(names)), names))
+
+
+def test_missing_glyphs_are_one_line_naming_them(monkeypatch, caplog, recwarn):
+    monkeypatch.setattr(charts, "_reported_glyphs", set())
+    _draw_names(["货架", "地面"])
+    _draw_names(["货架"])
+    lines = [r.getMessage() for r in caplog.records if "no installed font" in r.getMessage()]
+    assert len(lines) == 1  # once per process, not once per glyph and chart
+    assert "地 架 货 面" in lines[0] and "fonts-noto-cjk" in lines[0]
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
+def test_an_installed_cjk_font_draws_what_the_default_font_lacks(monkeypatch, caplog):
+    import matplotlib
+    from matplotlib import font_manager
+
+    # A bundled font under a CJK font's name: it has the mathematical letters DejaVu lacks.
+    stix = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "STIXGeneral.ttf"
+    entry = font_manager.FontEntry(fname=str(stix), name=charts.CJK_FONTS[0])
+    monkeypatch.setattr(
+        font_manager.fontManager, "ttflist", [*font_manager.fontManager.ttflist, entry]
+    )
+    monkeypatch.setitem(
+        matplotlib.rcParams, "font.family", list(matplotlib.rcParams["font.family"])
+    )
+    monkeypatch.setattr(charts, "_fonts_chosen", False)
+    monkeypatch.setattr(charts, "_reported_glyphs", set())
+    font_manager.fontManager._findfont_cached.cache_clear()
+    _draw_names(["\U0001d401\U0001d402"])
+    assert matplotlib.rcParams["font.family"][-1] == charts.CJK_FONTS[0]
+    assert not [r for r in caplog.records if "no installed font" in r.getMessage()]
+    monkeypatch.undo()
+    font_manager.fontManager._findfont_cached.cache_clear()
+    _draw_names(["\U0001d401\U0001d402"])  # without it, the letters are missing
+    assert [r for r in caplog.records if "no installed font" in r.getMessage()]
