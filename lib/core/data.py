@@ -107,6 +107,20 @@ def _collate_padded(samples, ignore_label):
     return stack_padded(images, 0), label_batch, list(sizes), list(names)
 
 
+def collate_training(samples):
+    """Stack training samples, which must be of one size (one line naming the sizes if not)."""
+    sizes = sorted({tuple(image.shape[-2:]) for image, *_ in samples})
+    if len(sizes) > 1:
+        shown = ", ".join(f"{h}x{w}" for h, w in sizes[:4])
+        raise DataError(
+            f"a training batch holds images of different sizes ({shown}): with "
+            "TRAIN.MULTI_SCALE False images are used whole, as the original; use images of one "
+            "size, TRAIN.BATCH_SIZE_PER_GPU 1, or TRAIN.MULTI_SCALE True (crops of "
+            "TRAIN.IMAGE_SIZE)"
+        )
+    return torch.utils.data.default_collate(samples)
+
+
 def available_cpus():
     """CPUs this process may run on (its affinity mask where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
@@ -157,7 +171,12 @@ class _Guarded:
 
 def _collate_or_fail(collate, samples):
     failed = [s for s in samples if isinstance(s, _Failed)]
-    return failed[0] if failed else collate(samples)
+    if failed:
+        return failed[0]
+    try:
+        return collate(samples)
+    except UserError as error:
+        return _Failed(error)
 
 
 def _end_with(parent_pid, worker_id):
@@ -228,6 +247,7 @@ def train_loader(dataset, batch_size, workers, pin_memory, world_size, rank, shu
         pin_memory=pin_memory,
         persistent_workers=workers > 0,
         drop_last=True,
+        collate_fn=collate_training,
         # Its own generator: creating an iterator must not draw from the global torch RNG.
         generator=torch.Generator().manual_seed(seed),
     )

@@ -163,9 +163,11 @@ def center_crop(image, label, base_size, crop_size, label_fill):
 class TrainAugmentation:
     """The original HRNet training augmentation: random rescale (long side
     `base_size * (0.5 + randint(0, scale_factor) / 10)`), padding to the crop (black / ignore),
-    a random `crop_size` (h, w) crop, random horizontal flip, optional random brightness, label
-    down-sampled by `downsample_rate`. With `squash_to_crop` the image is first resized to the
-    crop size (aspect not kept), as the original LIP."""
+    a random `crop_size` (h, w) crop (without `multi_scale` none of the three: the whole image,
+    as the original), random horizontal flip, optional random brightness, label
+    down-sampled by `downsample_rate`. With `squash_to_crop`, as the original LIP, the image is
+    first mirrored (if flipped) and resized to the crop size (aspect not kept), then rescaled:
+    its padding stays at the bottom / right."""
 
     crop_size: tuple
     base_size: int
@@ -182,11 +184,14 @@ class TrainAugmentation:
         a dict of the resized `size` (h, w), the crop `offset` (y, x), `flip` and the
         brightness `shift`."""
         src_h, src_w = self.crop_size if self.squash_to_crop else (height, width)
-        scale = 0.5 + rng.integers(0, self.scale_factor + 1) / 10 if self.multi_scale else 1.0
-        new_h, new_w = scaled_size(src_h, src_w, int(self.base_size * scale + 0.5))
-        crop_h, crop_w = self.crop_size
-        x0 = int(rng.integers(0, max(new_w - crop_w, 0) + 1))
-        y0 = int(rng.integers(0, max(new_h - crop_h, 0) + 1))
+        if self.multi_scale:
+            scale = 0.5 + rng.integers(0, self.scale_factor + 1) / 10
+            new_h, new_w = scaled_size(src_h, src_w, int(self.base_size * scale + 0.5))
+            crop_h, crop_w = self.crop_size
+            x0 = int(rng.integers(0, max(new_w - crop_w, 0) + 1))
+            y0 = int(rng.integers(0, max(new_h - crop_h, 0) + 1))
+        else:  # the original without MULTI_SCALE: the whole image, not rescaled or cropped
+            (new_h, new_w), (y0, x0) = (src_h, src_w), (0, 0)
         flip = self.flip and rng.random() < 0.5
         shift = 0
         if self.random_brightness and rng.random() < 0.5:
@@ -196,16 +201,27 @@ class TrainAugmentation:
     def apply(self, image, label, params, labels):
         """Apply `draw(...)`'s `params` to a BGR image and a label mapped by `labels` (a
         `LabelMap`: its ignore value pads, its left/right swap follows a flip)."""
-        image, label = scale_crop(
-            image,
-            label,
-            params["size"],
-            params["offset"],
-            params["flip"],
-            self.crop_size,
-            labels.ignore_value,
-        )
-        if params["flip"]:
+        flip = params["flip"]
+        if self.squash_to_crop:  # the original LIP: mirrored as read, squashed, then rescaled
+            if flip:
+                image = np.ascontiguousarray(image[:, ::-1])
+                label = labels.flip(np.ascontiguousarray(label[:, ::-1]))
+            image, label = squash(image, label, self.crop_size)
+            flip = False
+        if self.multi_scale:
+            image, label = scale_crop(
+                image,
+                label,
+                params["size"],
+                params["offset"],
+                flip,
+                self.crop_size,
+                labels.ignore_value,
+            )
+        elif flip:
+            image = np.ascontiguousarray(image[:, ::-1])
+            label = np.ascontiguousarray(label[:, ::-1])
+        if flip:
             label = labels.flip(label)
         if params["shift"]:
             image = cv2.add(image, (params["shift"],) * 3 + (0,))

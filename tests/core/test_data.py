@@ -8,15 +8,18 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
 import datasets
 from config import load_config
-from core.data import Loader, ShardSampler, TrainSampler, _end_with, pad_collate
+from core.data import Loader, ShardSampler, TrainSampler, _end_with, pad_collate, train_loader
+from helpers.dataset_files import smooth_image, write_pairs
 from helpers.paths import REPO
 from helpers.tiny_run import write_tiny_run
 from helpers.tools import alive, kill_survivors
+from utils.errors import DataError
 
 
 def test_two_ranks_see_the_single_process_global_batches():
@@ -148,3 +151,19 @@ def test_spawned_workers_give_the_batches_of_the_process_itself(tmp_path):
     ):
         assert torch.equal(image, expected_image) and torch.equal(label, expected_label)
         assert rest == expected
+
+
+def test_a_training_batch_of_whole_images_of_two_sizes_is_one_clear_error(tmp_path):
+    pairs = [
+        (f"img/{n}.png", smooth_image(h, w), f"lbl/{n}.png", np.zeros((h, w), np.uint8))
+        for n, (h, w) in enumerate([(20, 30), (20, 30), (16, 24), (20, 30)])
+    ]
+    write_pairs(tmp_path, pairs)
+    dataset = datasets.BaseDataset(tmp_path, "train.lst", 2, crop_size=(8, 8), multi_scale=False)
+    for workers in (0, 1):
+        loader = train_loader(dataset, 2, workers, False, 1, 0, False, 0)
+        with pytest.raises(DataError, match=r"different sizes \(16x24, 20x30\).*MULTI_SCALE"):
+            list(loader)
+    cropped = datasets.BaseDataset(tmp_path, "train.lst", 2, crop_size=(8, 8), base_size=30)
+    images = [batch[0] for batch in train_loader(cropped, 2, 0, False, 1, 0, False, 0)]
+    assert [tuple(b.shape) for b in images] == [(2, 3, 8, 8)] * 2

@@ -366,3 +366,24 @@ def test_augmentation_is_a_function_of_seed_epoch_and_index(tmp_path):
         assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     images = {tuple(dataset[0, 5, epoch][0].flatten()[:50].tolist()) for epoch in range(6)}
     assert len(images) > 1  # other epochs draw other crops
+
+
+def test_without_multi_scale_the_whole_image_is_used_as_the_original(tmp_path):
+    """The original gen_sample without MULTI_SCALE: no rescale, no padding, no crop; a flip
+    mirrors the whole image."""
+    _, raw_label = one_pair(tmp_path)
+    raw_image = smooth_image(20, 30)
+    dataset = base(tmp_path, multi_scale=False)
+    label = dataset.labels.map(raw_label)
+    rng = np.random.default_rng(0)
+    draws = [dataset.augmentation.draw(20, 30, rng) for _ in range(8)]
+    assert {d["flip"] for d in draws} == {True, False}
+    for params in draws:
+        image, got = dataset.augmentation.apply(raw_image, label, params, dataset.labels)
+        expected_image, expected = (raw_image, label)
+        if params["flip"]:
+            expected_image, expected = raw_image[:, ::-1], label[:, ::-1]
+        np.testing.assert_array_equal(image, expected_image)
+        np.testing.assert_array_equal(got, expected)
+    image, label, _, _ = dataset[0, 0, 3]
+    assert image.shape == (3, 20, 30) and label.shape == (20, 30)  # not the 24x32 crop

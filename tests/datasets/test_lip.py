@@ -86,3 +86,39 @@ def test_validation_squashes_image_and_label_to_the_crop_as_the_original(lip, tm
     whole = config("lip", tmp_path, 20, "lip/trainList.txt", "lip/trainList.txt",
                    "TEST.VAL_PREPARATION", "whole")  # fmt: skip
     assert datasets.build_dataset(whole, "val")[0][0].shape == (3, 16, 24)
+
+
+def _original_lip_training(image, label, params, labels, crop_size):
+    """The original LIP item: mirrored as read (left/right swapped), squashed to the crop,
+    rescaled (long side), padded bottom / right (black, ignore), cropped."""
+    if params["flip"]:
+        image, label = image[:, ::-1], labels.flip(label[:, ::-1])
+    (crop_h, crop_w), (new_h, new_w), (y0, x0) = crop_size, params["size"], params["offset"]
+    for size in ((crop_w, crop_h), (new_w, new_h)):
+        image = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_LINEAR)
+        label = cv2.resize(np.ascontiguousarray(label), size, interpolation=cv2.INTER_NEAREST)
+    pad = ((0, max(crop_h - new_h, 0)), (0, max(crop_w - new_w, 0)))
+    image = np.pad(image, (*pad, (0, 0)))
+    label = np.pad(label, pad, constant_values=labels.ignore_value)
+    return image[y0 : y0 + crop_h, x0 : x0 + crop_w], label[y0 : y0 + crop_h, x0 : x0 + crop_w]
+
+
+def test_training_mirrors_squashes_then_rescales_as_the_original(lip):
+    dataset, _ = lip
+    rng = np.random.default_rng(5)
+    raw = rng.choice([0, 5, 14, 15, 16, 17, 18, 19], (4, 6)).astype(np.uint8)
+    label = dataset.labels.map(cv2.resize(raw, (24, 16), interpolation=cv2.INTER_NEAREST))
+    image = smooth_image(16, 24)
+    draws = [{"size": (17, 23), "offset": (0, 0), "flip": True, "shift": 0}]  # padded
+    draws += [dataset.augmentation.draw(16, 24, rng) for _ in range(20)]
+    assert {d["flip"] for d in draws} == {True, False}
+    for params in draws:
+        got_image, got_label = dataset.augmentation.apply(image, label, params, dataset.labels)
+        want_image, want_label = _original_lip_training(
+            image, label, params, dataset.labels, dataset.crop_size
+        )
+        np.testing.assert_array_equal(got_label, want_label, err_msg=str(params))
+        assert np.abs(got_image.astype(int) - want_image).max() <= 2, params
+    # The flipped, downscaled draw keeps its padding on the right, as the original's.
+    _, padded = dataset.augmentation.apply(image, label, draws[0], dataset.labels)
+    assert (padded[:, 23:] == 255).all() and (padded[:17, :23] != 255).all()
