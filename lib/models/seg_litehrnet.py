@@ -119,7 +119,10 @@ class LiteHRModule(nn.Module):
             first = first + self._contribution(0, j, xs[j], sizes[0])
         fused = [first]
         for i in range(1, len(xs)):
-            y = 2 * self.fuse_layers[i][0](first) + xs[i]
+            down = self.fuse_layers[i][0](first)
+            # The fork applies this layer twice; in training its BatchNorms update twice.
+            down = down + self.fuse_layers[i][0](first) if self.training else 2 * down
+            y = down + xs[i]
             for j in range(1, len(xs)):
                 if j != i:
                     y = y + self._contribution(i, j, xs[j], sizes[i])
@@ -269,9 +272,11 @@ class SegLiteHRNet(nn.Module):
         return layers
 
     def _init_weights(self):
-        # mmcv ConvModule's init, which the fork trained from (Lite-HRNet has no ImageNet weights).
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+        # As the fork trained from (Lite-HRNet has no ImageNet weights): mmcv ConvModule's init;
+        # its transition and fuse convolutions are plain nn.Conv2d and keep PyTorch's default.
+        for name, m in self.named_modules():
+            plain = name.startswith("transition") or ".fuse_layers." in name
+            if isinstance(m, nn.Conv2d) and not plain:
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)

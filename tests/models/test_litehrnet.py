@@ -1,7 +1,10 @@
 """Lite-HRNet: the fork's parameter layout, variants as data, heads, odd sizes, weight loading."""
 
+import copy
+
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 import models
@@ -140,6 +143,39 @@ def test_fusion_equals_the_released_in_place_loop():
     with torch.no_grad():
         for a, b in zip(module(xs), released_fusion(module, xs), strict=True):
             assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_fusion_in_training_updates_batchnorm_as_the_released_loop():
+    """The released loop applies fuse_layers[i][0] twice: its BatchNorms update twice."""
+    torch.manual_seed(0)
+    module = models.build_model(small()).train().stage2[0]
+    released = copy.deepcopy(module)
+    xs = [torch.randn(2, c, 32 // 2**k, 48 // 2**k) for k, c in enumerate([8, 16, 32, 64])]
+    with torch.no_grad():
+        for a, b in zip(module(xs), released_fusion(released, xs), strict=True):
+            assert torch.allclose(a, b, atol=1e-5)
+    expected = released.state_dict()
+    twice = [k for k, v in expected.items() if k.endswith("num_batches_tracked") and v == 2]
+    assert twice and all(k.startswith("fuse_layers.") for k in twice)
+    for key, value in module.state_dict().items():
+        assert torch.allclose(value.float(), expected[key].float(), atol=1e-6), key
+
+
+def test_transition_and_fuse_convolutions_keep_pytorchs_default_init():
+    """The fork builds them with mmcv's build_conv_layer (plain nn.Conv2d, never re-initialised);
+    its ConvModules get kaiming normal (fan_out)."""
+    torch.manual_seed(0)
+    model = models.build_model(experiment(FORK, "DATASET.NUM_CLASSES", "5"))
+    kinds = set()
+    for name, m in model.named_modules():
+        if not isinstance(m, nn.Conv2d) or m.weight.numel() < 2000:
+            continue
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
+        plain = name.startswith("transition") or ".fuse_layers." in name
+        expected = (1 / (3 * fan_in)) ** 0.5 if plain else (2 / fan_out) ** 0.5
+        assert abs(m.weight.std().item() / expected - 1) < 0.15, name
+        kinds.add(plain)
+    assert kinds == {True, False}
 
 
 def released_weighting(module, xs):
