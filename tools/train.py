@@ -12,7 +12,8 @@ confusion matrix and validation pictures, the config) to LOG_DIR/<dataset>/<mode
 
 A folder that already holds a run is not overwritten: add AUTO_RESUME True to continue it,
 exactly where it stopped (also under torchrun --max-restarts=N, which restarts killed
-processes). Mistakes in the settings, data or checkpoints stop the run at once with one line,
+processes). One job at a time trains in a folder: a second one is refused while it runs.
+Mistakes in the settings, data or checkpoints stop the run at once with one line,
 `error: <message>`, and exit status 2 (--debug or HRNET_DEBUG=1: with the traceback).
 """
 
@@ -28,6 +29,7 @@ from utils import cli, distributed
 from utils.allocator import set_allocator_options
 from utils.checkpoint import Checkpointer
 from utils.logger import setup_logging
+from utils.run_lock import lock_run_folder
 
 
 def parse_args(argv=None):
@@ -52,9 +54,11 @@ def main(argv=None):
     cfg = load_config(args.cfg, args.opts)
     dist = distributed.init(args.device, args.local_rank)
     output_dir, tensorboard_dir = run_dirs(cfg, args.cfg)
+    lock = None  # rank 0 holds the run folder's lock until main returns
     with distributed.together():  # before the log file: a refused run leaves nothing in the folder
         if dist.is_main:
             Checkpointer(output_dir).check_not_overwriting(resumes(cfg))
+            lock = lock_run_folder(output_dir)
     setup_logging(output_dir, "train", config_name(args.cfg), dist.is_main, args.log_level)
     logger = logging.getLogger("train")
     logger.info("config %s on %s, %d process(es)", args.cfg, dist.device, dist.world_size)
@@ -64,6 +68,8 @@ def main(argv=None):
         Trainer(cfg, dist, output_dir, tensorboard_dir, seed=args.seed).train()
     finally:
         distributed.cleanup()
+        if lock is not None:
+            lock.close()
     return 0
 
 

@@ -28,7 +28,13 @@ from core.validation import ValidationPredictor, validate
 from datasets import palette_for
 from utils import faults
 from utils.checkpoint import Checkpointer
-from utils.distributed import all_reduce_sum, barrier, broadcast_object, together
+from utils.distributed import (
+    all_reduce_sum,
+    barrier,
+    broadcast_buffers,
+    broadcast_object,
+    together,
+)
 from utils.errors import CheckpointError, DataError, OtherProcessFailed, UserError
 from utils.logger import progress_bar
 
@@ -89,6 +95,13 @@ class RunningLoss:
         """The mean loss so far, over the steps and the processes (a collective)."""
         return all_reduce_sum(self.total.clone()).item() / max(1, self.steps * self.world_size)
 
+    def continue_from(self, mean, steps, is_main):
+        """Start from an epoch's first `steps` steps of `mean` loss (a resumed run); rank 0
+        carries their sum."""
+        self.steps = steps
+        if is_main:
+            self.total += mean * steps * self.world_size
+
 
 class Trainer:
     """Everything a training run holds; `train()` runs it from where the last checkpoint stopped.
@@ -134,6 +147,7 @@ class Trainer:
         self.predictor = ValidationPredictor.from_train_step(self.train_step, cfg)
 
         self.start_epoch, self.start_iter = 0, 0
+        self.epoch_loss = [0.0, 0]  # [mean, steps] of the resumed epoch before its checkpoint
         self.validation_due = False  # the checkpoint was written before its epoch's validation
         self.checkpointer = Checkpointer(output_dir, writer=dist.is_main)
         self.resume()
@@ -208,6 +222,8 @@ class Trainer:
                 "start a new run in another OUTPUT_DIR"
             )
         self.start_epoch, self.start_iter = state["epoch"], state["iteration"]
+        # The mean loss of the epoch's steps before the checkpoint: the log goes on as it was.
+        self.epoch_loss = state.get("epoch_loss", [0.0, 0])
         self.validation_due = bool(state.get("validate", False))
         saved_seed = state.get("seed", self.seed)
         if saved_seed != self.seed:
@@ -229,9 +245,10 @@ class Trainer:
             self.checkpointer.best_miou,
         )
 
-    def save(self, epoch, iteration, validate=False):
+    def save(self, epoch, iteration, validate=False, epoch_loss=(0.0, 0)):
         """checkpoint.pth.tar (rank 0): training continues at batch `iteration` of `epoch`;
-        `validate`: the validation of epoch `epoch - 1` has not run yet."""
+        `validate`: the validation of epoch `epoch - 1` has not run yet; `epoch_loss`: the mean
+        loss and steps of `epoch` so far."""
         self.checkpointer.save(
             self.net,
             self.optimizer,
@@ -241,6 +258,7 @@ class Trainer:
             seed=self.seed,
             global_batch=self.global_batch,
             validate=validate,
+            epoch_loss=list(epoch_loss),
         )
 
     @property
@@ -298,6 +316,8 @@ class Trainer:
             enabled=self.dist.is_main,
         ) as bar:  # closed, ending its line, also when an error stops the epoch
             running = RunningLoss(self.device, self.dist.world_size)
+            if start_iter:
+                running.continue_from(*self.epoch_loss, self.dist.is_main)
             crops = torch.zeros(2, dtype=torch.float64)  # [crops, crops with a class pixel]
             every = cfg.TRAIN.CHECKPOINT_EVERY
             for i, (images, labels, *_rest) in enumerate(loader, start=start_iter):
@@ -323,8 +343,8 @@ class Trainer:
                         loss,
                     )
                 if every and (i + 1) % every == 0 and i + 1 < iters:
-                    self.mean_loss(running, where)  # never write a checkpoint of diverged weights
-                    self.save(epoch, i + 1)
+                    loss = self.mean_loss(running, where)  # never a checkpoint of diverged weights
+                    self.save(epoch, i + 1, epoch_loss=(loss, running.steps))
         self.check_epoch_labels(epoch, crops)
         if not running.steps:
             return None
@@ -392,6 +412,7 @@ class Trainer:
 
     def evaluate(self, epoch):
         """Validate, log the scores, and write best.pth on a new best mIoU."""
+        broadcast_buffers(self.net)  # every process validates the model rank 0 saves
         self.val_loader.sampler.set_epoch(epoch, self.seed)
         loss, scores = validate(
             self.predictor,

@@ -131,6 +131,19 @@ def together():
         raise OtherProcessFailed("another process of this job stopped with an error")
 
 
+def broadcast_buffers(module):
+    """Rank 0's buffers of `module` (BatchNorm running statistics) on every process, in place.
+
+    DDP copies them from rank 0 only at the start of a training forward; each process's own
+    batch then updates its copy (per-process BatchNorm on CPUs), so before validation the
+    processes would evaluate different models, none of them the one rank 0 saves.
+    """
+    if not dist.is_initialized():
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
+
+
 def broadcast_object(obj):
     """`obj` of rank 0 on every process (a picklable object, e.g. bytes)."""
     if not dist.is_initialized():

@@ -13,6 +13,7 @@ import sys
 import pytest
 import torch
 
+from core.run_log import read_metrics
 from helpers.paths import REPO
 from helpers.tiny_run import output_dir, write_tiny_run
 from helpers.tools import free_port, load_tool, run_leaving_nothing
@@ -63,9 +64,15 @@ def train_here(cfg_file, *opts, flags=()):
     assert train.main(argv) == 0
 
 
+def train_losses(folder):
+    """{step: logged mean training loss of the epoch so far} of a run (the last of a step)."""
+    records = read_metrics(output_dir(folder) / "metrics.jsonl")
+    return {r["step"]: r["loss"] for r in records if r["kind"] == "train"}
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    """The final weights of an uninterrupted one-process run (WORKERS 2)."""
+    """The final weights and logged losses of an uninterrupted one-process run (WORKERS 2)."""
     folder = tmp_path_factory.mktemp("uninterrupted")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -73,12 +80,12 @@ def uninterrupted(tmp_path_factory):
         train_here(write_tiny_run(folder, **ONE_PROCESS), "WORKERS", "2")
     finally:
         torch.set_num_threads(threads)
-    return final_weights(folder)
+    return final_weights(folder), train_losses(folder)
 
 
 def test_the_weights_do_not_depend_on_the_number_of_workers(tmp_path, one_thread, uninterrupted):
     train_here(write_tiny_run(tmp_path, **ONE_PROCESS), "WORKERS", "0")
-    assert_same_weights(final_weights(tmp_path), uninterrupted)
+    assert_same_weights(final_weights(tmp_path), uninterrupted[0])
 
 
 @pytest.mark.parametrize(
@@ -109,7 +116,9 @@ def test_a_killed_run_with_workers_resumes_to_the_same_weights(
 
     # A resumed run keeps its own seed: another --seed is ignored (and logged).
     train_here(cfg_file, "WORKERS", "2", "AUTO_RESUME", "True", flags=["--seed", "7"])
-    assert_same_weights(final_weights(tmp_path), uninterrupted)
+    assert_same_weights(final_weights(tmp_path), uninterrupted[0])
+    # The log goes on as it was: a resumed epoch's mean loss counts its steps before the kill.
+    assert train_losses(tmp_path) == pytest.approx(uninterrupted[1], rel=1e-12)
     assert not list(out.glob(".*.tmp"))
 
 

@@ -10,10 +10,13 @@ import torch
 
 import models
 from config import load_config
+from core.run_log import read_metrics
+from core.trainer import Trainer
 from helpers.model_specs import TINY_LITE
 from helpers.paths import REPO
 from helpers.tiny_run import output_dir, write_tiny_run
 from helpers.tools import free_port, load_tool
+from utils.distributed import DistInfo
 
 train = load_tool("train")
 
@@ -142,6 +145,25 @@ def logged_losses(out):
 
 FAST = ["TRAIN.AMP", "True", "TRAIN.AMP_DTYPE", "bf16", "TRAIN.GRAD_CHECKPOINT", "True"]
 TRAINING = {"END_EPOCH": 4, "OPTIMIZER": "adam", "LR": 0.01, "MULTI_SCALE": False}
+
+
+def test_two_gloo_processes_validate_the_model_they_save(tmp_path):
+    """Each CPU process updates its own BatchNorm statistics; validation uses rank 0's, so
+    the logged validation is that of final_state.pth in one process."""
+    cfg_file = write_tiny_run(tmp_path, num_train=8, num_val=4, size=64, **TRAINING)
+    torchrun(cfg_file, "TRAIN.BATCH_SIZE_PER_GPU", "2", "TRAIN.EVAL_EVERY", "4")
+    logged = last_validation(output_dir(tmp_path))
+    dist = DistInfo(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+    again = Trainer(load_config(str(cfg_file)), dist, tmp_path / "again")
+    models.load_weights(again.net, output_dir(tmp_path) / "final_state.pth")
+    again.evaluate(0)
+    expected = last_validation(tmp_path / "again")
+    assert logged["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+    assert logged["pixel_acc"] == pytest.approx(expected["pixel_acc"], abs=1e-9)
+
+
+def last_validation(run_dir):
+    return [r for r in read_metrics(run_dir / "metrics.jsonl") if r["kind"] == "val"][-1]
 
 
 def test_two_gloo_processes_lower_the_loss_with_mixed_precision_and_checkpointing(tmp_path):
