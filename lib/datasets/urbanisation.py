@@ -7,14 +7,18 @@ with `x/train/<image> y/train/<label>` lines (test: the image alone).
 Labels are the DeepGlobe colours converted to grey: floor(0.299 R + 0.587 G + 0.114 B), the
 original's values, or rounded as PIL's convert("L") and OpenCV write them (urban 179 instead of
 178, agriculture 226 instead of 225, forest 150 instead of 149); any other grey value is an error
-naming the file. 255 is a class here (barren), which is why the experiment sets
-TRAIN.IGNORE_LABEL -1: padding is ignored, no label value is. Predictions are saved as the
+naming the file. DeepGlobe's own RGB masks are read as the fork read every label, with OpenCV's
+IMREAD_GRAYSCALE, which gives the floor values. 255 is a class here (barren), which is why the
+experiment sets TRAIN.IGNORE_LABEL -1: padding is ignored, no label value is (the fork's uint8
+labels saturated -1 to 0: its padding trained as "unknown"). Predictions are saved as the
 original saved them: P-mode PNGs with the VOC palette holding its grey values, which are the
 input greys shifted by a few levels for five classes (e.g. water 29 -> 36).
 """
 
+import cv2
 import numpy as np
 
+from utils.image_io import decode_label, is_palette_png, one_channel_label, read_bytes
 from utils.visualize import voc_palette
 
 from .base_dataset import BaseDataset
@@ -45,6 +49,13 @@ class Urbanisation(BaseDataset):
     default_class_weights = CLASS_WEIGHTS
     saved_values = PREDICTION_GREYS
     saved_palette = voc_palette()
+
+    def load_label(self, path, where):
+        data = read_bytes(path, "label", where)
+        label = decode_label(data, path, where)
+        if label.ndim == 3 and not is_palette_png(data):
+            return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+        return one_channel_label(data, label, path, where)
 
     def label_table(self):
         table = np.full(256, INVALID, np.int64)

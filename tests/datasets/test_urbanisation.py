@@ -1,5 +1,6 @@
 """urbanisation: DeepGlobe greys -> 7 classes (255 is barren), saved greys, fine-tuned training."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -53,10 +54,18 @@ def test_greys_map_to_classes(tmp_path, legacy_layout):
 def test_barren_255_is_a_class_and_only_padding_is_ignored(tmp_path):
     write_urbanisation(tmp_path, "train", [np.full((8, 8), 255, np.uint8)])
     cfg = urbanisation_config(
-        tmp_path, "TRAIN.IMAGE_SIZE", "[16, 16]", "TRAIN.BASE_SIZE", "8",
-        "TRAIN.MULTI_SCALE", "False", "TRAIN.FLIP", "False",
-    )  # fmt: skip
+        tmp_path,
+        "TRAIN.IMAGE_SIZE",
+        "[16, 16]",
+        "TRAIN.BASE_SIZE",
+        "16",
+        "TRAIN.SCALE_FACTOR",
+        "0",
+        "TRAIN.FLIP",
+        "False",
+    )  # fmt: skip  (scale 0.5: the 8x8 label stays 8x8, padded to the 16x16 crop)
     label = datasets.build_dataset(cfg, "train")[0][1]
+    assert label.shape == (16, 16)
     assert torch.all(label[:8, :8] == 6) and torch.all(label[8:] == -1)
     assert torch.all(label[:, 8:] == -1)
 
@@ -69,6 +78,24 @@ def test_greys_rounded_by_pil_and_opencv_are_read_too(tmp_path):
     assert datasets.build_dataset(urbanisation_config(tmp_path), "val")[0][1].tolist() == [
         [1, 2, 3, 4]
     ]
+
+
+def test_deepglobe_rgb_masks_are_read_as_the_fork_read_them(tmp_path):
+    """The fork read every label with cv2.IMREAD_GRAYSCALE: DeepGlobe's RGB masks work as they
+    are downloaded."""
+    rgb = np.array(
+        [[[0, 0, 0], [0, 255, 255], [255, 255, 0], [255, 0, 255]],
+         [[0, 255, 0], [0, 0, 255], [255, 255, 255], [255, 255, 255]]], np.uint8,
+    )  # fmt: skip
+    write_urbanisation(tmp_path, "val", [GREYS])
+    path = next((tmp_path / "urbanisation").rglob("*_mask.png"))
+    cv2.imwrite(str(path), rgb[..., ::-1])  # the downloaded RGB mask instead
+    assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape == (2, 4, 3)
+    assert cv2.imread(str(path), cv2.IMREAD_GRAYSCALE).tolist() == [
+        [0, 178, 225, 105], [149, 29, 255, 255]
+    ]  # fmt: skip
+    dataset = datasets.build_dataset(urbanisation_config(tmp_path), "val")
+    assert dataset[0][1].tolist() == CLASSES
 
 
 def test_other_grey_values_are_an_error_naming_the_file(tmp_path):
