@@ -64,17 +64,21 @@ def _sliding_passes(height, width, crop):
     return passes
 
 
-def plan_passes(policy, height, width, crop, scale, pad_to_crop=False):
+def plan_passes(policy, height, width, crop, scale, pad_to_crop=False, base_sized=False):
     """The forward passes of one scaled image of (height, width): a list of (box, input size),
     box = (y0, y1, x0, x1) of the scaled image, padded at the bottom / right to the input size.
     `crop` None: the whole image once. `pad_to_crop`: every input padded to the crop (a model
-    that only takes the crop size, e.g. a fixed-size ONNX export)."""
+    that only takes the crop size, e.g. a fixed-size ONNX export). `base_sized`: the image was
+    resized to TEST.BASE_SIZE x scale (tools/test.py), so the cityscapes policy runs a scale
+    <= 1 whole as the original did; an image at its own size (the inference API) runs whole
+    only if it fits the crop."""
     if crop is None:
         return [((0, height, 0, width), (height, width))]
     if policy == "base":
         passes = _base_passes(height, width, crop)
     elif policy == "cityscapes":
-        if scale <= 1.0 and height <= crop[0] and width <= crop[1]:
+        fits = height <= crop[0] and width <= crop[1]
+        if scale <= 1.0 and (fits or (base_sized and not pad_to_crop)):
             passes = [((0, height, 0, width), (height, width))]
         else:
             passes = [

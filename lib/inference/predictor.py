@@ -11,8 +11,9 @@ the dataset (`datasets.windows`; README "Test policies"):
   that reach the end are padded to the crop (never moved). Padding is black (`pad_value`).
 - "cityscapes" (the original `Cityscapes.multi_scale_inference`): scales <= 1 run the whole scaled
   image once, unpadded; larger scales run windows at a stride of the whole crop, the last one
-  anchored at the image end, unpadded. A scaled image larger than the crop at a scale <= 1 (the
-  original ran it whole) runs in those windows too, so no pass exceeds the crop.
+  anchored at the image end, unpadded. Without a `base_size` (images at their own size, the
+  inference API) a scale <= 1 larger than the crop runs in those windows too, so no pass
+  exceeds the crop; with one, as the original, it runs whole (at most `base_size` long).
 - "sliding" (new, for very large images): every scale in windows at a stride of 2/3 of the crop,
   the last one anchored at the image end, unpadded; a scaled image that fits runs whole.
 
@@ -222,7 +223,15 @@ class Predictor:
 
     def _scale_scores(self, images, scale, shift, accumulated):
         batch, _, height, width = images.shape
-        passes = plan_passes(self.policy, height, width, self.crop_size, scale, self.pad_to_crop)
+        passes = plan_passes(
+            self.policy,
+            height,
+            width,
+            self.crop_size,
+            scale,
+            self.pad_to_crop,
+            base_sized=self.base_size is not None,
+        )
         scores = count = None
         copies = 2 if self.flip else 1
         per_forward = max(1, self.max_batch // (batch * copies))

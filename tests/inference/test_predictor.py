@@ -43,8 +43,7 @@ CITYSCAPES_LIKE = ((64, 128), 128, (64, 128), (0.5, 1.0, 1.75))
 # PASCAL-Context 375x500 / 8, base 520 / 10, crop 480 / 10: 0.5 padded to the crop; 1.0 padded
 # to 48x52, 1 x 2 windows; 1.75 (68x91) 2 x 3 windows, the last ones padded
 PASCAL_LIKE = ((47, 62), 52, (48, 48), (0.5, 1.0, 1.75))
-# the same for the Cityscapes policy with a crop that holds the scales <= 1 (39x52), which the
-# original ran whole at any size (here windows then: test_cityscapes_policy_runs_a_large_...)
+# the same for the Cityscapes policy with a crop that holds the scales <= 1 (39x52)
 PASCAL_LIKE_WIDER = ((47, 62), 52, (52, 52), (0.5, 1.0, 1.75))
 
 
@@ -64,8 +63,15 @@ def normalised_image(size, seed=0):
         ("base", PASCAL_LIKE),
         ("cityscapes", CITYSCAPES_LIKE),
         ("cityscapes", PASCAL_LIKE_WIDER),
+        ("cityscapes", PASCAL_LIKE),  # scale 1.0 (39x52) larger than the crop: still whole
     ],
-    ids=["base-cityscapes", "base-pascal", "cityscapes-cityscapes", "cityscapes-pascal"],
+    ids=[
+        "base-cityscapes",
+        "base-pascal",
+        "cityscapes-cityscapes",
+        "cityscapes-pascal",
+        "cityscapes-larger-than-crop",
+    ],
 )
 @pytest.mark.parametrize("align_corners, max_batch", [(True, 2), (False, 1), (False, 8)])
 def test_exact_path_equals_the_original_method(policy, geometry, align_corners, max_batch):
@@ -146,21 +152,25 @@ def test_each_dataset_defaults_to_its_original_policy(dataset, policy):
     assert Predictor.from_config(cfg, TinySegModel(), "cpu").policy == "sliding"
 
 
-def test_cityscapes_policy_runs_a_large_image_at_scales_up_to_1_in_windows():
-    """The original ran scales <= 1 whole whatever their size; here no input exceeds the crop,
-    and an image that fits still runs whole."""
+def test_cityscapes_policy_runs_scales_up_to_1_whole_as_the_original():
+    """With a base size (tools/test.py) a scale <= 1 runs whole even when it is larger than the
+    crop, as the original; an image at its own size (the inference API) runs in windows then,
+    so no input exceeds the crop, and one that fits still runs whole."""
     model = TinySegModel()
     crop = (32, 48)
-    predictor = Predictor(
-        model, K, scales=[0.5, 1.0], crop_size=crop, base_size=128, policy="cityscapes"
-    )
-    predictor(normalised_image((80, 128)))  # 0.5: 40x64 and 1.0: 80x128 exceed 32x48
+    scales = [0.5, 1.0, 1.5]
+    image = normalised_image((80, 128))
+    Predictor(model, K, scales=scales, crop_size=crop, base_size=128, policy="cityscapes")(image)
+    # 0.5: 40x64 and 1.0: 80x128 whole; 1.5: 120x192 in 4 x 4 anchored windows of 32x48
+    assert [s[2:] for s in model.shapes[:2]] == [(40, 64), (80, 128)]
+    assert {s[2:] for s in model.shapes[2:]} == {crop} and sum(s[0] for s in model.shapes) == 18
+    model.shapes.clear()
+    own_size = Predictor(model, K, scales=[0.5, 1.0], crop_size=crop, policy="cityscapes")
+    own_size(image)  # 0.5: 40x64 and 1.0: 80x128 exceed 32x48
     assert all(s[2] <= crop[0] and s[3] <= crop[1] for s in model.shapes)
     assert sum(s[0] for s in model.shapes) == 2 * 2 + 3 * 3  # anchored windows of 32x48
     model.shapes.clear()
-    Predictor(model, K, scales=[1.0], crop_size=(80, 128), base_size=128, policy="cityscapes")(
-        normalised_image((80, 128))
-    )
+    Predictor(model, K, scales=[1.0], crop_size=(80, 128), policy="cityscapes")(image)
     assert model.shapes == [(1, 3, 80, 128)]
 
 
