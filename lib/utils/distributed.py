@@ -140,8 +140,14 @@ def broadcast_buffers(module):
     """
     if not dist.is_initialized():
         return
+    by_dtype = {}
     for buffer in module.buffers():
-        dist.broadcast(buffer, src=0)
+        by_dtype.setdefault(buffer.dtype, []).append(buffer)
+    for buffers in by_dtype.values():  # one collective per dtype, not one per buffer
+        flat = torch.cat([buffer.reshape(-1) for buffer in buffers])
+        dist.broadcast(flat, src=0)
+        for buffer, value in zip(buffers, flat.split([b.numel() for b in buffers]), strict=True):
+            buffer.copy_(value.view_as(buffer))
 
 
 def broadcast_object(obj):
