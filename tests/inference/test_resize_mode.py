@@ -61,12 +61,14 @@ def test_squash_runs_the_network_size_once_and_resizes_back(image_size):
 
 def test_keep_mode_is_the_predictor_with_its_aspect_and_windows():
     model = RecordingModel().eval()
-    predictor = predictor_from_config(config("keep", base_size=100), model, "cpu")
+    cfg = config("keep", base_size=100, scales="1.0,1.5")
+    predictor = predictor_from_config(cfg, model, "cpu")
     assert type(predictor) is Predictor
     predictor(torch.randn(1, 3, 40, 100))
-    # long side 100 at scale 1, aspect kept: 40x100 in windows of 24x32, never the whole image
-    assert model.shapes and all(shape[2:] == (24, 32) for shape in model.shapes)
-    assert len(model.shapes) > 1
+    # aspect kept: scale 1 (long side 100) whole, as the cityscapes policy runs scales <= 1;
+    # scale 1.5 (60x150) in windows of 24x32, never the whole image
+    assert model.shapes[0] == (1, 3, 40, 100)
+    assert len(model.shapes) > 2 and all(shape[2:] == (24, 32) for shape in model.shapes[1:])
 
 
 def test_unknown_resize_mode_is_a_config_error():
