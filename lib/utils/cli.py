@@ -131,6 +131,7 @@ def run_tool(main, argv=None):
     line `error: <message>` on stderr with status 2, after its traceback when `--debug` is on the
     command line or the environment variable HRNET_DEBUG is set.
 
+    Ctrl-C ends it with `error: interrupted (Ctrl-C)` and status 130, without a traceback.
     In a multi-process job every process does the same; a process that stops because another
     one failed exits with status 2 quietly (`OtherProcessFailed`), or, when it lost the
     connection to a process that died, with one line saying so.
@@ -145,6 +146,11 @@ def run_tool(main, argv=None):
         if debug:
             raise
         return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _print_error("interrupted (Ctrl-C)")
+        return 130  # the shell's status for SIGINT
     except UserError as error:
         if debug:
             traceback.print_exc()

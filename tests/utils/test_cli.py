@@ -42,6 +42,14 @@ def test_other_exceptions_keep_their_traceback(monkeypatch):
         run_tool(fails_with(KeyError("bug")), [])
 
 
+def test_ctrl_c_is_one_line_with_status_130(capsys, monkeypatch):
+    monkeypatch.delenv("HRNET_DEBUG", raising=False)
+    assert run_tool(fails_with(KeyboardInterrupt()), []) == 130
+    assert capsys.readouterr().err == "error: interrupted (Ctrl-C)\n"
+    with pytest.raises(KeyboardInterrupt):
+        run_tool(fails_with(KeyboardInterrupt()), ["--debug"])
+
+
 def test_main_status_passes_through():
     assert run_tool(lambda argv: 0, []) == 0
 
