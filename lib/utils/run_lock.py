@@ -1,6 +1,7 @@
 """One training job per run folder: an advisory lock on `<folder>/.train.lock` that the
 operating system drops when the process ends, however it ends (a killed job leaves no stale
-lock). Where the platform has no `fcntl` (Windows) nothing is locked."""
+lock). Where the platform has no `fcntl` (Windows) or the file system no locks, nothing is
+locked."""
 
 import os
 import socket
@@ -30,6 +31,8 @@ def lock_run_folder(folder):
             "it (torchrun's workers can outlive a killed torchrun: look for them with ps), or "
             "use another OUTPUT_DIR"
         ) from None
+    except OSError:  # a file system without locks (some NFS mounts): nothing is locked
+        return handle
     handle.seek(0)
     handle.truncate()
     handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")

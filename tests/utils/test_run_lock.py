@@ -51,3 +51,13 @@ def test_train_refuses_a_folder_another_job_trains_in(tmp_path, capsys):
     assert sorted(p.name for p in output_dir(tmp_path).iterdir()) == [LOCK_FILE]
     lock.close()
     assert run_tool(train.main, argv) == 0
+
+
+def test_a_file_system_without_locks_trains_unlocked(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_locks(*args):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    lock_run_folder(tmp_path).close()
