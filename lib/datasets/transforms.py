@@ -150,6 +150,11 @@ def scale_crop(image, label, size, offset, flip, crop_size, label_fill):
     return image, label
 
 
+def _mirror(array):
+    """`array` (H, W[, C]) mirrored left-right, contiguous (for OpenCV)."""
+    return np.ascontiguousarray(array[:, ::-1])
+
+
 def center_crop(image, label, base_size, crop_size, label_fill):
     """Long side resized to `base_size`, then the centre `crop_size` (padded if smaller)."""
     new_h, new_w = scaled_size(*label.shape, base_size)
@@ -202,25 +207,24 @@ class TrainAugmentation:
         """Apply `draw(...)`'s `params` to a BGR image and a label mapped by `labels` (a
         `LabelMap`: its ignore value pads, its left/right swap follows a flip)."""
         flip = params["flip"]
-        if self.squash_to_crop:  # the original LIP: mirrored as read, squashed, then rescaled
-            if flip:
-                image = np.ascontiguousarray(image[:, ::-1])
-                label = labels.flip(np.ascontiguousarray(label[:, ::-1]))
+        # The original LIP mirrors the image as read, then squashes and rescales it.
+        mirrored = flip and self.squash_to_crop
+        if mirrored:
+            image, label = _mirror(image), _mirror(label)
+        if self.squash_to_crop:
             image, label = squash(image, label, self.crop_size)
-            flip = False
         if self.multi_scale:
             image, label = scale_crop(
                 image,
                 label,
                 params["size"],
                 params["offset"],
-                flip,
+                flip and not mirrored,
                 self.crop_size,
                 labels.ignore_value,
             )
-        elif flip:
-            image = np.ascontiguousarray(image[:, ::-1])
-            label = np.ascontiguousarray(label[:, ::-1])
+        elif flip and not mirrored:
+            image, label = _mirror(image), _mirror(label)
         if flip:
             label = labels.flip(label)
         if params["shift"]:

@@ -15,10 +15,9 @@ original saved them: P-mode PNGs with the VOC palette holding its grey values, w
 input greys shifted by a few levels for five classes (e.g. water 29 -> 36).
 """
 
-import cv2
 import numpy as np
 
-from utils.image_io import decode_label, is_palette_png, one_channel_label, read_bytes
+from utils.image_io import read_label
 from utils.visualize import voc_palette
 
 from .base_dataset import BaseDataset
@@ -51,11 +50,7 @@ class Urbanisation(BaseDataset):
     saved_palette = voc_palette()
 
     def load_label(self, path, where):
-        data = read_bytes(path, "label", where)
-        label = decode_label(data, path, where)
-        if label.ndim == 3 and not is_palette_png(data):
-            return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-        return one_channel_label(data, label, path, where)
+        return read_label(path, where, colour_as_grey=True)
 
     def label_table(self):
         table = np.full(256, INVALID, np.int64)

@@ -180,17 +180,9 @@ def labelme_label(data, table, encoding="ids", background=255, source="labelme J
             )
         shapes.append((kind, points, lookup[name]))
     if encoding == "color":
-        background = _background_color(table, background)
+        # the colour of the class whose raw id it is; black (palette[255]) where none has it
+        background = tuple(int(c) for c in table.palette()[table.id_lut()[background]])
     return rasterize(width, height, shapes, background, encoding), skipped
-
-
-def _background_color(table, background_id):
-    """The colour of the class whose raw id is `background_id`, black where no class has it
-    (the default 255 = ignore)."""
-    for raw_id, color in zip(table.ids, table.colors, strict=True):
-        if int(raw_id) == background_id:
-            return tuple(int(c) for c in color)
-    return (0, 0, 0)
 
 
 def cityscapes_shapes(data, source="Cityscapes JSON"):

@@ -3,6 +3,7 @@ no pyplot state): confusion matrices, per-class bars, label-vs-prediction pictur
 curves. matplotlib is imported on first use, so tools that draw nothing never load it.
 Class names in Chinese (a GBK colorMap.txt) are drawn with an installed CJK font, if any."""
 
+import functools
 import logging
 import re
 import warnings
@@ -30,16 +31,13 @@ CJK_FONTS = (
     "Arial Unicode MS",
 )
 _MISSING_GLYPH = re.compile(r"Glyph (\d+) \(.*\) missing from font")
-_fonts_chosen = False
 _reported_glyphs = set()
 
 
+@functools.cache
 def _add_cjk_fonts():
     """Add the installed CJK fonts after the default family, once per process: matplotlib
     draws each glyph with the first family of `font.family` that has it."""
-    global _fonts_chosen
-    if _fonts_chosen:
-        return
     import matplotlib
     from matplotlib import font_manager
 
@@ -47,7 +45,6 @@ def _add_cjk_fonts():
     families = list(matplotlib.rcParams["font.family"])
     found = [name for name in CJK_FONTS if name in installed and name not in families]
     matplotlib.rcParams["font.family"] = families + found
-    _fonts_chosen = True
 
 
 def new_figure(width, height):

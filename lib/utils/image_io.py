@@ -103,10 +103,15 @@ def decode_label(data, path, where=""):
     return label
 
 
-def read_label(path, where=""):
-    """The raw values of a one-channel (grey or palette) label image, uint8 or uint16 (H, W)."""
+def read_label(path, where="", colour_as_grey=False):
+    """The raw values of a one-channel (grey or palette) label image, uint8 or uint16 (H, W).
+    `colour_as_grey`: a colour image is read as OpenCV's IMREAD_GRAYSCALE reads it (instead of
+    being an error)."""
     data = read_bytes(path, "label", where)
-    return one_channel_label(data, decode_label(data, path, where), path, where)
+    label = decode_label(data, path, where)
+    if colour_as_grey and label.ndim == 3 and not is_palette_png(data):
+        return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    return one_channel_label(data, label, path, where)
 
 
 def one_channel_label(data, label, path, where=""):

@@ -71,13 +71,14 @@ def test_an_installed_cjk_font_draws_what_the_default_font_lacks(monkeypatch, ca
     monkeypatch.setitem(
         matplotlib.rcParams, "font.family", list(matplotlib.rcParams["font.family"])
     )
-    monkeypatch.setattr(charts, "_fonts_chosen", False)
+    charts._add_cjk_fonts.cache_clear()
     monkeypatch.setattr(charts, "_reported_glyphs", set())
     font_manager.fontManager._findfont_cached.cache_clear()
     _draw_names(["\U0001d401\U0001d402"])
     assert matplotlib.rcParams["font.family"][-1] == charts.CJK_FONTS[0]
     assert not [r for r in caplog.records if "no installed font" in r.getMessage()]
     monkeypatch.undo()
+    charts._add_cjk_fonts.cache_clear()
     font_manager.fontManager._findfont_cached.cache_clear()
     _draw_names(["\U0001d401\U0001d402"])  # without it, the letters are missing
     assert [r for r in caplog.records if "no installed font" in r.getMessage()]
