@@ -51,7 +51,7 @@ import _init_paths  # noqa: F401
 import torch
 
 from bench import allocator_ab, data_pipeline, latency, model_size, multiscale, training
-from bench.timing import CpuLoad
+from bench.timing import CpuLoad, machine_line
 from utils import cli, distributed
 from utils.allocator import set_allocator_options
 
@@ -175,6 +175,7 @@ def main(argv=None):
         return 0
     if not args.data:
         torch.set_num_threads(args.threads)
+    print(machine_line(args.device if args.train else "cpu"))
     with CpuLoad() as load:  # every timing mode: how much CPU other processes took meanwhile
         if args.data:
             data_pipeline.print_data_report(

@@ -4,18 +4,26 @@ A latency measured while other processes use the CPU can be many times the real 
 ratios between paths shift as well. `CpuLoad` measures the CPU time that other processes used
 during a block (Linux: /proc/stat minus this process's own and its waited-for children's time),
 so a benchmark can print it next to its figures and say when they cannot be trusted.
+`machine_line` names the processor the figures were taken on: speed-ups of bf16 paths depend on
+its bf16 instructions (AVX512-BF16, AMX) as much as on the code.
 """
 
 import os
+import platform
 import statistics
 import time
 from pathlib import Path
 
-__all__ = ["BUSY_SHARE", "CpuLoad", "summary", "time_interleaved"]
+import torch
+
+from utils import precision
+
+__all__ = ["BUSY_SHARE", "CpuLoad", "machine_line", "summary", "time_interleaved"]
 
 # other processes using more than this share of the machine's CPU time make timings unreliable
 BUSY_SHARE = 0.10
 PROC_STAT = Path("/proc/stat")
+CPU_INFO = Path("/proc/cpuinfo")
 
 
 def summary(seconds):
@@ -112,3 +120,25 @@ class CpuLoad:
                 "on an idle machine"
             )
         return line
+
+
+def _cpu_name():
+    try:
+        for line in CPU_INFO.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_line(device="cpu"):
+    """One line naming the processor (on CUDA the GPU), its bfloat16 instructions and PyTorch."""
+    if torch.device(device).type == "cuda":
+        return f"machine: {torch.cuda.get_device_name(device)}; PyTorch {torch.__version__}"
+    bf16 = ", ".join(precision.cpu_bf16_instructions()) or "none"
+    return (
+        f"machine: {_cpu_name()}, {os.cpu_count()} CPUs, bfloat16 in hardware: {bf16}; "
+        f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
+    )

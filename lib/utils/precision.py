@@ -58,7 +58,11 @@ def native_bf16(device):
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
-    if device.type != "cpu":
-        return False
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return device.type == "cpu" and bool(cpu_bf16_instructions())
+
+
+def cpu_bf16_instructions():
+    """The names of this CPU's instruction sets that compute bfloat16 in hardware (AMX,
+    AVX512-BF16); empty where PyTorch would emulate it."""
+    checks = {"AMX": "_is_amx_tile_supported", "AVX512-BF16": "_is_avx512_bf16_supported"}
+    return [name for name, check in checks.items() if getattr(torch.cpu, check, lambda: False)()]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import datasets
-from bench import latency, multiscale
+from bench import latency, multiscale, timing
 from config import load_config
 from helpers.model_specs import tiny_config
 from helpers.tools import load_tool
@@ -50,6 +50,7 @@ def test_speed_table_compares_every_path_with_eager(tiny_yaml, capsys):
         median, fastest, slowest = (float(row[k]) for k in (4, 5, 6))
         assert fastest <= median <= slowest
     assert "other processes used" in printed.splitlines()[-1] or "WARNING" in printed
+    assert printed.splitlines()[0] == timing.machine_line()
 
 
 def test_multiscale_original_loop_and_predictor_predict_the_same(tiny_yaml, capsys):

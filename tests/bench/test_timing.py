@@ -5,6 +5,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from bench import timing
 from bench.timing import BUSY_SHARE, CpuLoad, summary, time_interleaved
@@ -70,3 +71,21 @@ def test_another_process_spinning_is_seen():
     # the spinner takes up to one CPU (less when the shared machine is full)
     assert load.others_cores > 0.3
     assert load.busy == (load.others_share > BUSY_SHARE)
+
+
+def test_machine_line_names_the_processor_its_bf16_instructions_and_pytorch(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\n")
+    monkeypatch.setattr(timing, "CPU_INFO", cpuinfo)
+    monkeypatch.setattr("torch.cpu._is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr("torch.cpu._is_avx512_bf16_supported", lambda: True)
+    line = timing.machine_line()
+    assert line.startswith("machine: AMD EPYC 9R14, ")
+    assert "bfloat16 in hardware: AVX512-BF16;" in line
+    assert f"PyTorch {torch.__version__}" in line
+
+    cpuinfo.unlink()  # no /proc/cpuinfo (macOS, Windows): the platform's name or unknown
+    monkeypatch.setattr("torch.cpu._is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr("platform.processor", lambda: "")
+    assert timing.machine_line().startswith("machine: unknown CPU, ")
+    assert "bfloat16 in hardware: none;" in timing.machine_line()
