@@ -458,8 +458,9 @@ def format_step_table(rows, size, batch, device="cpu"):
     warmup = rows[0]["warmup"]
     lines = [
         f"one training step at {batch}x3x{height}x{width}, {torch.get_num_threads()} threads; "
-        f"each path in its own process, {warmup} untimed warm-up steps each, then one step per "
-        "path per round; speed-up = the original's median / the path's median; memory: "
+        f"each path in its own process, {warmup} untimed warm-up step{'s' * (warmup != 1)} "
+        "each, then one step per path per round; speed-up = the original's median / the path's "
+        "median; memory: "
         f"{memory}, on the CPU also the peak minus the process's memory before the model was "
         "built (Python + PyTorch runtime), and the peak of live tensors (what "
         "max_memory_allocated counts on CUDA); page faults: the median per step of the minor "
