@@ -207,9 +207,10 @@ class TrainAugmentation:
         """Apply `draw(...)`'s `params` to a BGR image and a label mapped by `labels` (a
         `LabelMap`: its ignore value pads, its left/right swap follows a flip)."""
         flip = params["flip"]
-        # The original LIP mirrors the image as read, then squashes and rescales it.
-        mirrored = flip and self.squash_to_crop
-        if mirrored:
+        # Mirrored first where no crop follows to mirror it: the original LIP mirrors the image
+        # as read, then squashes and rescales it; a whole image is the same either way.
+        mirror_first = flip and (self.squash_to_crop or not self.multi_scale)
+        if mirror_first:
             image, label = _mirror(image), _mirror(label)
         if self.squash_to_crop:
             image, label = squash(image, label, self.crop_size)
@@ -219,12 +220,10 @@ class TrainAugmentation:
                 label,
                 params["size"],
                 params["offset"],
-                flip and not mirrored,
+                flip and not mirror_first,
                 self.crop_size,
                 labels.ignore_value,
             )
-        elif flip and not mirrored:
-            image, label = _mirror(image), _mirror(label)
         if flip:
             label = labels.flip(label)
         if params["shift"]:
