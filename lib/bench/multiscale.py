@@ -155,10 +155,11 @@ def measure_multiscale(cfg_file, size, rounds, pth=None, opts=(), compile=False)
             elapsed, predictions[name] = _timed(run)
             seconds[name].append(elapsed)
     plan = [
-        plan_passes("cityscapes", *scaled_size(*size, int(base_size * s + 0.5)), crop, s,
-                    base_sized=True)
+        plan_passes(
+            "cityscapes", *scaled_size(*size, int(base_size * s + 0.5)), crop, s, base_sized=True
+        )
         for s in MULTISCALE
-    ]  # fmt: skip
+    ]
     return {
         "size": tuple(size),
         "crop": crop,
