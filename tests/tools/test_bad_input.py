@@ -417,9 +417,11 @@ def test_every_tool_documents_debug(tool, capsys):
 @pytest.mark.parametrize(
     "setup, pattern, lines",
     [
-        (setting("TRAIN.LR", "0"), r"TRAIN\.LR is 0\.0; expected a positive", 2),  # both fail
-        (with_checkpoint("run", resume=False), r"checkpoint\.pth\.tar exists: ", 1),  # rank 0
-        (bad_value_later_line_in_a_worker, r"train\.lst:6: label .*has value\(s\) 9 that", 1),
+        # Both processes fail, but torchrun stops the slower one as soon as the first exits,
+        # so its line may never come.
+        (setting("TRAIN.LR", "0"), r"TRAIN\.LR is 0\.0; expected a positive", {1, 2}),
+        (with_checkpoint("run", resume=False), r"checkpoint\.pth\.tar exists: ", {1}),  # rank 0
+        (bad_value_later_line_in_a_worker, r"train\.lst:6: label .*has value\(s\) 9 that", {1}),
     ],
     ids=["every-process", "rank-0-decides", "one-process-mid-epoch"],
 )
@@ -434,7 +436,7 @@ def test_torchrun_processes_print_one_line_each_and_no_traceback(tmp_path, setup
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len([e for e in errors if re.search(pattern, e)]) == lines, result.stderr[-3000:]
+    assert len([e for e in errors if re.search(pattern, e)]) in lines, result.stderr[-3000:]
     assert all(re.search(pattern, e) or "lost the connection" in e for e in errors), errors
     assert "exitcode  : 2" in result.stderr or "exitcode: 2" in result.stderr
     assert not [line for line in result.stderr.splitlines() if line.startswith("[rank")]
