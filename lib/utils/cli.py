@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -19,6 +20,11 @@ __all__ = [
     "shown_path",
     "run_tool",
 ]
+
+# How long a process stopped by another one's error waits before it exits: torchrun stops the
+# job at the first process that ends and names it the root cause, so the one with the message
+# should end first.
+QUIET_EXIT_DELAY_S = 2.0
 
 UNDERSCORE_NOTE = "Every --flag-name is also accepted as --flag_name (the forks' spelling)."
 
@@ -133,8 +139,9 @@ def run_tool(main, argv=None):
 
     Ctrl-C ends it with `error: interrupted (Ctrl-C)` and status 130, without a traceback.
     In a multi-process job every process does the same; a process that stops because another
-    one failed exits with status 2 quietly (`OtherProcessFailed`), or, when it lost the
-    connection to a process that died, with one line saying so.
+    one failed exits with status 2 quietly (`OtherProcessFailed`, after QUIET_EXIT_DELAY_S so
+    the failing one ends first), or, when it lost the connection to a process that died, with
+    one line saying so.
     """
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0")
@@ -145,6 +152,7 @@ def run_tool(main, argv=None):
     except OtherProcessFailed:
         if debug:
             raise
+        time.sleep(QUIET_EXIT_DELAY_S)
         return 2
     except KeyboardInterrupt:
         if debug:

@@ -415,17 +415,26 @@ def test_every_tool_documents_debug(tool, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "setup, pattern, lines",
+    "setup, pattern, lines, root",
     [
         # Both processes fail, but torchrun stops the slower one as soon as the first exits,
         # so its line may never come.
-        (setting("TRAIN.LR", "0"), r"TRAIN\.LR is 0\.0; expected a positive", {1, 2}),
-        (with_checkpoint("run", resume=False), r"checkpoint\.pth\.tar exists: ", {1}),  # rank 0
-        (bad_value_later_line_in_a_worker, r"train\.lst:6: label .*has value\(s\) 9 that", {1}),
+        (setting("TRAIN.LR", "0"), r"TRAIN\.LR is 0\.0; expected a positive", {1, 2}, {0, 1}),
+        (with_checkpoint("run", resume=False), r"checkpoint\.pth\.tar exists: ", {1}, {0}),
+        # line 6 is in process 1's shard of the seeded order
+        (
+            bad_value_later_line_in_a_worker,
+            r"train\.lst:6: label .*has value\(s\) 9 that",
+            {1},
+            {1},
+        ),
     ],
     ids=["every-process", "rank-0-decides", "one-process-mid-epoch"],
 )
-def test_torchrun_processes_print_one_line_each_and_no_traceback(tmp_path, setup, pattern, lines):
+def test_torchrun_processes_print_one_line_each_and_no_traceback(
+    tmp_path, setup, pattern, lines, root
+):
+    """The process with the message is the one torchrun names as the root cause."""
     argv = setup(tmp_path)
     before = snapshot(tmp_path)
     command = [
@@ -440,5 +449,7 @@ def test_torchrun_processes_print_one_line_each_and_no_traceback(tmp_path, setup
     assert all(re.search(pattern, e) or "lost the connection" in e for e in errors), errors
     assert "exitcode  : 2" in result.stderr or "exitcode: 2" in result.stderr
     assert not [line for line in result.stderr.splitlines() if line.startswith("[rank")]
+    root_cause = result.stderr[result.stderr.index("Root Cause") :]
+    assert int(re.search(r"rank\s*: (\d+)", root_cause).group(1)) in root, root_cause
     for path, data in before.items():
         assert path.read_bytes() == data, f"{path} was changed"

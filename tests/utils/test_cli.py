@@ -1,5 +1,6 @@
 import pytest
 
+from utils import cli
 from utils.cli import ArgumentParser, add_log_level_argument, run_tool, shown_path
 from utils.errors import ConfigError, DataError, OtherProcessFailed
 
@@ -101,10 +102,16 @@ def test_log_level_flag():
         parser.parse_args(["--log-level", "loud"])
 
 
-def test_processes_stopped_by_another_one_exit_quietly(capsys, monkeypatch):
+def test_processes_stopped_by_another_one_exit_quietly_and_last(capsys, monkeypatch):
+    """They wait before exiting, so torchrun sees the process with the message end first."""
     monkeypatch.delenv("HRNET_DEBUG", raising=False)
+    waits = []
+    monkeypatch.setattr(cli.time, "sleep", waits.append)
     assert run_tool(fails_with(OtherProcessFailed("process 1 failed")), []) == 2
     assert capsys.readouterr().err == ""
+    assert waits == [cli.QUIET_EXIT_DELAY_S] and cli.QUIET_EXIT_DELAY_S >= 1
+    assert run_tool(fails_with(DataError("list.lst:3: bad")), []) == 2
+    assert waits == [cli.QUIET_EXIT_DELAY_S]  # the failing process itself exits at once
 
 
 def test_a_lost_peer_is_one_line_in_a_multi_process_job_only(capsys, monkeypatch):
