@@ -27,7 +27,7 @@ _C.MODEL = CN()
 _C.MODEL.NAME = "seg_hrnet"  # registry name: seg_hrnet, seg_hrnet_ocr, seg_litehrnet, ...
 _C.MODEL.PRETRAINED = ""  # ImageNet (HRNet-Image-Classification) weights for the backbone
 _C.MODEL.ALIGN_CORNERS = True  # align_corners of every bilinear resize (False for master recipes)
-_C.MODEL.BN_MOMENTUM = 0.0  # new: BatchNorm momentum; 0 keeps the model's original (0.01 / 0.1)
+_C.MODEL.BN_MOMENTUM = 0.0  # new: BatchNorm momentum; 0 keeps the model's (0.1; master YAMLs 0.01)
 _C.MODEL.EXTRA = CN(new_allowed=True)  # architecture spec, validated by the model that reads it
 _C.MODEL.FINETUNE_REINIT = []  # new: key prefixes re-initialised when loading PRETRAINED/weights
 # of another class count, e.g. ['cls_head', 'aux_head.3']

@@ -6,8 +6,9 @@ from .checkpointing import run_region
 from .hrnet import HighResolutionNet, concat_branches, init_weights
 from .registry import register_model
 
-# master / pytorch-v1.1 used BatchNorm momentum 0.01 for this model.
-BN_MOMENTUM = 0.01
+# BatchNorm momentum of the HRNet-OCR branch's models and of its forks' (OCR, HANet); master and
+# pytorch-v1.1 had 0.01 for this one, which the YAMLs of that code set as MODEL.BN_MOMENTUM.
+BN_MOMENTUM = 0.1
 
 
 def make_head(in_channels, num_classes, final_kernel, bn_momentum):

@@ -10,10 +10,7 @@ reproduces its checkpoints. New configs set it to True, the paper's recipe.
 from .hanet import HANet, hanet_options
 from .hrnet import BLOCKS, concat_branches
 from .registry import register_model
-from .seg_hrnet import SegHRNet
-
-# The fork trained this model with BatchNorm momentum 0.1 (the HRNet-OCR code base).
-BN_MOMENTUM = 0.1
+from .seg_hrnet import BN_MOMENTUM, SegHRNet
 
 
 class SegHRNetHANet(SegHRNet):

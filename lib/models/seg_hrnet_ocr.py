@@ -11,10 +11,7 @@ from torch import nn
 
 from .hrnet import HighResolutionNet, concat_branches, init_weights
 from .registry import register_model
-from .seg_hrnet import make_head
-
-# The HRNet-OCR branch used BatchNorm momentum 0.1.
-BN_MOMENTUM = 0.1
+from .seg_hrnet import BN_MOMENTUM, make_head
 
 
 def bn_relu(channels):

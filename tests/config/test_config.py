@@ -10,6 +10,7 @@ from yacs.config import CfgNode
 
 import models
 from config import ConfigError, load_config, unused_settings
+from models import seg_hrnet
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
@@ -34,6 +35,10 @@ OCR_BRANCH_PLAIN_DEFAULT = ("ade20k/seg_hrnet_w48_", "cocostuff/seg_hrnet_w48_")
 
 def _rel(path):
     return path.relative_to(EXPERIMENTS).as_posix()
+
+
+def _model_name(path):
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["MODEL"]["NAME"]
 
 
 def _write(tmp_path, text, name="exp.yaml"):
@@ -91,6 +96,15 @@ def test_align_corners_is_explicit(path):
     else:  # plain HRNet / Lite-HRNet YAMLs of the OCR branch and its forks set False
         assert value is False, rel
     assert load_config(str(path)).MODEL.ALIGN_CORNERS is value
+
+
+@pytest.mark.parametrize("path", [p for p in YAMLS if _model_name(p) == "seg_hrnet"], ids=_rel)
+def test_bn_momentum_is_that_of_the_code_the_yaml_came_with(path):
+    """HRNetV2's BatchNorm momentum: 0.01 in master / pytorch-v1.1 (and the panorama fork built
+    on it), 0.1 in the HRNet-OCR branch and the forks built on it."""
+    cfg = load_config(str(path))
+    expected = 0.01 if _rel(path) in MASTER_RECIPES else 0.1
+    assert (cfg.MODEL.BN_MOMENTUM or seg_hrnet.BN_MOMENTUM) == expected
 
 
 def test_official_recipe_values():

@@ -81,6 +81,14 @@ def test_align_corners_changes_the_fusion():
         assert not torch.allclose(a(x), b(x))
 
 
+@pytest.mark.parametrize("setting, expected", [("0", 0.1), ("0.01", 0.01)])
+def test_bn_momentum_is_the_ocr_branch_one_unless_set(setting, expected):
+    """0.1 as the HRNet-OCR branch (and its forks) built HRNetV2; master's YAMLs set 0.01."""
+    model = models.build_model(tiny_config("seg_hrnet", 3, "MODEL.BN_MOMENTUM", setting))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and {m.momentum for m in norms} == {expected}
+
+
 def test_unknown_model_name_lists_known_ones():
     with pytest.raises(ConfigError, match="seg_hrnet_ocr"):
         models.build_model(tiny_config("seg_hrnt"))
