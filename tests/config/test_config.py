@@ -19,7 +19,8 @@ YAMLS = sorted(EXPERIMENTS.rglob("*.yaml"))
 CS_RECIPE = "_train_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml"
 W48_CS = EXPERIMENTS / f"cityscapes/seg_hrnet_w48{CS_RECIPE}"
 
-# Recipes of the master / pytorch-v1.1 code (and forks of it): F.upsample default, False.
+# Recipes of the master / pytorch-v1.1 code (and forks of it): F.upsample default, False;
+# BatchNorm momentum 0.01.
 MASTER_RECIPES = {
     "cityscapes/seg_hrnet_w18_small_v1_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml",
     "cityscapes/seg_hrnet_w18_small_v2_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml",
